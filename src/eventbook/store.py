@@ -1,0 +1,416 @@
+"""The event-store port: the types and the contract every backend keeps.
+
+Backends subclass `EventStore` and implement a handful of page-sized primitives
+(`_append`, `_read_stream_page`, `_read_all_page`, ...); the public iterators,
+subscriptions and input validation live here once, so every backend behaves alike.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from typing import Any, Self
+from uuid import UUID
+
+import msgspec
+
+from eventbook.errors import ConcurrencyError, StoreClosed, StreamNotFound, ValidationError
+from eventbook.ids import uuid7
+
+
+class ExpectedVersion(enum.Enum):
+    """What an append expects of its stream, besides an exact version number."""
+
+    ANY = "any"
+    NO_STREAM = "no_stream"
+    STREAM_EXISTS = "stream_exists"
+
+
+ANY = ExpectedVersion.ANY
+NO_STREAM = ExpectedVersion.NO_STREAM
+STREAM_EXISTS = ExpectedVersion.STREAM_EXISTS
+
+Expected = ExpectedVersion | int
+"""`ANY`, `NO_STREAM`, `STREAM_EXISTS`, or the exact current version (0 means no stream)."""
+
+
+class Position(msgspec.Struct, frozen=True, order=True, gc=False):
+    """An opaque, totally ordered place in the global order of one store.
+
+    Treat it as a token: compare it, store `str(position)`, read it back with
+    `Position.parse`. Backends with a single sequence use `major == 0`.
+    """
+
+    major: int
+    minor: int
+
+    def __str__(self) -> str:
+        return str(self.minor) if self.major == 0 else f"{self.major}:{self.minor}"
+
+    @classmethod
+    def parse(cls, text: str) -> Position:
+        """Read back a position written with `str()`."""
+        match = _POSITION_PATTERN.fullmatch(text.strip()) if isinstance(text, str) else None
+        if match is None:
+            raise ValidationError(f"not a position: {text!r} (expected '123' or '45:123')")
+        major, minor = match.group(1), match.group(2)
+        return cls(int(major) if major else 0, int(minor))
+
+
+_POSITION_PATTERN = re.compile(r"(?:(\d{1,20}):)?(\d{1,20})")
+
+
+class NewEvent(msgspec.Struct, frozen=True):
+    """An event about to be appended. `data` and `metadata` must be JSON objects."""
+
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    id: UUID = msgspec.field(default_factory=uuid7)
+
+
+class RecordedEvent(msgspec.Struct, frozen=True, gc=False):
+    """An event as the store keeps it."""
+
+    id: UUID
+    stream: str
+    version: int
+    position: Position
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+    @property
+    def category(self) -> str:
+        return category_of(self.stream)
+
+
+class Snapshot(msgspec.Struct, frozen=True, gc=False):
+    """An aggregate's state as of one stream version, tagged with its schema."""
+
+    stream: str
+    version: int
+    schema: str
+    state: dict[str, Any]
+    taken_at: datetime
+
+
+class AppendResult(msgspec.Struct, frozen=True, gc=False):
+    """Where an append landed: the stream version and global position of its last event."""
+
+    version: int
+    position: Position
+
+
+def check_expected(stream: str, expected: Expected, actual: int) -> None:
+    """Raise `ConcurrencyError` unless a stream at version `actual` meets `expected`."""
+    if expected is ANY:
+        return
+    if expected is NO_STREAM:
+        ok = actual == 0
+    elif expected is STREAM_EXISTS:
+        ok = actual > 0
+    else:
+        ok = actual == expected
+    if not ok:
+        raise ConcurrencyError(stream, expected, actual)
+
+
+def category_of(stream: str) -> str:
+    """The category of a stream: its name up to the first '-' (`order-42` -> `order`)."""
+    return stream.split("-", 1)[0]
+
+
+class EventFilter(msgspec.Struct, frozen=True):
+    """Which events a global read or subscription wants; `None` means all."""
+
+    types: frozenset[str] | None = None
+    categories: frozenset[str] | None = None
+
+    @classmethod
+    def of(cls, types: Iterable[str] | None, categories: Iterable[str] | None) -> EventFilter:
+        return cls(_name_set("type", types), _name_set("category", categories))
+
+    def matches(self, event: RecordedEvent) -> bool:
+        return (self.types is None or event.type in self.types) and (
+            self.categories is None or event.category in self.categories
+        )
+
+
+def _name_set(what: str, names: Iterable[str] | None) -> frozenset[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, str):
+        names = (names,)
+    chosen = frozenset(names)
+    if not chosen or not all(isinstance(n, str) and n for n in chosen):
+        raise ValidationError(f"{what} filter must be a non-empty collection of names")
+    return chosen
+
+
+class EventStore(abc.ABC):
+    """The event-store port.
+
+    Use it as an async context manager, or call `close()` when done.
+    """
+
+    read_page_size = 1000
+    """How many events the iterators fetch per round trip."""
+
+    poll_interval = 0.5
+    """How long a caught-up subscription waits before it looks again without a wake-up."""
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    # -- the public contract -------------------------------------------------------------
+
+    async def append(
+        self, stream: str, events: Sequence[NewEvent], expected: Expected = ANY
+    ) -> AppendResult:
+        """Append `events` to `stream` atomically if the stream matches `expected`.
+
+        Raises `ConcurrencyError` (nothing written) when it does not, `ValidationError` for
+        bad input, and `DuplicateEventError` when an event id is stored already and the
+        batch is not an exact retry of the stored one (an exact retry returns the
+        original result).
+        """
+        from eventbook.encoding import encode_batch
+
+        self._check_open()
+        batch = encode_batch(stream, events, expected)
+        return await self._append(batch)
+
+    async def read_stream(
+        self,
+        stream: str,
+        *,
+        from_version: int | None = None,
+        backwards: bool = False,
+        limit: int | None = None,
+        must_exist: bool = False,
+    ) -> AsyncIterator[RecordedEvent]:
+        """Yield one stream's events in version order (or reverse with `backwards`).
+
+        `from_version` is inclusive: the first version forwards, the newest one backwards.
+        With `must_exist`, a stream without events raises `StreamNotFound`.
+        """
+        from eventbook.encoding import check_limit, check_stream_name, check_version
+
+        check_stream_name(stream)
+        if from_version is not None:
+            check_version("from_version", from_version)
+        check_limit(limit)
+        self._check_open()
+        remaining = limit
+        cursor = from_version
+        first_page = True
+        while remaining is None or remaining > 0:
+            size = self.read_page_size if remaining is None else min(remaining, self.read_page_size)
+            page = await self._read_stream_page(stream, cursor, backwards, size)
+            if first_page and not page and must_exist and await self.stream_version(stream) == 0:
+                raise StreamNotFound(stream)
+            first_page = False
+            for event in page:
+                yield event
+            if len(page) < size:
+                return
+            if remaining is not None:
+                remaining -= len(page)
+            cursor = page[-1].version + (-1 if backwards else 1)
+            if cursor < 1:
+                return
+
+    async def read_all(
+        self,
+        *,
+        after: Position | None = None,
+        limit: int | None = None,
+        types: Iterable[str] | None = None,
+        categories: Iterable[str] | None = None,
+    ) -> AsyncIterator[RecordedEvent]:
+        """Yield events of every stream in global order, strictly after `after`."""
+        from eventbook.encoding import check_limit, check_position
+
+        check_position(after)
+        check_limit(limit)
+        wanted = EventFilter.of(types, categories)
+        self._check_open()
+        remaining = limit
+        while remaining is None or remaining > 0:
+            size = self.read_page_size if remaining is None else min(remaining, self.read_page_size)
+            page = await self._read_all_page(after, size, wanted)
+            for event in page:
+                yield event
+            if len(page) < size:
+                return
+            if remaining is not None:
+                remaining -= len(page)
+            after = page[-1].position
+
+    async def read_all_page(
+        self,
+        *,
+        after: Position | None = None,
+        limit: int = 1000,
+        types: Iterable[str] | None = None,
+        categories: Iterable[str] | None = None,
+    ) -> list[RecordedEvent]:
+        """One page of `read_all` as a list: what batch consumers such as projections want."""
+        from eventbook.encoding import check_limit, check_position
+
+        check_position(after)
+        check_limit(limit)
+        self._check_open()
+        return await self._read_all_page(after, limit, EventFilter.of(types, categories))
+
+    async def subscribe(
+        self,
+        *,
+        after: Position | None = None,
+        types: Iterable[str] | None = None,
+        categories: Iterable[str] | None = None,
+    ) -> AsyncIterator[RecordedEvent]:
+        """Yield the stored events after `after`, then new ones as they commit, forever.
+
+        Cancel the consuming task (or break out of the loop) to stop.
+        """
+        from eventbook.encoding import check_position
+
+        check_position(after)
+        wanted = EventFilter.of(types, categories)
+        self._check_open()
+        while True:
+            ticket = self._append_ticket()
+            page = await self._read_all_page(after, self.read_page_size, wanted)
+            for event in page:
+                yield event
+            if page:
+                after = page[-1].position
+            if len(page) < self.read_page_size:
+                await self._wait_for_append(ticket, self.poll_interval)
+                self._check_open()
+
+    async def read_event(self, event_id: UUID) -> RecordedEvent | None:
+        """The stored event with this id, or `None`."""
+        if not isinstance(event_id, UUID):
+            raise ValidationError(f"event_id must be a UUID, not {type(event_id).__name__}")
+        self._check_open()
+        return await self._read_event(event_id)
+
+    async def save_snapshot(
+        self, stream: str, version: int, state: dict[str, Any], *, schema: str
+    ) -> None:
+        """Keep `state` as the stream's state at `version`, under the snapshot `schema` tag.
+
+        Saving the same (stream, schema, version) again replaces the earlier snapshot.
+        """
+        from eventbook.encoding import check_name, check_stream_name, check_version, encode_object
+
+        check_stream_name(stream)
+        check_version("version", version)
+        check_name("snapshot schema", schema)
+        encoded = encode_object("snapshot state", state)
+        self._check_open()
+        await self._save_snapshot(stream, version, schema, encoded)
+
+    async def load_snapshot(
+        self, stream: str, *, schema: str, max_version: int | None = None
+    ) -> Snapshot | None:
+        """The newest snapshot of `stream` with this `schema` tag, at or below `max_version`.
+
+        Snapshots under another schema tag are never returned: changing the tag retires
+        every snapshot taken with the old one.
+        """
+        from eventbook.encoding import check_name, check_stream_name, check_version
+
+        check_stream_name(stream)
+        check_name("snapshot schema", schema)
+        if max_version is not None:
+            check_version("max_version", max_version)
+        self._check_open()
+        return await self._load_snapshot(stream, schema, max_version)
+
+    @abc.abstractmethod
+    async def stream_version(self, stream: str) -> int:
+        """The version of the stream's last event; 0 when the stream has none."""
+
+    @abc.abstractmethod
+    async def head(self) -> Position | None:
+        """The position of the newest event readers may see; `None` for an empty store."""
+
+    async def close(self) -> None:
+        """Release the backend's resources. Further calls raise `StoreClosed`."""
+        if not self._closed:
+            self._closed = True
+            await self._close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- what a backend implements ---------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _append(self, batch: EncodedBatch) -> AppendResult: ...
+
+    @abc.abstractmethod
+    async def _read_stream_page(
+        self, stream: str, from_version: int | None, backwards: bool, limit: int
+    ) -> list[RecordedEvent]: ...
+
+    @abc.abstractmethod
+    async def _read_all_page(
+        self, after: Position | None, limit: int, wanted: EventFilter
+    ) -> list[RecordedEvent]: ...
+
+    @abc.abstractmethod
+    async def _read_event(self, event_id: UUID) -> RecordedEvent | None: ...
+
+    @abc.abstractmethod
+    async def _save_snapshot(
+        self, stream: str, version: int, schema: str, state: bytes
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def _load_snapshot(
+        self, stream: str, schema: str, max_version: int | None
+    ) -> Snapshot | None: ...
+
+    @abc.abstractmethod
+    def _append_ticket(self) -> int:
+        """A token taken before a read; `_wait_for_append` returns early once it is stale."""
+
+    @abc.abstractmethod
+    async def _wait_for_append(self, ticket: int, timeout: float) -> None:
+        """Return when an append may have committed since `ticket`, or after `timeout`."""
+
+    @abc.abstractmethod
+    async def _close(self) -> None: ...
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosed("the event store is closed")
+
+
+class EncodedEvent(msgspec.Struct, frozen=True, gc=False):
+    """A validated event with its JSON already encoded, ready for a backend to write."""
+
+    id: UUID
+    type: str
+    data: bytes
+    metadata: bytes
+
+
+class EncodedBatch(msgspec.Struct, frozen=True, gc=False):
+    """A validated append request."""
+
+    stream: str
+    expected: Expected
+    events: tuple[EncodedEvent, ...]
