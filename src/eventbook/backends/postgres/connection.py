@@ -1,0 +1,150 @@
+"""The connection pool, and the translation of driver failures into eventbook errors.
+
+Callers never see an asyncpg exception: a lost or unreachable server becomes
+`UnavailableError`, a value PostgreSQL cannot store becomes `ValidationError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, TypeAlias
+
+import asyncpg
+
+from eventbook.backends.postgres.jsonb import decode_jsonb, encode_jsonb
+from eventbook.backends.postgres.options import PostgresOptions
+from eventbook.errors import UnavailableError, ValidationError
+
+log = logging.getLogger("eventbook.postgres")
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Direct: TypeAlias = asyncpg.Connection[asyncpg.Record]
+    Connection: TypeAlias = Direct | PoolConnectionProxy[asyncpg.Record]
+    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+
+_LOST = (
+    asyncpg.PostgresConnectionError,  # class 08: the connection failed or is gone
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, cancel, starting up
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
+    OSError,  # refused, reset, unreachable
+    TimeoutError,  # connect or command timeout
+)
+
+
+async def prepare_connection(connection: Direct) -> None:
+    """Called for every new connection: JSONB moves as bytes, decoded by msgspec."""
+    await connection.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        encoder=encode_jsonb,
+        decoder=decode_jsonb,
+        format="binary",
+    )
+
+
+async def connect_one(
+    dsn: str, options: PostgresOptions, role: str, settings: dict[str, str] | None = None
+) -> Direct:
+    """One connection outside the pool (the wake-up connection, the migrator's)."""
+    with translated("connect to PostgreSQL"):
+        connection: Direct = await asyncpg.connect(
+            dsn,
+            timeout=options.connect_timeout,
+            command_timeout=options.command_timeout,
+            server_settings={
+                "application_name": f"{options.application_name}:{role}",
+                **(settings or {}),
+            },
+        )
+    return connection
+
+
+async def create_pool(dsn: str, options: PostgresOptions) -> Pool:
+    with translated("connect to PostgreSQL"):
+        pool: Pool = await asyncpg.create_pool(
+            dsn,
+            min_size=options.pool_min_size,
+            max_size=options.pool_size,
+            timeout=options.connect_timeout,
+            command_timeout=options.command_timeout,
+            init=prepare_connection,
+            server_settings={"application_name": options.application_name},
+        )
+    return pool
+
+
+class Connections:
+    """Lends pool connections with a bounded wait, and recovers the pool after a loss."""
+
+    def __init__(self, pool: Pool, options: PostgresOptions) -> None:
+        self.pool = pool
+        self._timeout = options.pool_timeout
+
+    @contextlib.asynccontextmanager
+    async def connection(self, what: str) -> AsyncIterator[Connection]:
+        try:
+            lent = await self.pool.acquire(timeout=self._timeout)
+        except TimeoutError:
+            raise self._no_connection(what) from None
+        except _LOST as exc:
+            raise _unavailable(what, exc) from exc
+        try:
+            with translated(what):
+                yield lent
+        except UnavailableError:
+            # The server may have restarted: idle connections are dead as well, so the
+            # pool reconnects them instead of failing every caller once.
+            await self.pool.expire_connections()
+            raise
+        finally:
+            await self.pool.release(lent)
+
+    def _no_connection(self, what: str) -> UnavailableError:
+        size, busy = self.pool.get_size(), self.pool.get_size() - self.pool.get_idle_size()
+        if size >= self.pool.get_max_size() and busy >= size:
+            return UnavailableError(
+                f"could not {what}: all {size} connections of the pool stayed busy for"
+                f" {self._timeout} s (pool_timeout); raise pool_size or pool_timeout, or"
+                " look for slow statements"
+            )
+        return UnavailableError(
+            f"could not {what}: no connection to PostgreSQL within {self._timeout} s"
+            " (pool_timeout); is the server reachable?"
+        )
+
+
+@contextlib.contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Re-raise driver failures inside the block as eventbook errors."""
+    try:
+        yield
+    except asyncpg.exceptions.DataError as exc:
+        raise ValidationError(f"PostgreSQL cannot store this value: {exc}") from None
+    except _LOST as exc:
+        raise _unavailable(what, exc) from exc
+    except asyncpg.InterfaceError as exc:
+        if "closed" not in str(exc):
+            raise
+        raise _unavailable(what, exc) from exc
+
+
+def _unavailable(what: str, exc: BaseException) -> UnavailableError:
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, TimeoutError):
+        reason = "PostgreSQL did not answer in time (command_timeout or connect_timeout)"
+    log.warning("could not %s: %s", what, reason)
+    return UnavailableError(
+        f"could not {what}: {reason}. The operation may or may not have taken effect;"
+        " an append retried with the same event ids is safe"
+    )
+
+
+def is_race(exc: BaseException) -> bool:
+    """A concurrent append won a unique index or a lock: calling again is the answer."""
+    return isinstance(
+        exc, asyncpg.UniqueViolationError | asyncpg.exceptions.TransactionRollbackError
+    )

@@ -1,0 +1,3 @@
+SELECT tx, seq, id, stream, version, type, data, metadata, recorded_at
+FROM {schema}.events
+WHERE id = $1

@@ -1,0 +1,57 @@
+"""The SQL this backend runs, one operation per file, bound to one schema."""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+
+SCHEMA_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,47}")
+"""Schema names: lower-case identifiers, short enough to build a NOTIFY channel from."""
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@functools.cache
+def _template(folder: str, name: str) -> str:
+    return resources.files(__package__).joinpath(folder, name).read_text(encoding="utf-8")
+
+
+def render(template: str, schema: str) -> str:
+    """`template` with `{schema}` replaced by the quoted schema name."""
+    return template.replace("{schema}", quote_ident(schema))
+
+
+def template(folder: str, name: str) -> str:
+    """The text of `folder/name` as shipped (before the schema is filled in)."""
+    return _template(folder, name)
+
+
+class Queries:
+    """Every query of the store, rendered once for its schema."""
+
+    def __init__(self, schema: str) -> None:
+        def load(name: str) -> str:
+            return render(_template("queries", f"{name}.sql"), schema)
+
+        self.append = load("append")
+        self.read_all = load("read_all")
+        self.read_all_filtered = load("read_all_filtered")
+        self.read_stream_forwards = load("read_stream_forwards")
+        self.read_stream_backwards = load("read_stream_backwards")
+        self.read_event = load("read_event")
+        self.stored_events = load("stored_events")
+        self.stream_version = load("stream_version")
+        self.head = load("head")
+        self.held_back = load("held_back")
+        self.save_snapshot = load("save_snapshot")
+        self.load_snapshot = load("load_snapshot")
+        self.notify = load("notify")
+        self.ordering_lag = load("ordering_lag")
+        self.migration_setup = load("migration_setup")
+        self.migration_lock = load("migration_lock")
+        self.migration_ledger_exists = load("migration_ledger_exists")
+        self.migration_ledger = load("migration_ledger")
+        self.migration_record = load("migration_record")

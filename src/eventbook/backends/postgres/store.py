@@ -1,0 +1,289 @@
+"""The PostgreSQL event store: asyncpg, a pool, one table of events, gap-safe global order.
+
+Every append is one call of the schema's `append` function (one round trip); the global
+order is (transaction id, sequence), and readers see only transactions below their
+snapshot's xmin, so no later commit can land before what they have seen. See
+docs/backends/postgres.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import asyncpg
+
+from eventbook.backends.postgres import migrations
+from eventbook.backends.postgres.connection import (
+    Connections,
+    connect_one,
+    create_pool,
+    log,
+    translated,
+)
+from eventbook.backends.postgres.horizon import HELD_COUNT_LIMIT, OrderingLag
+from eventbook.backends.postgres.jsonb import preserve_floats
+from eventbook.backends.postgres.options import PostgresOptions, parse_url
+from eventbook.backends.postgres.signals import Signals
+from eventbook.backends.postgres.sql import Queries
+from eventbook.encoding import check_position
+from eventbook.errors import ConcurrencyError, UnavailableError
+from eventbook.idempotency import StoredEvent, replayed_result
+from eventbook.store import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    AppendResult,
+    EncodedBatch,
+    EventFilter,
+    EventStore,
+    Expected,
+    Position,
+    RecordedEvent,
+    Snapshot,
+)
+
+if TYPE_CHECKING:
+    from eventbook.backends.postgres.connection import Pool
+
+_NEWEST_VERSION = 2**63 - 1
+_RACE_ATTEMPTS = 20  # a lost unique-index race is answered by calling again; this bounds it
+_HELD_BACK_FIRST_WAIT = 0.005
+_OUTAGE_FIRST_WAIT, _OUTAGE_MOST_WAIT = 0.1, 5.0
+
+
+class PostgresEventStore(EventStore):
+    """An event store in one PostgreSQL schema. Open it with `await PostgresEventStore.open(url)`
+    (or `eventbook.connect(url)`); the options are those of `PostgresOptions`."""
+
+    def __init__(self, pool: Pool, dsn: str, options: PostgresOptions) -> None:
+        super().__init__()
+        self.options = options
+        self.read_page_size = options.read_page_size
+        self.poll_interval = options.poll_interval
+        self._pool = pool
+        self._connections = Connections(pool, options)
+        self._sql = Queries(options.schema)
+        self._signals = Signals(dsn, options, self._sql.notify)
+        self._held_back_wait = _HELD_BACK_FIRST_WAIT
+
+    @classmethod
+    async def open(cls, url: str, **options: Any) -> PostgresEventStore:
+        """Connect, then migrate the schema (or, with `migrate=False`, check it is current)."""
+        dsn, chosen = parse_url(url, options)
+        pool = await create_pool(dsn, chosen)
+        try:
+            async with Connections(pool, chosen).connection("prepare the schema") as connection:
+                if chosen.migrate:
+                    await migrations.migrate(connection, chosen.schema)
+                else:
+                    await migrations.check(connection, chosen.schema)
+        except BaseException:
+            pool.terminate()
+            raise
+        return cls(pool, dsn, chosen)
+
+    @classmethod
+    async def migrate(cls, url: str, **options: Any) -> list[int]:
+        """Apply pending migrations to the schema at `url`; the versions applied now."""
+        dsn, chosen = parse_url(url, options)
+        connection = await connect_one(dsn, chosen, "migrate")
+        try:
+            with translated("migrate the schema"):
+                return await migrations.migrate(connection, chosen.schema)
+        finally:
+            await connection.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def _append(self, batch: EncodedBatch) -> AppendResult:
+        ids = [event.id for event in batch.events]
+        arguments = (
+            batch.stream,
+            _expected_code(batch.expected),
+            ids,
+            [event.type for event in batch.events],
+            [preserve_floats(event.data) for event in batch.events],
+            [preserve_floats(event.metadata) for event in batch.events],
+        )
+        for _ in range(_RACE_ATTEMPTS):
+            try:
+                async with self._connections.connection("append") as connection:
+                    row = await connection.fetchrow(self._sql.append, *arguments)
+                    assert row is not None
+                    outcome, version, tx, seq = row
+                    if outcome == 2:
+                        stored = await connection.fetch(self._sql.stored_events, ids)
+            except (asyncpg.UniqueViolationError, asyncpg.exceptions.TransactionRollbackError):
+                continue  # a concurrent append committed first; now we can see it
+            if outcome == 0:
+                self._signals.appended()
+                return AppendResult(version, Position(tx, seq))
+            if outcome == 1:
+                raise ConcurrencyError(batch.stream, batch.expected, version)
+            return replayed_result(
+                batch,
+                [StoredEvent(r[0], r[1], r[2], Position(r[3], r[4]), r[5], r[6]) for r in stored],
+            )
+        raise UnavailableError(
+            f"could not append to {batch.stream!r}: it lost {_RACE_ATTEMPTS} races in a row"
+        )
+
+    async def _save_snapshot(self, stream: str, version: int, schema: str, state: bytes) -> None:
+        async with self._connections.connection("save a snapshot") as connection:
+            await connection.execute(
+                self._sql.save_snapshot, stream, schema, version, preserve_floats(state)
+            )
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _read_stream_page(
+        self, stream: str, from_version: int | None, backwards: bool, limit: int
+    ) -> list[RecordedEvent]:
+        if backwards:
+            query, start = self._sql.read_stream_backwards, from_version or _NEWEST_VERSION
+        else:
+            query, start = self._sql.read_stream_forwards, from_version or 1
+        async with self._connections.connection("read a stream") as connection:
+            rows = await connection.fetch(query, stream, start, limit)
+        return _recorded(rows)
+
+    async def _read_all_page(
+        self, after: Position | None, limit: int, wanted: EventFilter
+    ) -> list[RecordedEvent]:
+        major, minor = (0, 0) if after is None else (after.major, after.minor)
+        async with self._connections.connection("read the global order") as connection:
+            if wanted.types is None and wanted.categories is None:
+                rows = await connection.fetch(self._sql.read_all, major, minor, limit)
+            else:
+                rows = await connection.fetch(
+                    self._sql.read_all_filtered,
+                    major,
+                    minor,
+                    limit,
+                    None if wanted.types is None else list(wanted.types),
+                    None if wanted.categories is None else list(wanted.categories),
+                )
+        return _recorded(rows)
+
+    async def _read_event(self, event_id: UUID) -> RecordedEvent | None:
+        async with self._connections.connection("read an event") as connection:
+            rows = await connection.fetch(self._sql.read_event, event_id)
+        return next(iter(_recorded(rows)), None)
+
+    async def _load_snapshot(
+        self, stream: str, schema: str, max_version: int | None
+    ) -> Snapshot | None:
+        async with self._connections.connection("load a snapshot") as connection:
+            row = await connection.fetchrow(
+                self._sql.load_snapshot, stream, schema, max_version or _NEWEST_VERSION
+            )
+        return None if row is None else Snapshot(row[0], row[1], row[2], row[3], row[4])
+
+    async def stream_version(self, stream: str) -> int:
+        self._check_open()
+        async with self._connections.connection("read a stream version") as connection:
+            version: int = await connection.fetchval(self._sql.stream_version, stream)
+        return version
+
+    async def head(self) -> Position | None:
+        self._check_open()
+        async with self._connections.connection("read the head position") as connection:
+            row = await connection.fetchrow(self._sql.head)
+        return None if row is None else Position(row[0], row[1])
+
+    async def ordering_lag(self) -> OrderingLag:
+        """How far open transactions hold readers back right now (see `OrderingLag`)."""
+        self._check_open()
+        async with self._connections.connection("read the ordering lag") as connection:
+            row = await connection.fetchrow(self._sql.ordering_lag, HELD_COUNT_LIMIT)
+        assert row is not None
+        return OrderingLag(*row)
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        *,
+        after: Position | None = None,
+        types: Iterable[str] | None = None,
+        categories: Iterable[str] | None = None,
+    ) -> AsyncIterator[RecordedEvent]:
+        """As `EventStore.subscribe`, and it rides out outages: while PostgreSQL cannot be
+        reached it retries with backoff (logging a warning), then resumes after the last
+        event it yielded, so nothing is lost or repeated."""
+        check_position(after)
+        wanted = EventFilter.of(types, categories)
+        self._check_open()
+        outage_wait = _OUTAGE_FIRST_WAIT
+        while True:
+            ticket = self._append_ticket()
+            try:
+                page = await self._read_all_page(after, self.read_page_size, wanted)
+            except UnavailableError as exc:
+                log.warning("subscription waits for PostgreSQL (%s s): %s", outage_wait, exc)
+                await asyncio.sleep(outage_wait)
+                outage_wait = min(outage_wait * 2, _OUTAGE_MOST_WAIT)
+                self._check_open()
+                continue
+            outage_wait = _OUTAGE_FIRST_WAIT
+            for event in page:
+                yield event
+            if page:
+                after = page[-1].position
+            if len(page) < self.read_page_size:
+                await self._wait_for_append(ticket, self.poll_interval)
+                self._check_open()
+
+    def _append_ticket(self) -> int:
+        return self._signals.wakeup.ticket()
+
+    async def _wait_for_append(self, ticket: int, timeout: float) -> None:
+        self._signals.listen()
+        if ticket != self._signals.wakeup.ticket():
+            return
+        if await self._held_back():
+            # Committed events wait behind an open transaction, which may never NOTIFY
+            # (it need not be an append): look again soon, backing off while it stays.
+            timeout = min(timeout, self._held_back_wait)
+            self._held_back_wait = min(self._held_back_wait * 2, self.poll_interval)
+        else:
+            self._held_back_wait = _HELD_BACK_FIRST_WAIT
+        await self._signals.wakeup.wait(ticket, timeout)
+
+    async def _held_back(self) -> bool:
+        try:
+            async with self._connections.connection("look for held-back events") as connection:
+                held: bool = await connection.fetchval(self._sql.held_back)
+        except UnavailableError:
+            return False  # the next read reports the outage
+        return held
+
+    async def _close(self) -> None:
+        await self._signals.close()
+        try:
+            async with asyncio.timeout(5):
+                await self._pool.close()
+        except TimeoutError:
+            self._pool.terminate()
+
+
+def _expected_code(expected: Expected) -> int:
+    """The append function's encoding of an expectation (see migrations/0001)."""
+    if expected is ANY:
+        return -1
+    if expected is STREAM_EXISTS:
+        return -2
+    if expected is NO_STREAM:
+        return 0
+    assert isinstance(expected, int)
+    return expected
+
+
+def _recorded(rows: Iterable[asyncpg.Record]) -> list[RecordedEvent]:
+    return [
+        RecordedEvent(event_id, stream, version, Position(tx, seq), kind, data, metadata, at)
+        for tx, seq, event_id, stream, version, kind, data, metadata, at in rows
+    ]

@@ -1,0 +1,1 @@
+"""Throwaway servers that the tests and benchmarks start and stop themselves."""
