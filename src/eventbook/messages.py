@@ -1,0 +1,327 @@
+"""Typed events <-> store records: the type registry and the serialisation pipeline.
+
+Events are plain typed classes (msgspec `Struct`s or dataclasses, or any class with an
+explicit encoder and decoder). Each has a stable name — the class name unless given —
+which is what the store keeps, never a Python import path, and a schema version, kept
+in the event's metadata under `schema_version`.
+
+Writing (`serialise`):  typed event -> plain data -> [stages] -> `NewEvent`
+Reading (`upcast`):     `RecordedEvent` -> [stages, reversed] -> upcasters -> current shape
+Reading (`deserialise`): `upcast`, then plain data -> typed event
+
+Stages are the one place where a step over the stored form of every event sits (the
+seam kept for encrypting personal fields); upcasters always see the plain data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, Protocol, TypeVar
+from uuid import UUID
+
+import msgspec
+
+from eventbook.encoding import check_name
+from eventbook.errors import EventbookError, ValidationError
+from eventbook.ids import uuid7
+from eventbook.store import NewEvent, RecordedEvent
+from eventbook.upcasting import EventSchemaError, Upcaster, Upcasters
+
+SCHEMA_VERSION = "schema_version"
+"""The metadata key holding an event's schema version (1 when absent)."""
+
+T = TypeVar("T")
+
+OnUnknown = Literal["raise", "keep"]
+"""What `deserialise` does with a stored type no class is registered for."""
+
+
+class UnknownEventType(EventbookError):
+    """A stored event's type name is not registered (even after its upcasters)."""
+
+    def __init__(self, type_name: str, event: RecordedEvent | None = None) -> None:
+        self.type_name = type_name
+        self.event = event
+        where = f" (stream {event.stream!r}, version {event.version})" if event else ""
+        super().__init__(
+            f"stored event type {type_name!r}{where} is not registered; register its class,"
+            " or an upcaster that renames it to a registered type"
+        )
+
+
+class PipelineStage(Protocol):
+    """One reversible step between the plain form of events and what the store keeps.
+
+    `encode` runs on every batch about to be appended, `decode` on every batch read,
+    before upcasting. Both work on whole batches and may await (to fetch keys, say).
+    """
+
+    async def encode(self, stream: str, events: list[NewEvent]) -> list[NewEvent]: ...
+
+    async def decode(self, events: list[RecordedEvent]) -> list[RecordedEvent]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class EventType:
+    """What the registry knows about one event class."""
+
+    cls: type[Any]
+    name: str
+    version: int
+    encode: Callable[[Any], dict[str, Any]]
+    decode: Callable[[dict[str, Any]], Any]
+
+
+class EventRegistry:
+    """Maps stable event names to classes, and converts between events and records.
+
+    Build one in the composition root and hand it to repositories (and projections)::
+
+        events = EventRegistry([OrderPlaced, OrderShipped])
+        events.register(OrderCancelled, name="order-cancelled", version=2)
+        events.add_upcaster("order-cancelled", 1, add_reason)
+    """
+
+    def __init__(
+        self, events: Iterable[type[Any]] = (), *, stages: Sequence[PipelineStage] = ()
+    ) -> None:
+        self._by_name: dict[str, EventType] = {}
+        self._by_class: dict[type[Any], EventType] = {}
+        self._versions: dict[str, int] = {}
+        self._upcasters = Upcasters()
+        self._stages = tuple(stages)
+        for cls in events:
+            self.register(cls)
+
+    # -- registration ----------------------------------------------------------------------
+
+    def register(
+        self,
+        cls: type[T],
+        *,
+        name: str | None = None,
+        version: int = 1,
+        encoder: Callable[[T], dict[str, Any]] | None = None,
+        decoder: Callable[[dict[str, Any]], T] | None = None,
+    ) -> type[T]:
+        """Register an event class under `name` (default: the class name) at `version`.
+
+        msgspec Structs and dataclasses need nothing more. Other classes (pydantic models,
+        say) pass `encoder` (event -> JSON object) and `decoder` (JSON object -> event).
+        Returns the class.
+        """
+        if not isinstance(cls, type):
+            raise ValidationError(f"register() takes an event class, not {cls!r}")
+        stable_name = cls.__name__ if name is None else name
+        check_name("event type name", stable_name)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise ValidationError(f"the schema version of {stable_name} must be an int >= 1")
+        if (encoder is None) != (decoder is None):
+            raise ValidationError(f"{stable_name}: give both an encoder and a decoder, or neither")
+        if stable_name in self._by_name:
+            raise ValidationError(
+                f"the event name {stable_name!r} is taken by {self._by_name[stable_name].cls!r}"
+            )
+        if cls in self._by_class:
+            raise ValidationError(f"{cls!r} is registered already, as {self._by_class[cls].name!r}")
+        if self._upcasters.moves_on(stable_name, version):
+            raise ValidationError(
+                f"an upcaster takes {stable_name} v{version} further, so it cannot be current"
+            )
+        if encoder is None or decoder is None:
+            encoder, decoder = _plain_codec(cls, stable_name)
+        entry = EventType(cls, stable_name, version, encoder, decoder)
+        self._by_name[stable_name] = entry
+        self._by_class[cls] = entry
+        self._versions[stable_name] = version
+        return cls
+
+    def add_upcaster(
+        self,
+        name: str,
+        from_version: int,
+        upcaster: Upcaster | None = None,
+        *,
+        rename_to: str | None = None,
+    ) -> None:
+        """Read stored `name` data at `from_version` as version `from_version + 1`.
+
+        `upcaster` takes the data (a copy of its own) and returns the new data. With
+        `rename_to`, the data continues as that type — a rename is an upcast too.
+        """
+        check_name("event type name", name)
+        if rename_to is not None:
+            check_name("event type name", rename_to)
+        current = self._versions.get(name)
+        if current is not None and current == from_version:
+            raise ValidationError(
+                f"{name} is registered at version {from_version}; an upcaster from it would"
+                " make registered data unreadable"
+            )
+        self._upcasters.add(name, from_version, upcaster, rename_to=rename_to)
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def type_of(self, event_or_class: object) -> EventType:
+        """The registration of an event (or event class); raises if there is none."""
+        cls = event_or_class if isinstance(event_or_class, type) else type(event_or_class)
+        entry = self._by_class.get(cls)
+        if entry is None:
+            raise ValidationError(
+                f"{cls.__qualname__} is not a registered event class; register it with"
+                " EventRegistry.register()"
+            )
+        return entry
+
+    def name_of(self, event_or_class: object) -> str:
+        return self.type_of(event_or_class).name
+
+    def class_of(self, name: str) -> type[Any]:
+        entry = self._by_name.get(name)
+        if entry is None:
+            raise UnknownEventType(name)
+        return entry.cls
+
+    def version_of(self, name: str) -> int:
+        """The current schema version of a registered event name."""
+        entry = self._by_name.get(name)
+        if entry is None:
+            raise UnknownEventType(name)
+        return entry.version
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(self._by_name)
+
+    # -- the synchronous core: no stages ---------------------------------------------------
+
+    def to_data(self, event: object) -> tuple[str, int, dict[str, Any]]:
+        """An event's stable name, schema version and plain (JSON) data."""
+        entry = self.type_of(event)
+        data = entry.encode(event)
+        if not isinstance(data, dict):
+            raise ValidationError(
+                f"{entry.name} encodes to a {type(data).__name__}; events must encode to a dict"
+            )
+        return entry.name, entry.version, data
+
+    def from_data(self, name: str, version: int, data: dict[str, Any]) -> Any:
+        """The typed event for plain data stored as `name` at schema `version`."""
+        name, version, data = self._upcasters.upcast(name, version, data, self._versions)
+        entry = self._by_name.get(name)
+        if entry is None:
+            raise UnknownEventType(name)
+        return _decode(entry, data, name)
+
+    # -- the pipeline ----------------------------------------------------------------------
+
+    async def serialise(
+        self,
+        stream: str,
+        events: Sequence[object],
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        ids: Sequence[UUID] | None = None,
+    ) -> list[NewEvent]:
+        """Typed events -> `NewEvent`s for `stream`, each with `metadata` and its version."""
+        if ids is not None and len(ids) != len(events):
+            raise ValidationError(f"{len(events)} events but {len(ids)} ids")
+        base = dict(metadata) if metadata else {}
+        new = []
+        for index, event in enumerate(events):
+            name, version, data = self.to_data(event)
+            stamped = {**base, SCHEMA_VERSION: version}
+            new.append(NewEvent(name, data, stamped, ids[index] if ids is not None else uuid7()))
+        for stage in self._stages:
+            new = await stage.encode(stream, new)
+        return new
+
+    async def upcast(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
+        """Stored events as the current code reads them: decoded by the stages, then upcast.
+
+        Every reader of stored events calls this (repositories, projections, tools), so that
+        old data is read in one way everywhere. Events of types that are not registered
+        come back as far as their upcasters take them.
+        """
+        decoded = list(events)
+        for stage in reversed(self._stages):
+            decoded = await stage.decode(decoded)
+        if not self._upcasters:
+            return decoded
+        return [self._upcast_one(event) for event in decoded]
+
+    async def deserialise(
+        self, events: Sequence[RecordedEvent], *, unknown: OnUnknown = "raise"
+    ) -> list[Any]:
+        """Stored events -> typed events, in order.
+
+        A type that is not registered raises `UnknownEventType`, or with `unknown="keep"`
+        is returned as its (upcast) `RecordedEvent`.
+        """
+        decoded = await self.upcast(events)
+        typed: list[Any] = []
+        by_name = self._by_name
+        for event in decoded:
+            entry = by_name.get(event.type)
+            if entry is None:
+                if unknown == "keep":
+                    typed.append(event)
+                    continue
+                raise UnknownEventType(event.type, event)
+            version = event.metadata.get(SCHEMA_VERSION, 1)
+            if version != entry.version:  # no upcaster applies: explain what is missing
+                try:
+                    self._upcasters.upcast(event.type, version, event.data, self._versions)
+                except EventSchemaError as exc:
+                    raise EventSchemaError(
+                        f"stream {event.stream!r} version {event.version}: {exc}"
+                    ) from exc
+            typed.append(_decode(entry, event.data, event))
+        return typed
+
+    def _upcast_one(self, event: RecordedEvent) -> RecordedEvent:
+        version = event.metadata.get(SCHEMA_VERSION, 1)
+        if not self._upcasters.moves_on(event.type, version):
+            return event
+        name, new_version, data = self._upcasters.upcast(
+            event.type, version, event.data, self._versions
+        )
+        metadata = {**event.metadata, SCHEMA_VERSION: new_version}
+        return msgspec.structs.replace(event, type=name, data=data, metadata=metadata)
+
+
+def _decode(entry: EventType, data: dict[str, Any], where: RecordedEvent | str) -> Any:
+    try:
+        return entry.decode(data)
+    except (msgspec.ValidationError, TypeError, ValueError) as exc:
+        place = (
+            f" at {where.stream!r} version {where.version}"
+            if isinstance(where, RecordedEvent)
+            else ""
+        )
+        raise EventSchemaError(
+            f"stored {entry.name} v{entry.version}{place} does not fit"
+            f" {entry.cls.__qualname__}: {exc}"
+        ) from exc
+
+
+def _plain_codec(
+    cls: type[Any], name: str
+) -> tuple[Callable[[Any], dict[str, Any]], Callable[[dict[str, Any]], Any]]:
+    if issubclass(cls, msgspec.Struct):
+        if cls.__struct_config__.array_like:
+            raise ValidationError(f"{name}: array_like Structs do not encode to a JSON object")
+    elif not dataclasses.is_dataclass(cls):
+        raise ValidationError(
+            f"{name} is neither a msgspec Struct nor a dataclass; pass encoder= and decoder="
+        )
+
+    def encode(event: Any) -> dict[str, Any]:
+        data: dict[str, Any] = msgspec.to_builtins(event)
+        return data
+
+    def decode(data: dict[str, Any]) -> Any:
+        return msgspec.convert(data, cls)
+
+    return encode, decode

@@ -1,0 +1,225 @@
+"""Loading aggregates from their streams and saving what they recorded.
+
+orders = Repository(store, Order, events, snapshots=snapshot_every(100))
+order = await orders.load("order-42")            # newest usable snapshot + later events
+order.ship("DHL")
+await orders.save(order, context)                # expects the version it loaded
+
+then = await orders.load("order-42", at_version=3)            # time travel (read-only)
+then = await orders.load("order-42", as_of=datetime(2024, 5, 1, tzinfo=UTC))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Generic, TypeVar, cast, overload
+
+from eventbook.aggregate import Aggregate
+from eventbook.context import CommandContext
+from eventbook.decider import Decider, DeciderAggregate
+from eventbook.encoding import check_stream_name, check_version
+from eventbook.errors import ValidationError
+from eventbook.messages import EventRegistry
+from eventbook.snapshots import SnapshotPolicy, SnapshotStats, Snapshotter
+from eventbook.store import NO_STREAM, AppendResult, EventStore, RecordedEvent
+
+A = TypeVar("A", bound=Aggregate[Any])
+C = TypeVar("C")
+S = TypeVar("S")
+E = TypeVar("E")
+
+_BATCH = 1000  # events decoded together: enough to amortise a pipeline stage's await
+
+
+class Repository(Generic[A]):
+    """Loads and saves one kind of aggregate: a class-style `Aggregate`, or a `Decider`.
+
+    `snapshots` is the aggregate's snapshot policy (`snapshot_every(100)`, or a function
+    `(aggregate, events_since_snapshot) -> bool`); without it no snapshots are read or
+    taken.
+    """
+
+    @overload
+    def __init__(
+        self: Repository[A],
+        store: EventStore,
+        aggregate: type[A],
+        events: EventRegistry,
+        *,
+        snapshots: SnapshotPolicy | None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: Repository[DeciderAggregate[C, S, E]],
+        store: EventStore,
+        aggregate: Decider[C, S, E],
+        events: EventRegistry,
+        *,
+        snapshots: SnapshotPolicy | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        store: EventStore,
+        aggregate: type[Any] | Decider[Any, Any, Any],
+        events: EventRegistry,
+        *,
+        snapshots: SnapshotPolicy | None = None,
+    ) -> None:
+        factory: Callable[[], Any]
+        if isinstance(aggregate, Decider):
+            decider = aggregate
+            factory = lambda: DeciderAggregate(decider)  # noqa: E731
+            self.name = decider.name
+        elif isinstance(aggregate, type) and issubclass(aggregate, Aggregate):
+            factory = aggregate
+            self.name = aggregate.__name__
+        else:
+            raise TypeError(
+                f"Repository needs an Aggregate subclass or a Decider, not {aggregate!r}"
+            )
+        if not isinstance(events, EventRegistry):
+            raise TypeError(f"Repository needs an EventRegistry, not {type(events).__name__}")
+        self.store = store
+        self.events = events
+        self._factory = cast("Callable[[], A]", factory)
+        prototype = self._factory()
+        prototype._bind("")  # also checks that __init__ called super().__init__()
+        self.is_decider = isinstance(prototype, DeciderAggregate)
+        self._snapshotter: Snapshotter | None = None
+        if snapshots is not None:
+            if not prototype.supports_snapshots():
+                raise TypeError(
+                    f"{self.name} cannot be snapshotted: define to_snapshot() and"
+                    " restore_snapshot(), or leave out snapshots="
+                )
+            self._snapshotter = Snapshotter(store, prototype.snapshot_tag(), snapshots)
+
+    @property
+    def snapshot_stats(self) -> SnapshotStats:
+        """Snapshots taken, failed to take, and found unusable (all zero without a policy)."""
+        return self._snapshotter.stats if self._snapshotter else SnapshotStats()
+
+    def new(self, stream: str) -> A:
+        """A fresh aggregate for `stream`, as `load` returns for a stream without events."""
+        check_stream_name(stream)
+        aggregate = self._factory()
+        aggregate._bind(stream)
+        return aggregate
+
+    async def load(
+        self, stream: str, *, at_version: int | None = None, as_of: datetime | None = None
+    ) -> A:
+        """The aggregate as of its newest event, or as of `at_version` / `as_of` (read-only).
+
+        A stream without events gives a fresh aggregate at version 0. `as_of` is a
+        timezone-aware time compared with each event's `recorded_at`.
+        """
+        check_stream_name(stream)
+        if at_version is not None and as_of is not None:
+            raise ValidationError("give at_version or as_of, not both")
+        if at_version is not None:
+            check_version("at_version", at_version)
+        history: str | None = None
+        if as_of is not None:
+            if not isinstance(as_of, datetime) or as_of.tzinfo is None:
+                raise ValidationError("as_of must be a timezone-aware datetime")
+            at_version = await self._version_at(stream, as_of)
+            history = f"as of {as_of.isoformat()}"
+            if at_version == 0:
+                aggregate = self.new(stream)
+                aggregate._make_read_only(history)
+                return aggregate
+        elif at_version is not None:
+            history = f"at version {at_version}"
+        aggregate = await self._rebuild(stream, at_version)
+        if at_version is not None and aggregate.version < at_version:
+            raise ValidationError(
+                f"stream {stream!r} is at version {aggregate.version};"
+                f" it has no version {at_version}"
+            )
+        if history is not None:
+            aggregate._make_read_only(history)
+        return aggregate
+
+    async def save(
+        self, aggregate: A, context: CommandContext | None = None
+    ) -> AppendResult | None:
+        """Append the aggregate's pending events, expecting the version it was loaded at.
+
+        Raises `ConcurrencyError` (nothing written) when the stream moved on meanwhile.
+        With a command `context`, the events get ids derived from the command id and the
+        command's metadata; if an earlier run of the same command stored them already, the
+        store returns that run's result, nothing is written, and `context.saved.replayed`
+        says so. Returns `None` when there was nothing to save.
+        """
+        if aggregate._read_only is not None:
+            raise ValidationError(
+                f"{aggregate.stream!r} was loaded {aggregate._read_only}; history is read-only"
+            )
+        pending = aggregate._pending
+        if not pending:
+            return None
+        stream = aggregate.stream
+        if not stream:
+            raise ValidationError("this aggregate has no stream; get it from load() or new()")
+        loaded = aggregate.version
+        if context is not None:
+            context.check_can_save(stream)
+            ids = context.event_ids(len(pending))
+            new = await self.events.serialise(
+                stream, pending, metadata=context.event_metadata(), ids=ids
+            )
+        else:
+            new = await self.events.serialise(stream, pending)
+            ids = [event.id for event in new]
+        result = await self.store.append(stream, new, expected=loaded or NO_STREAM)
+        # A fresh append lands right after the loaded version; anything else is the store
+        # returning the stored result of an earlier run of the same command.
+        replayed = result.version != loaded + len(pending)
+        if context is not None:
+            context.record_save(stream, result, ids, replayed=replayed)
+        if replayed:
+            aggregate._make_read_only("before its command's events were found stored already")
+            return result
+        aggregate._committed(result.version)
+        if self._snapshotter is not None:
+            await self._snapshotter.after_save(aggregate)
+        return result
+
+    # -- internals -------------------------------------------------------------------------
+
+    async def _rebuild(self, stream: str, at_version: int | None) -> A:
+        aggregate: A | None = None
+        if self._snapshotter is not None:
+            aggregate = await self._snapshotter.restore(lambda: self.new(stream), at_version)
+        if aggregate is None:
+            aggregate = self.new(stream)
+        start = aggregate.version + 1
+        if at_version is not None and start > at_version:
+            return aggregate
+        limit = None if at_version is None else at_version - start + 1
+        batch: list[RecordedEvent] = []
+        async for event in self.store.read_stream(stream, from_version=start, limit=limit):
+            batch.append(event)
+            if len(batch) == _BATCH:
+                await self._replay(aggregate, batch)
+                batch = []
+        if batch:
+            await self._replay(aggregate, batch)
+        return aggregate
+
+    async def _replay(self, aggregate: A, batch: list[RecordedEvent]) -> None:
+        apply = aggregate.apply
+        for event in await self.events.deserialise(batch):
+            apply(event)
+        aggregate._version = batch[-1].version
+
+    async def _version_at(self, stream: str, as_of: datetime) -> int:
+        """The newest version recorded at or before `as_of` (0 if none)."""
+        async for event in self.store.read_stream(stream, backwards=True):
+            if event.recorded_at <= as_of:
+                return event.version
+        return 0

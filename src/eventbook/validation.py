@@ -1,0 +1,99 @@
+"""Checking commands against their declared types, with every bad field named.
+
+msgspec stops at the first problem; a user fixing a form wants all of them, so a
+failed conversion is followed by a check of each field on its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import msgspec
+
+from eventbook.errors import ValidationError
+
+T = TypeVar("T")
+
+_AT_ROOT = re.compile(r" - at `\$`$")
+
+
+class CommandValidationError(ValidationError):
+    """A command's payload does not fit its type. `problems` maps each field to what is wrong."""
+
+    def __init__(self, command_type: str, problems: dict[str, str]) -> None:
+        self.command_type = command_type
+        self.problems = problems
+        listed = "; ".join(f"{field}: {problem}" for field, problem in problems.items())
+        super().__init__(f"{command_type} is invalid: {listed}")
+
+
+def to_command(command_type: str, cls: type[T], payload: object) -> T:
+    """Convert plain data (JSON-like) to `cls`, or raise `CommandValidationError`."""
+    if not isinstance(payload, Mapping):
+        raise CommandValidationError(
+            command_type, {"$": f"expected a JSON object, got {type(payload).__name__}"}
+        )
+    try:
+        return msgspec.convert(payload, cls)
+    except msgspec.ValidationError as exc:
+        problems = _field_problems(cls, payload) or {"$": str(exc)}
+        raise CommandValidationError(command_type, problems) from None
+
+
+def check_command(command_type: str, command: object) -> dict[str, Any]:
+    """Check a typed command's field values (constraints included); return its plain data.
+
+    Instances built in code skip msgspec's constraints (`Meta(ge=1)`, ...), so the command
+    is converted to plain data and back.
+    """
+    try:
+        payload = msgspec.to_builtins(command)
+    except TypeError as exc:
+        raise CommandValidationError(command_type, {"$": str(exc)}) from None
+    if not isinstance(payload, dict):
+        raise CommandValidationError(
+            command_type,
+            {"$": f"commands must encode to a JSON object, not {type(payload).__name__}"},
+        )
+    to_command(command_type, type(command), payload)
+    return payload
+
+
+def _field_problems(cls: type[Any], payload: Mapping[Any, Any]) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    for name, field_type, required in _fields(cls):
+        if name not in payload:
+            if required:
+                problems[name] = "required field missing"
+            continue
+        value = payload[name]
+        try:
+            msgspec.convert(value, field_type)
+        except msgspec.ValidationError as exc:
+            message = _AT_ROOT.sub("", str(exc)).replace("`$", f"`$.{name}")
+            if ", got " not in message and not isinstance(value, dict | list):
+                message = f"{message}, got {value!r}"
+            problems[name] = message
+    return problems
+
+
+def _fields(cls: type[Any]) -> list[tuple[str, Any, bool]]:
+    """(name in the payload, annotated type, required) for each field of a command class."""
+    if issubclass(cls, msgspec.Struct):
+        return [(f.encode_name, f.type, f.required) for f in msgspec.structs.fields(cls)]
+    if dataclasses.is_dataclass(cls):
+        hints = typing.get_type_hints(cls, include_extras=True)
+        return [
+            (
+                f.name,
+                hints.get(f.name, Any),
+                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+            )
+            for f in dataclasses.fields(cls)
+            if f.init
+        ]
+    return []
