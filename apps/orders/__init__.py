@@ -1,0 +1,1 @@
+"""The Orders bounded context: the reference service built on eventbook."""

@@ -1,0 +1,104 @@
+"""Errors as RFC 9457 `application/problem+json`, one problem type per kind of failure.
+
+Every failure the API reports goes through here, so a client sees one shape, and never a
+stack trace: unexpected errors are logged and answered with a generic 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from eventbook import ConcurrencyError, ValidationError
+from eventbook.aggregate import DomainError
+
+log = logging.getLogger("orders.api")
+
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error the API reports as it is."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail, self.extra = (
+            status,
+            slug,
+            title,
+            detail,
+            extra,
+        )
+
+
+def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail}
+    body.update(jsonable_encoder(extra))
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name.removesuffix("Error")).lower()
+
+
+async def _on_problem(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem(exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+
+
+async def _on_domain_error(_: Request, exc: Exception) -> JSONResponse:
+    name = type(exc).__name__
+    return problem(409, _slug(name), "Business rule broken", str(exc), rule=name)
+
+
+async def _on_conflict(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ConcurrencyError)
+    return problem(
+        409,
+        "concurrency-conflict",
+        "The order changed meanwhile",
+        str(exc),
+        actual_version=exc.actual,
+    )
+
+
+async def _on_invalid(_: Request, exc: Exception) -> JSONResponse:
+    return problem(422, "invalid-command", "Invalid command", str(exc))
+
+
+async def _on_request_validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": ".".join(str(p) for p in error["loc"][1:]) or "body", "message": error["msg"]}
+        for error in exc.errors()
+    ]
+    fields = ", ".join(e["field"] for e in errors)
+    return problem(422, "invalid-request", "Invalid request", f"check: {fields}", errors=errors)
+
+
+async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
+    return problem(exc.status_code, _slug(title.replace(" ", "")), title, str(exc.detail))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "internal-error", "Internal error", "the error was logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(ConcurrencyError, _on_conflict)
+    app.add_exception_handler(ValidationError, _on_invalid)
+    app.add_exception_handler(RequestValidationError, _on_request_validation)
+    app.add_exception_handler(HTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,1 @@
+"""The Orders domain: events, commands and the Order aggregate. No I/O here."""

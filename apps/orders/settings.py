@@ -1,0 +1,80 @@
+"""The service's configuration: every environment variable is read here and nowhere else."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROFILES = ("embedded", "production")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the Orders service runs. `Settings.from_env()` documents every variable."""
+
+    profile: str = "embedded"
+    events_url: str = "sqlite:///.data/orders.db"
+    read_models_url: str = "sqlite:///.data/orders.db"
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    seed_orders: int = 3000
+    run_projections: bool = True
+    writer_key: str | None = None
+    reader_key: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the ORDERS_* variables (see README.md, "Configuration").
+
+        ORDERS_PROFILE           embedded (default) or production
+        ORDERS_EVENTS_URL        event store URL (embedded: sqlite:///.data/orders.db)
+        ORDERS_READ_MODELS_URL   read-model database URL (embedded: the same SQLite file)
+        ORDERS_REDIS_URL         Redis for the live feed (production)
+        ORDERS_HOST, ORDERS_PORT where the HTTP API listens (127.0.0.1:8000)
+        ORDERS_SEED_ORDERS       orders generated on the first start of an empty store (3000)
+        ORDERS_RUN_PROJECTIONS   run the projection daemon inside the API process (1/0)
+        ORDERS_WRITER_KEY, ORDERS_READER_KEY   API keys to accept, besides issued ones
+        """
+        env = os.environ if env is None else env
+        profile = env.get("ORDERS_PROFILE", "embedded")
+        if profile not in PROFILES:
+            raise ValueError(f"ORDERS_PROFILE must be one of {PROFILES}, not {profile!r}")
+        embedded = profile == "embedded"
+        events_url = env.get("ORDERS_EVENTS_URL", cls.events_url if embedded else "")
+        if not events_url:
+            raise ValueError("the production profile needs ORDERS_EVENTS_URL (postgresql://…)")
+        redis_url = env.get("ORDERS_REDIS_URL") or None
+        if not embedded and redis_url is None:
+            raise ValueError("the production profile needs ORDERS_REDIS_URL (redis://…)")
+        return cls(
+            profile=profile,
+            events_url=events_url,
+            read_models_url=env.get("ORDERS_READ_MODELS_URL", events_url),
+            redis_url=redis_url,
+            host=env.get("ORDERS_HOST", cls.host),
+            port=_int(env, "ORDERS_PORT", cls.port),
+            seed_orders=_int(env, "ORDERS_SEED_ORDERS", cls.seed_orders if embedded else 0),
+            run_projections=env.get("ORDERS_RUN_PROJECTIONS", "1" if embedded else "0") == "1",
+            writer_key=env.get("ORDERS_WRITER_KEY") or None,
+            reader_key=env.get("ORDERS_READER_KEY") or None,
+        )
+
+    def data_directory(self) -> Path | None:
+        """The directory of a SQLite event store, created on demand; None otherwise."""
+        if not self.events_url.startswith("sqlite:///"):
+            return None
+        path = Path(self.events_url.removeprefix("sqlite:///"))
+        return path.parent
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
