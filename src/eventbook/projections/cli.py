@@ -1,0 +1,115 @@
+"""Run the projection daemon from the command line (and the operator CLI's entry).
+
+    python -m eventbook.projections run myapp.read_models:build --store sqlite:///orders.db
+    python -m eventbook.projections status myapp.read_models:build --store ...
+
+`build` is a callable taking the opened event store and returning (or awaiting to) a
+list of projections. Options default to environment variables, read here only:
+EVENTBOOK_STORE_URL, EVENTBOOK_PROJECTIONS_BATCH_SIZE, EVENTBOOK_PROJECTIONS_LEASE_TTL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import inspect
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from eventbook.connect import connect
+from eventbook.errors import ValidationError
+from eventbook.projections.daemon import ProjectionDaemon
+from eventbook.projections.projection import Projection
+from eventbook.projections.runner import RunnerSettings
+from eventbook.projections.status import status
+from eventbook.store import EventStore
+
+
+def load_factory(target: str) -> Any:
+    """Import `package.module:function`."""
+    module_name, _, attribute = target.partition(":")
+    if not module_name or not attribute:
+        raise ValidationError(f"expected 'package.module:function', not {target!r}")
+    factory = getattr(importlib.import_module(module_name), attribute, None)
+    if not callable(factory):
+        raise ValidationError(f"{target!r} is not a callable in {module_name}")
+    return factory
+
+
+async def build_projections(target: str, store: EventStore) -> list[Projection[Any]]:
+    built = load_factory(target)(store)
+    if inspect.isawaitable(built):
+        built = await built
+    projections = list(built)
+    if not all(isinstance(p, Projection) for p in projections):
+        raise ValidationError(f"{target} must return a list of Projection objects")
+    return projections
+
+
+async def run_daemon(target: str, store_url: str, settings: RunnerSettings) -> None:
+    """Open the store, build the projections, run the daemon until SIGTERM/SIGINT."""
+    store = await connect(store_url)
+    projections: list[Projection[Any]] = []
+    try:
+        projections = await build_projections(target, store)
+        await ProjectionDaemon(store, projections, settings=settings).run()
+    finally:
+        await _close(store, projections)
+
+
+async def print_status(target: str, store_url: str) -> None:
+    store = await connect(store_url)
+    projections: list[Projection[Any]] = []
+    try:
+        projections = await build_projections(target, store)
+        found = await status(store, projections)
+        print(json.dumps([s.as_dict() for s in found], indent=2, default=str))
+    finally:
+        await _close(store, projections)
+
+
+async def _close(store: EventStore, projections: Sequence[Projection[Any]]) -> None:
+    databases = {id(p.sink.database): p.sink.database for p in projections}
+    for database in databases.values():
+        await database.close()
+    await store.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    env = os.environ
+    parser = argparse.ArgumentParser(prog="python -m eventbook.projections")
+    parser.add_argument("command", choices=("run", "status"))
+    parser.add_argument("target", help="package.module:function building the projections")
+    parser.add_argument("--store", default=env.get("EVENTBOOK_STORE_URL"), help="store URL")
+    parser.add_argument(
+        "--batch-size", type=int, default=int(env.get("EVENTBOOK_PROJECTIONS_BATCH_SIZE", 1000))
+    )
+    parser.add_argument("--max-wait", type=float, default=0.0, help="seconds to fill a batch")
+    parser.add_argument("--poll-interval", type=float, default=1.0)
+    parser.add_argument(
+        "--lease-ttl", type=float, default=float(env.get("EVENTBOOK_PROJECTIONS_LEASE_TTL", 10))
+    )
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    if not args.store:
+        parser.error("give --store or set EVENTBOOK_STORE_URL")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    sys.path.insert(0, os.getcwd())  # like `python -m`, find the app's modules here
+    if args.command == "status":
+        asyncio.run(print_status(args.target, args.store))
+        return 0
+    settings = RunnerSettings(
+        batch_size=args.batch_size,
+        max_wait=args.max_wait,
+        poll_interval=args.poll_interval,
+        lease_ttl=args.lease_ttl,
+    )
+    asyncio.run(run_daemon(args.target, args.store, settings))
+    return 0

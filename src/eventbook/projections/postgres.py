@@ -1,0 +1,469 @@
+"""Checkpoints, leases and dead letters in PostgreSQL, with read models beside them.
+
+Each runner holds one connection of its own. Its lease is a session-level advisory
+lock on that connection: when the process dies, the server drops the connection and
+the lock with it, and a standby runner takes over at once. Taking the lock also bumps
+the build's epoch, and every commit compares owner, epoch and expected position, so a
+runner that lost its connection's lock can never move the checkpoint.
+A batch is BEGIN, one `executemany` per statement group, the checkpoint UPDATE, COMMIT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
+from uuid import UUID
+
+import asyncpg
+
+from eventbook.errors import ValidationError
+from eventbook.projections.buffer import Group, WriteBuffer
+from eventbook.projections.errors import LeaseLost, ProjectionError, UnknownProjection
+from eventbook.projections.ports import (
+    CheckpointMove,
+    CheckpointRow,
+    ParkedEvent,
+    ParkedStatus,
+    Row,
+)
+from eventbook.projections.schema import (
+    CHECKPOINT_COLUMNS,
+    CHECKPOINTS,
+    PARKED,
+    PARKED_COLUMNS,
+    checkpoint_row,
+    create_tables,
+    parked_row,
+    parked_values,
+)
+from eventbook.wakeup import Wakeup
+
+if TYPE_CHECKING:
+    from asyncpg.transaction import Transaction
+
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record]"
+Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
+
+_WHERE = "name = $1 AND version = $2"
+_LEASED = f"{_WHERE} AND owner = $3 AND epoch = $4"
+
+
+def lock_key(text: str) -> int:
+    """A stable signed 64-bit advisory-lock key for `text`."""
+    digest = hashlib.blake2b(f"eventbook:{text}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def flush(conn: Connection, groups: Sequence[Group]) -> None:
+    """Run buffered writes: one pipelined `executemany` per group of identical statements."""
+    for sql, rows in groups:
+        if len(rows) == 1:
+            await conn.execute(sql, *rows[0])
+        else:
+            await conn.executemany(sql, rows)
+
+
+class PostgresDatabase:
+    """Projection checkpoints (and same-database read models) in one PostgreSQL schema."""
+
+    dialect = "postgresql"
+
+    def __init__(self, dsn: str, *, schema: str = "public", pool_size: int = 4) -> None:
+        if not schema.replace("_", "a").isalnum() or not schema[:1].isalpha():
+            raise ValidationError(f"schema must be a plain identifier, not {schema!r}")
+        self.dsn = dsn
+        self.schema = schema
+        self.pool_size = pool_size
+        self.progress = Wakeup()
+        self._pool: Pool | None = None
+
+    @classmethod
+    async def open(cls, dsn: str, **options: Any) -> PostgresDatabase:
+        database = cls(dsn, **options)
+        await database.setup()
+        return database
+
+    def _settings(self) -> dict[str, str]:
+        return {"search_path": self.schema, "application_name": "eventbook:projections"}
+
+    async def connect(self) -> Connection:
+        """A new connection with this database's schema as its search path."""
+        conn: Connection = await asyncpg.connect(self.dsn, server_settings=self._settings())
+        return conn
+
+    async def pool(self) -> Pool:
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(
+                self.dsn, min_size=1, max_size=self.pool_size, server_settings=self._settings()
+            )
+        return self._pool
+
+    async def setup(self) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key("setup"))
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                await conn.execute(f'SET LOCAL search_path = "{self.schema}"')
+                for statement in create_tables("postgresql"):
+                    await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    async def _in_transaction(self, name: str, work: Any) -> Any:
+        pool = await self.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            # One writer per projection name at a time: registering and activating
+            # builds of a name must see each other.
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(f"name:{name}"))
+            return await work(conn)
+
+    async def register(
+        self, name: str, version: int, mode: str, create: Sequence[str], activate: Sequence[str]
+    ) -> None:
+        async def work(conn: Connection) -> None:
+            row = await conn.fetchrow(
+                f"SELECT mode FROM {CHECKPOINTS} WHERE {_WHERE}", name, version
+            )
+            if row is not None:
+                if row[0] != mode:
+                    sql = f"UPDATE {CHECKPOINTS} SET mode = $3 WHERE {_WHERE}"
+                    await conn.execute(sql, name, version, mode)
+                return
+            await conn.execute(
+                f"INSERT INTO {CHECKPOINTS} (name, version, mode, updated_at)"
+                " VALUES ($1, $2, $3, $4)",
+                name,
+                version,
+                mode,
+                time.time(),
+            )
+            for statement in create:
+                await conn.execute(statement)
+            active = await conn.fetchval(
+                f"SELECT 1 FROM {CHECKPOINTS} WHERE name = $1 AND active", name
+            )
+            if active is None:
+                sql = f"UPDATE {CHECKPOINTS} SET active = true WHERE {_WHERE}"
+                await conn.execute(sql, name, version)
+                for statement in activate:
+                    await conn.execute(statement)
+
+        await self._in_transaction(name, work)
+
+    async def acquire(
+        self, name: str, version: int, owner: str, ttl: float
+    ) -> PostgresSession | None:
+        key = lock_key(f"projection:{name}@{version}")
+        conn = await self.connect()
+        try:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                await conn.close()
+                return None
+            epoch = await conn.fetchval(
+                f"UPDATE {CHECKPOINTS} SET owner = $3, epoch = epoch + 1, lease_until = $4"
+                f" WHERE {_WHERE} AND NOT retired RETURNING epoch",
+                name,
+                version,
+                owner,
+                time.time() + ttl,
+            )
+            if epoch is None:
+                known = await conn.fetchval(
+                    f"SELECT 1 FROM {CHECKPOINTS} WHERE {_WHERE}", name, version
+                )
+                await conn.close()
+                if known is None:
+                    raise UnknownProjection(f"{name}@v{version}")
+                return None  # retired
+        except BaseException:
+            conn.terminate()
+            raise
+        return PostgresSession(self, conn, name, version, owner=owner, epoch=int(epoch), ttl=ttl)
+
+    async def session(self, name: str, version: int) -> PostgresSession:
+        conn = await self.connect()
+        return PostgresSession(self, conn, name, version, owner=None, epoch=0, ttl=0.0)
+
+    async def checkpoint(self, name: str, version: int) -> CheckpointRow | None:
+        sql = f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} WHERE {_WHERE}"
+        rows = await self.fetch(sql, (name, version))
+        return checkpoint_row(rows[0]) if rows else None
+
+    async def checkpoints(self) -> list[CheckpointRow]:
+        sql = f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} ORDER BY name, version"
+        return [checkpoint_row(row) for row in await self.fetch(sql)]
+
+    async def parked(self, name: str, version: int) -> list[ParkedEvent]:
+        sql = f"SELECT {PARKED_COLUMNS} FROM {PARKED} WHERE {_WHERE} ORDER BY parked_at"
+        return [parked_row(row) for row in await self.fetch(sql, (name, version))]
+
+    async def parked_counts(self) -> dict[tuple[str, int], int]:
+        rows = await self.fetch(f"SELECT name, version, count(*) FROM {PARKED} GROUP BY 1, 2")
+        return {(row[0], int(row[1])): int(row[2]) for row in rows}
+
+    async def update_parked(
+        self,
+        name: str,
+        version: int,
+        event_id: UUID,
+        *,
+        status: ParkedStatus | None = None,
+        error: str | None = None,
+    ) -> bool:
+        value: str | None
+        if status is not None:
+            sql, value = f"UPDATE {PARKED} SET status = $4", status.value
+        else:
+            sql, value = f"UPDATE {PARKED} SET error = $4, attempts = attempts + 1", error
+        pool = await self.pool()
+        done = await pool.execute(
+            f"{sql} WHERE {_WHERE} AND event_id = $3", name, version, str(event_id), value
+        )
+        return done == "UPDATE 1"
+
+    async def delete_parked(self, name: str, version: int, event_id: UUID) -> bool:
+        pool = await self.pool()
+        sql = f"DELETE FROM {PARKED} WHERE {_WHERE} AND event_id = $3"
+        return await pool.execute(sql, name, version, str(event_id)) == "DELETE 1"
+
+    async def reset(self, name: str, version: int, ddl: Sequence[str]) -> None:
+        async def work(conn: Connection) -> None:
+            done = await conn.execute(
+                f"UPDATE {CHECKPOINTS} SET position = NULL, epoch = epoch + 1, owner = NULL,"
+                " lease_until = 0, last_error = NULL, last_error_at = NULL, updated_at = $3"
+                f" WHERE {_WHERE}",
+                name,
+                version,
+                time.time(),
+            )
+            if done != "UPDATE 1":
+                raise UnknownProjection(f"{name}@v{version}")
+            await conn.execute(f"DELETE FROM {PARKED} WHERE {_WHERE}", name, version)
+            for statement in ddl:
+                await conn.execute(statement)
+
+        await self._in_transaction(name, work)
+
+    async def activate(self, name: str, version: int, ddl: Sequence[str]) -> None:
+        async def work(conn: Connection) -> None:
+            retired = await conn.fetchval(
+                f"SELECT retired FROM {CHECKPOINTS} WHERE {_WHERE}", name, version
+            )
+            if retired is None:
+                raise UnknownProjection(f"{name}@v{version}")
+            if retired:
+                raise ProjectionError(f"{name}@v{version} is retired and cannot be activated")
+            await conn.execute(
+                f"UPDATE {CHECKPOINTS} SET active = (version = $2) WHERE name = $1", name, version
+            )
+            # Older builds are done: fence their runners so they stop writing.
+            await conn.execute(
+                f"UPDATE {CHECKPOINTS} SET retired = true, epoch = epoch + 1, owner = NULL,"
+                " lease_until = 0 WHERE name = $1 AND version < $2 AND NOT retired",
+                name,
+                version,
+            )
+            for statement in ddl:
+                await conn.execute(statement)
+
+        await self._in_transaction(name, work)
+
+    async def drop(self, name: str, version: int, ddl: Sequence[str]) -> None:
+        async def work(conn: Connection) -> None:
+            active = await conn.fetchval(
+                f"SELECT active FROM {CHECKPOINTS} WHERE {_WHERE}", name, version
+            )
+            if active:
+                raise ProjectionError(
+                    f"{name}@v{version} is the active build; activate another one first"
+                )
+            await conn.execute(f"DELETE FROM {CHECKPOINTS} WHERE {_WHERE}", name, version)
+            await conn.execute(f"DELETE FROM {PARKED} WHERE {_WHERE}", name, version)
+            for statement in ddl:
+                await conn.execute(statement)
+
+        await self._in_transaction(name, work)
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        pool = await self.pool()
+        return list(await pool.fetch(sql, *params))
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+
+class PostgresSession:
+    """One runner's connection and advisory-lock lease (`owner is None`: unleased)."""
+
+    dialect = "postgresql"
+
+    def __init__(
+        self,
+        database: PostgresDatabase,
+        conn: Connection,
+        name: str,
+        version: int,
+        *,
+        owner: str | None,
+        epoch: int,
+        ttl: float,
+    ) -> None:
+        self.database = database
+        self.name = name
+        self.version = version
+        self.owner = owner
+        self.epoch = epoch
+        self._conn = conn
+        self._ttl = ttl
+        self._tx: Transaction | None = None
+        self._label = f"{name}@v{version}"
+
+    @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    async def load(self) -> CheckpointRow:
+        row = await self._conn.fetchrow(
+            f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} WHERE {_WHERE}",
+            self.name,
+            self.version,
+        )
+        if row is None:
+            raise UnknownProjection(self._label)
+        return checkpoint_row(row)
+
+    async def _begin(self) -> None:
+        if self._tx is None:
+            self._tx = self._conn.transaction()
+            await self._tx.start()
+
+    async def fetch(self, writes: WriteBuffer, sql: str, params: Sequence[Any]) -> list[Row]:
+        await self._begin()
+        await flush(self._conn, writes.take())
+        return list(await self._conn.fetch(sql, *params))
+
+    async def commit(
+        self,
+        writes: WriteBuffer | None,
+        move: CheckpointMove | None,
+        *,
+        park: ParkedEvent | None = None,
+        unpark: UUID | None = None,
+    ) -> None:
+        groups = writes.take() if writes is not None else []
+        await self._begin()
+        assert self._tx is not None
+        try:
+            await flush(self._conn, groups)
+            await self._check_and_move(move)
+            if park is not None:
+                await self._conn.execute(
+                    f"INSERT INTO {PARKED} ({PARKED_COLUMNS})"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                    " ON CONFLICT (name, version, event_id) DO UPDATE SET error = excluded.error,"
+                    " attempts = excluded.attempts, parked_at = excluded.parked_at,"
+                    " status = excluded.status",
+                    *parked_values(park),
+                )
+                await self._conn.execute(
+                    f"UPDATE {CHECKPOINTS} SET last_error = $3, last_error_at = $4 WHERE {_WHERE}",
+                    self.name,
+                    self.version,
+                    park.error,
+                    park.parked_at,
+                )
+            if unpark is not None:
+                await self._conn.execute(
+                    f"DELETE FROM {PARKED} WHERE {_WHERE} AND event_id = $3",
+                    self.name,
+                    self.version,
+                    str(unpark),
+                )
+            await self._tx.commit()
+        except BaseException:
+            await self._rollback_quietly()
+            raise
+        finally:
+            self._tx = None
+
+    async def _check_and_move(self, move: CheckpointMove | None) -> None:
+        if self.owner is None:
+            if move is not None:
+                raise ProjectionError("only a leased session may move a checkpoint")
+            return
+        now = time.time()
+        lease = (self.name, self.version, self.owner, self.epoch)
+        if move is None:
+            sql = f"UPDATE {CHECKPOINTS} SET lease_until = $5 WHERE {_LEASED}"
+            done = await self._conn.execute(sql, *lease, now + self._ttl)
+        else:
+            expected = None if move.expected is None else str(move.expected)
+            sql = (
+                f"UPDATE {CHECKPOINTS} SET position = $5, updated_at = $6, lease_until = $7"
+                f" WHERE {_LEASED} AND position IS NOT DISTINCT FROM $8"
+            )
+            done = await self._conn.execute(
+                sql, *lease, str(move.new), now, now + self._ttl, expected
+            )
+        if done != "UPDATE 1":
+            raise LeaseLost(self._label)
+
+    async def _rollback_quietly(self) -> None:
+        tx, self._tx = self._tx, None
+        if tx is not None and not self._conn.is_closed():
+            try:
+                await tx.rollback()
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                self._conn.terminate()
+
+    async def rollback(self) -> None:
+        await self._rollback_quietly()
+
+    async def renew(self) -> None:
+        await self._check_and_move(None)
+
+    async def record_error(self, error: str) -> None:
+        if self.owner is None:
+            return
+        done = await self._conn.execute(
+            f"UPDATE {CHECKPOINTS} SET last_error = $5, last_error_at = $6 WHERE {_LEASED}",
+            self.name,
+            self.version,
+            self.owner,
+            self.epoch,
+            error,
+            time.time(),
+        )
+        if done != "UPDATE 1":
+            raise LeaseLost(self._label)
+
+    async def halted(self) -> ParkedEvent | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {PARKED_COLUMNS} FROM {PARKED} WHERE {_WHERE}"
+            " AND status IN ('halted', 'discard') LIMIT 1",
+            self.name,
+            self.version,
+        )
+        return None if row is None else parked_row(row)
+
+    async def release(self) -> None:
+        if self._conn.is_closed():
+            return
+        try:
+            await self._rollback_quietly()
+            if self.owner is not None and not self._conn.is_closed():
+                await self._conn.execute(
+                    f"UPDATE {CHECKPOINTS} SET owner = NULL, lease_until = 0 WHERE {_LEASED}",
+                    self.name,
+                    self.version,
+                    self.owner,
+                    self.epoch,
+                )
+        finally:
+            if not self._conn.is_closed():
+                await self._conn.close()  # ends the session: the advisory lock goes with it

@@ -1,0 +1,56 @@
+"""Read-your-writes: wait until a projection has processed a position."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from eventbook.projections.errors import ProjectionTimeout, UnknownProjection
+from eventbook.projections.lag import count_between
+from eventbook.projections.projection import Projection
+from eventbook.store import AppendResult, EventStore, Position
+
+_FIRST_POLL = 0.002
+_MAX_POLL = 0.05
+
+
+async def wait_for(
+    projection: Projection[Any],
+    position: Position | AppendResult,
+    timeout: float = 10.0,
+    *,
+    store: EventStore | None = None,
+) -> None:
+    """Return once `projection` has processed `position` (e.g. an append's result).
+
+    Inline projections return at once: they commit with the append. Otherwise raise
+    `ProjectionTimeout` after `timeout` seconds, saying how far behind the projection
+    is (counted in events when `store` is given). Runners in this process wake the
+    waiter directly; other processes' progress is seen by polling.
+    """
+    wanted = position.position if isinstance(position, AppendResult) else position
+    database = projection.sink.database
+    deadline = time.monotonic() + timeout
+    poll = _FIRST_POLL
+    while True:
+        ticket = database.progress.ticket()
+        row = await database.checkpoint(projection.name, projection.version)
+        if row is None:
+            raise UnknownProjection(projection.label)
+        if row.mode == "inline" or (row.position is not None and row.position >= wanted):
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            behind = "an unknown number of"
+            if store is not None:
+                count, exact = await count_between(store, projection, row.position, wanted)
+                behind = f"{count}" if exact else f"more than {count}"
+            raise ProjectionTimeout(
+                projection.label,
+                str(wanted),
+                None if row.position is None else str(row.position),
+                behind,
+                timeout,
+            )
+        await database.progress.wait(ticket, min(poll, remaining))
+        poll = min(_MAX_POLL, poll * 2)
