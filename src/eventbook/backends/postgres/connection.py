@@ -1,4 +1,4 @@
-"""The connection pool, and the translation of driver failures into eventbook errors.
+"""Connections and their pool, and the translation of driver failures into eventbook errors.
 
 Callers never see an asyncpg exception: a lost or unreachable server becomes
 `UnavailableError`, a value PostgreSQL cannot store becomes `ValidationError`.
@@ -15,16 +15,13 @@ import asyncpg
 
 from eventbook.backends.postgres.jsonb import decode_jsonb, encode_jsonb
 from eventbook.backends.postgres.options import PostgresOptions
+from eventbook.backends.postgres.pool import Pool, PoolTimeout
 from eventbook.errors import UnavailableError, ValidationError
 
 log = logging.getLogger("eventbook.postgres")
 
 if TYPE_CHECKING:
-    from asyncpg.pool import PoolConnectionProxy
-
     Direct: TypeAlias = asyncpg.Connection[asyncpg.Record]
-    Connection: TypeAlias = Direct | PoolConnectionProxy[asyncpg.Record]
-    Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
 
 _LOST = (
     asyncpg.PostgresConnectionError,  # class 08: the connection failed or is gone
@@ -56,7 +53,7 @@ async def connect_one(
             timeout=options.connect_timeout,
             command_timeout=options.command_timeout,
             server_settings={
-                "application_name": f"{options.application_name}:{role}",
+                "application_name": f"{options.application_name}{role and ':'}{role}",
                 **(settings or {}),
             },
         )
@@ -64,16 +61,14 @@ async def connect_one(
 
 
 async def create_pool(dsn: str, options: PostgresOptions) -> Pool:
-    with translated("connect to PostgreSQL"):
-        pool: Pool = await asyncpg.create_pool(
-            dsn,
-            min_size=options.pool_min_size,
-            max_size=options.pool_size,
-            timeout=options.connect_timeout,
-            command_timeout=options.command_timeout,
-            init=prepare_connection,
-            server_settings={"application_name": options.application_name},
-        )
+    async def connect() -> Direct:
+        connection = await connect_one(dsn, options, "")
+        with translated("connect to PostgreSQL"):
+            await prepare_connection(connection)
+        return connection
+
+    pool = Pool(connect, options.pool_size)
+    await pool.fill(max(options.pool_min_size, 1))  # fail now if the server is unreachable
     return pool
 
 
@@ -85,30 +80,36 @@ class Connections:
         self._timeout = options.pool_timeout
 
     @contextlib.asynccontextmanager
-    async def connection(self, what: str) -> AsyncIterator[Connection]:
-        try:
-            lent = await self.pool.acquire(timeout=self._timeout)
-        except TimeoutError:
-            raise self._no_connection(what) from None
-        except _LOST as exc:
-            raise _unavailable(what, exc) from exc
+    async def connection(self, what: str) -> AsyncIterator[Direct]:
         try:
             with translated(what):
-                yield lent
+                lent = await self.pool.acquire(self._timeout)
+        except PoolTimeout:
+            raise self._no_connection(what) from None
+        healthy = False
+        try:
+            with translated(what):
+                try:
+                    yield lent
+                    healthy = True
+                except asyncpg.PostgresError as exc:
+                    # The server reported an error and the driver read up to its end:
+                    # the connection is clean, unless the error was about the connection.
+                    healthy = not isinstance(exc, _LOST)
+                    raise
         except UnavailableError:
             # The server may have restarted: idle connections are dead as well, so the
-            # pool reconnects them instead of failing every caller once.
-            await self.pool.expire_connections()
+            # pool replaces them instead of failing every caller once.
+            self.pool.expire()
             raise
         finally:
-            await self.pool.release(lent)
+            self.pool.release(lent, healthy=healthy)
 
     def _no_connection(self, what: str) -> UnavailableError:
-        size, busy = self.pool.get_size(), self.pool.get_size() - self.pool.get_idle_size()
-        if size >= self.pool.get_max_size() and busy >= size:
+        if self.pool.open_count >= self.pool.size:
             return UnavailableError(
-                f"could not {what}: all {size} connections of the pool stayed busy for"
-                f" {self._timeout} s (pool_timeout); raise pool_size or pool_timeout, or"
+                f"could not {what}: all {self.pool.size} connections of the pool stayed busy"
+                f" for {self._timeout} s (pool_timeout); raise pool_size or pool_timeout, or"
                 " look for slow statements"
             )
         return UnavailableError(

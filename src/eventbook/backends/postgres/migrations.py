@@ -19,7 +19,7 @@ from eventbook.backends.postgres.sql import Queries, quote_ident, render
 from eventbook.errors import SchemaVersionError
 
 if TYPE_CHECKING:
-    from eventbook.backends.postgres.connection import Connection
+    from eventbook.backends.postgres.connection import Direct
 
 _FILE_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 _LOCK_CLASS = 0x45424B  # "EBK": keeps eventbook's advisory locks apart from others'
@@ -54,7 +54,7 @@ def latest_version() -> int:
     return len(known_migrations())
 
 
-async def migrate(connection: Connection, schema: str) -> list[int]:
+async def migrate(connection: Direct, schema: str) -> list[int]:
     """Bring `schema` up to date; the versions applied now (empty when none were due)."""
     queries = Queries(schema)
     async with connection.transaction():
@@ -71,7 +71,7 @@ async def migrate(connection: Connection, schema: str) -> list[int]:
     return [m.version for m in due]
 
 
-async def check(connection: Connection, schema: str) -> None:
+async def check(connection: Direct, schema: str) -> None:
     """Refuse a schema that is not exactly at this code's version (without changing it)."""
     queries = Queries(schema)
     ledger = f"{quote_ident(schema)}.schema_migrations"
@@ -87,7 +87,7 @@ async def check(connection: Connection, schema: str) -> None:
         )
 
 
-async def _ledger(connection: Connection, queries: Queries) -> dict[int, tuple[str, str]]:
+async def _ledger(connection: Direct, queries: Queries) -> dict[int, tuple[str, str]]:
     rows = await connection.fetch(queries.migration_ledger)
     return {row[0]: (row[1], row[2]) for row in rows}
 

@@ -31,6 +31,8 @@ class PostgresOptions:
     """Apply pending schema migrations when opening; with False, refuse an old schema."""
     notify: bool = True
     """Send a (coalesced) NOTIFY after appends so subscribers elsewhere wake at once."""
+    notify_interval: float = 0.005
+    """Least seconds between two NOTIFYs of this store: appends in between share one."""
     poll_interval: float = 0.5
     """Seconds a caught-up subscription waits for a wake-up before it looks anyway."""
     read_page_size: int = 1000
@@ -57,6 +59,14 @@ class PostgresOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValidationError(f"{name} must be a positive number of seconds, not {value!r}")
+        if (
+            isinstance(self.notify_interval, bool)
+            or not isinstance(self.notify_interval, int | float)
+            or not 0 <= self.notify_interval <= 1
+        ):
+            raise ValidationError(
+                f"notify_interval must be between 0 and 1 second, not {self.notify_interval!r}"
+            )
         for name in ("migrate", "notify"):
             if not isinstance(getattr(self, name), bool):
                 raise ValidationError(f"{name} must be True or False")

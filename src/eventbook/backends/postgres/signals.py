@@ -4,8 +4,9 @@ Appends never NOTIFY inside their own transaction. PostgreSQL takes a cluster-wi
 when a notifying transaction commits, so a NOTIFY in every append serialises the commits
 of all writers (their WAL flushes can no longer be grouped). Instead this process sends
 NOTIFY from its own connection after an append has committed; appends that commit while
-one NOTIFY is in flight share the next. The connection runs with synchronous_commit off:
-a NOTIFY lost in a crash only delays a subscriber until its next poll.
+one NOTIFY is in flight, or within `notify_interval` after it, share the next. The
+connection runs with synchronous_commit off: a NOTIFY lost in a crash only delays a
+subscriber until its next poll.
 
 The same connection LISTENs once a subscription waits here, and reconnects with backoff
 when it is lost; subscribers poll meanwhile, and are woken when it is back (anything
@@ -124,6 +125,9 @@ class Signals:
                 if self._pending:
                     self._pending = False
                     await connection.execute(self._notify_query, self.channel)
+                    # Appends committing meanwhile share the next NOTIFY: a busy writer
+                    # sends at most one per interval, whatever its append rate.
+                    await asyncio.sleep(self._options.notify_interval)
             if not self._pending:
                 await self._kick.wait()
                 self._kick.clear()

@@ -1,6 +1,6 @@
 """The PostgreSQL event store: asyncpg, a pool, one table of events, gap-safe global order.
 
-Every append is one call of the schema's `append` function (one round trip); the global
+Every append is one statement (one round trip; a conflict costs a second); the global
 order is (transaction id, sequence), and readers see only transactions below their
 snapshot's xmin, so no later commit can land before what they have seen. See
 docs/backends/postgres.md.
@@ -46,7 +46,7 @@ from eventbook.store import (
 )
 
 if TYPE_CHECKING:
-    from eventbook.backends.postgres.connection import Pool
+    from eventbook.backends.postgres.pool import Pool
 
 _NEWEST_VERSION = 2**63 - 1
 _RACE_ATTEMPTS = 20  # a lost unique-index race is answered by calling again; this bounds it
@@ -109,24 +109,33 @@ class PostgresEventStore(EventStore):
             [preserve_floats(event.metadata) for event in batch.events],
         )
         for _ in range(_RACE_ATTEMPTS):
-            try:
-                async with self._connections.connection("append") as connection:
+            stored: list[asyncpg.Record] = []
+            async with self._connections.connection("append") as connection:
+                try:
                     row = await connection.fetchrow(self._sql.append, *arguments)
-                    assert row is not None
-                    outcome, version, tx, seq = row
-                    if outcome == 2:
-                        stored = await connection.fetch(self._sql.stored_events, ids)
-            except (asyncpg.UniqueViolationError, asyncpg.exceptions.TransactionRollbackError):
-                continue  # a concurrent append committed first; now we can see it
-            if outcome == 0:
+                except asyncpg.UniqueViolationError as exc:
+                    if exc.constraint_name != "events_id":
+                        continue  # another append took this version first; look again
+                    row = None
+                except asyncpg.exceptions.TransactionRollbackError:
+                    continue  # a deadlock between batches sharing ids; one of them retries
+                if row is None or row[1] is None:
+                    # Ids before versions: a retried batch carries a stale expectation.
+                    stored = await connection.fetch(self._sql.stored_events, ids)
+            if row is not None and row[1] is not None:
                 self._signals.appended()
-                return AppendResult(version, Position(tx, seq))
-            if outcome == 1:
-                raise ConcurrencyError(batch.stream, batch.expected, version)
-            return replayed_result(
-                batch,
-                [StoredEvent(r[0], r[1], r[2], Position(r[3], r[4]), r[5], r[6]) for r in stored],
-            )
+                return AppendResult(row[1], Position(row[2], row[3]))
+            if stored:
+                return replayed_result(
+                    batch,
+                    [
+                        StoredEvent(r[0], r[1], r[2], Position(r[3], r[4]), r[5], r[6])
+                        for r in stored
+                    ],
+                )
+            if row is not None:
+                raise ConcurrencyError(batch.stream, batch.expected, row[0])
+            # The append holding that id rolled back after all: try again.
         raise UnavailableError(
             f"could not append to {batch.stream!r}: it lost {_RACE_ATTEMPTS} races in a row"
         )
@@ -193,6 +202,12 @@ class PostgresEventStore(EventStore):
         async with self._connections.connection("read the head position") as connection:
             row = await connection.fetchrow(self._sql.head)
         return None if row is None else Position(row[0], row[1])
+
+    @property
+    def listening(self) -> bool:
+        """True while wake-ups from other processes reach this store's subscriptions
+        (False before the first subscription waits, and while reconnecting)."""
+        return self._signals.listening_now
 
     async def ordering_lag(self) -> OrderingLag:
         """How far open transactions hold readers back right now (see `OrderingLag`)."""
@@ -271,7 +286,7 @@ class PostgresEventStore(EventStore):
 
 
 def _expected_code(expected: Expected) -> int:
-    """The append function's encoding of an expectation (see migrations/0001)."""
+    """How queries/append.sql takes an expectation."""
     if expected is ANY:
         return -1
     if expected is STREAM_EXISTS:

@@ -1,0 +1,1 @@
+"""Integration tests: several processes, real servers, failures."""
