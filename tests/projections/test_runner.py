@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import msgspec
 import pytest
 
 from eventbook.backends.memory import MemoryEventStore
+from eventbook.messages import EventRegistry
 from eventbook.projections import (
     HandlerMap,
     Projection,
@@ -105,6 +107,32 @@ async def test_upcasting_runs_before_handlers(
         ("order-new", "bob", 2),
         ("order-old", "ada", 7),
     ]
+
+
+async def test_the_write_side_registry_upcasts_whole_batches(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    """`EventRegistry.upcast` (async, per batch) plugs in as `upcast_batch`."""
+
+    class OrderPlaced(msgspec.Struct):
+        customer: str
+        total: int
+
+    registry = EventRegistry()
+    registry.register(OrderPlaced, version=2)
+    registry.add_upcaster(
+        "OrderPlaced", 1, lambda data: {"customer": data["who"], "total": data["cents"] // 100}
+    )
+    old = NewEvent("OrderPlaced", {"who": "ada", "cents": 900})  # stored at schema version 1
+    await memory_store.append("order-old", [old])
+    await memory_store.append(
+        "order-new", await registry.serialise("order-new", [OrderPlaced("bob", 4)])
+    )
+    projection = dataclasses.replace(orders_projection(database), upcast_batch=registry.upcast)
+    async with ProjectionDaemon(memory_store, [projection], settings=FAST):
+        await wait_for(projection, await memory_store.head() or _never(), 5)
+    orders = (await model(database))["orders"]
+    assert [o[:3] for o in orders] == [("order-new", "bob", 4), ("order-old", "ada", 9)]
 
 
 async def test_handlers_read_their_own_earlier_writes_in_the_batch(

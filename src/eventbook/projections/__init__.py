@@ -34,6 +34,7 @@ from eventbook.projections.ports import (
     Sink,
 )
 from eventbook.projections.projection import (
+    BatchUpcaster,
     Handler,
     HandlerMap,
     OnFailure,
@@ -60,6 +61,7 @@ from eventbook.projections.waiting import wait_for
 
 __all__ = [
     "BatchObserver",
+    "BatchUpcaster",
     "CheckpointRow",
     "Handler",
     "HandlerFailed",

@@ -1,9 +1,16 @@
 """The write buffer: read-model writes recorded by handlers, flushed once per batch.
 
 Handlers call `batch.execute(sql, params)`; nothing reaches the database until the
-runner commits the batch together with its checkpoint. Consecutive writes with the
-same statement are grouped, so the flush is one `executemany` per group instead of one
-round trip per row.
+runner commits the batch together with its checkpoint. Writes with the same statement
+are grouped, so the flush is one `executemany` per group instead of one round trip per
+row.
+
+A handler usually writes several tables per event (A, B, A, B, ...), which would leave
+every group one row long. Each statement therefore carries its *footprint*, the set of
+the projection's tables it names; a write may join an earlier group of its statement
+when every group in between touches only other tables. Writes to one table keep their
+order; only writes to different tables are reordered, which is safe unless those tables
+are tied by foreign keys or triggers (turn it off per sink with `reorder=False`).
 """
 
 from __future__ import annotations
@@ -13,27 +20,42 @@ from typing import Any
 
 Params = Sequence[Any]
 Group = tuple[str, list[Params]]
+Footprint = frozenset[str] | None
+"""The tables a statement writes or reads; None: unknown, so it is never moved past."""
+
+_LOOK_BACK = 8
 
 
 class WriteBuffer:
     """An ordered list of (statement, rows) groups."""
 
-    __slots__ = ("groups",)
+    __slots__ = ("_footprints", "groups")
 
     def __init__(self) -> None:
         self.groups: list[Group] = []
+        self._footprints: list[Footprint] = []
 
-    def add(self, sql: str, params: Params) -> None:
+    def add(self, sql: str, params: Params, footprint: Footprint = None) -> None:
         groups = self.groups
         # Statements come from a cache, so the identity test is the common, cheap case.
-        if groups and (groups[-1][0] is sql or groups[-1][0] == sql):
+        if groups and groups[-1][0] is sql:
             groups[-1][1].append(params)
-        else:
-            groups.append((sql, [params]))
+            return
+        if footprint is not None:
+            footprints = self._footprints
+            for index in range(len(groups) - 1, max(-1, len(groups) - 1 - _LOOK_BACK), -1):
+                if groups[index][0] is sql:
+                    groups[index][1].append(params)
+                    return
+                between = footprints[index]
+                if between is None or not between.isdisjoint(footprint):
+                    break
+        groups.append((sql, [params]))
+        self._footprints.append(footprint)
 
     def take(self) -> list[Group]:
         """Hand over the recorded groups and start empty."""
-        groups, self.groups = self.groups, []
+        groups, self.groups, self._footprints = self.groups, [], []
         return groups
 
     def __len__(self) -> int:

@@ -68,6 +68,7 @@ async def catch_up(
     timeout: float = 3600.0,
 ) -> None:
     """Process the build up to the store's current head, here or by a running daemon."""
+    await setup_projection(projection)
     head = await store.head()
     if head is None:
         return

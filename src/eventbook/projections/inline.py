@@ -69,7 +69,10 @@ class InlineProjections:
             batch = projection.sink.begin(session, projection.version)
             event = events[0]
             try:
-                for event in _relevant(projection, events):
+                current = events
+                if projection.upcast_batch is not None:
+                    current = _run_now(projection.upcast_batch(events))
+                for event in _relevant(projection, current):
                     result = _dispatch(projection, event, batch)
                     if result is not None:
                         _run_now(result)
@@ -99,7 +102,10 @@ class InlineProjections:
             batch = projection.sink.begin(session, projection.version)
             event = events[0]
             try:
-                for event in _relevant(projection, events):
+                current = events
+                if projection.upcast_batch is not None:
+                    current = await projection.upcast_batch(events)
+                for event in _relevant(projection, current):
                     result = _dispatch(projection, event, batch)
                     if result is not None:
                         await result

@@ -42,7 +42,11 @@ async def retry_parked(store: EventStore, projection: Projection[Any], event_id:
     try:
         batch = projection.sink.begin(session, projection.version, out_of_order=True)
         try:
-            current = projection.upcast(event) if projection.upcast is not None else event
+            current = event
+            if projection.upcast_batch is not None:
+                (current,) = await projection.upcast_batch([current])
+            if projection.upcast is not None:
+                current = projection.upcast(current)
             handler = projection.handlers.get(current.type)
             if handler is not None:
                 result = handler(current, batch)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -30,6 +30,10 @@ await the batch's reads (`await batch.fetch(...)`)."""
 
 Upcaster = Callable[[RecordedEvent], RecordedEvent]
 """Turns a stored event into its current shape before any handler sees it."""
+
+BatchUpcaster = Callable[[Sequence[RecordedEvent]], Awaitable[Sequence[RecordedEvent]]]
+"""The whole-batch, async form, e.g. `EventRegistry.upcast` (which also runs the
+registry's decoding stages); it must return one event per event, in order."""
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,99}")
 
@@ -100,6 +104,9 @@ class Projection(Generic[C]):
     """Only events of streams in these categories (`order` for `order-42`); None: all."""
     upcast: Upcaster | None = None
     """Applied to every event before its handler runs (the write side's upcaster chain)."""
+    upcast_batch: BatchUpcaster | None = None
+    """Applied to every batch before its handlers run (`registry.upcast`); after it,
+    `upcast` (if both are given)."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     batch_size: int | None = None
     """Most events per transaction; None uses the daemon's setting."""
@@ -141,7 +148,8 @@ class Projection(Generic[C]):
         With an upcaster the stored type may differ from the handled one, so types are
         then filtered here, after upcasting, rather than by the store.
         """
-        types = None if self.upcast is not None else self.event_types
+        upcasting = self.upcast is not None or self.upcast_batch is not None
+        types = None if upcasting else self.event_types
         return types, self.categories
 
 

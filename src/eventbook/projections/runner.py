@@ -263,6 +263,11 @@ class ProjectionRunner(Generic[C]):
         batch = projection.sink.begin(session, projection.version)
         handlers = projection.handlers
         upcast = projection.upcast
+        if projection.upcast_batch is not None:
+            try:
+                events = await projection.upcast_batch(events)
+            except Exception as error:
+                raise _Failed(0, error) from error  # isolated event by event, as any failure
         for index, stored in enumerate(events):
             try:
                 event = stored if upcast is None else upcast(stored)

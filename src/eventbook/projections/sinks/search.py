@@ -49,7 +49,7 @@ class SearchHit:
 class SearchBatch(SqlBatch):
     """A SQL batch that also indexes and removes documents."""
 
-    __slots__ = ("_fields", "_remove_sql", "_upsert_sql")
+    __slots__ = ("_fields", "_footprint", "_remove_sql", "_upsert_sql")
 
     def __init__(
         self, session: Session, names: TableNames, sink: SearchSink, *, out_of_order: bool
@@ -57,6 +57,7 @@ class SearchBatch(SqlBatch):
         super().__init__(session, names, out_of_order=out_of_order)
         self._fields = sink.fields
         self._upsert_sql, self._remove_sql = sink.statements(names.version)
+        self._footprint = frozenset(names.mapping.values())
 
     def index(
         self, doc_id: str, fields: Mapping[str, str | None], data: Mapping[str, Any] | None = None
@@ -68,10 +69,11 @@ class SearchBatch(SqlBatch):
                 f"unknown search fields {sorted(unknown)}; declared: {self._fields}"
             )
         values = [fields.get(name) for name in self._fields]
-        self.buffer.add(self._upsert_sql, (doc_id, *values, _encode(dict(data or {})).decode()))
+        row = (doc_id, *values, _encode(dict(data or {})).decode())
+        self.buffer.add(self._upsert_sql, row, self._footprint)
 
     def remove(self, doc_id: str) -> None:
-        self.buffer.add(self._remove_sql, (doc_id,))
+        self.buffer.add(self._remove_sql, (doc_id,), self._footprint)
 
 
 class SearchSink:

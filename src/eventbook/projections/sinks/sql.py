@@ -23,10 +23,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventbook.errors import ValidationError
-from eventbook.projections.buffer import WriteBuffer
+from eventbook.projections.buffer import Footprint, WriteBuffer
 from eventbook.projections.ports import ProjectionDatabase, Row, Session
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_WORD = re.compile(r"[a-z_][a-z0-9_]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,50}")
 _CACHE_LIMIT = 10_000
 
@@ -44,21 +45,34 @@ def versioned(table: str, version: int) -> str:
 
 
 class TableNames:
-    """Resolves `{table}` placeholders to one build's table names, caching the result."""
+    """Resolves `{table}` placeholders to one build's table names, caching the result
+    with the statement's footprint (the build's tables it names)."""
 
-    def __init__(self, tables: Iterable[str], version: int) -> None:
+    def __init__(self, tables: Iterable[str], version: int, *, reorder: bool = True) -> None:
         self.version = version
         self.mapping = {table: versioned(table, version) for table in tables}
-        self._cache: dict[str, str] = {}
+        self._reorder = reorder
+        self._cache: dict[str, tuple[str, Footprint]] = {}
 
     def resolve(self, sql: str) -> str:
-        resolved = self._cache.get(sql)
-        if resolved is None:
+        return self.lookup(sql)[0]
+
+    def lookup(self, sql: str) -> tuple[str, Footprint]:
+        found = self._cache.get(sql)
+        if found is None:
             resolved = _PLACEHOLDER.sub(self._replace, sql)
+            found = (resolved, self._footprint(resolved))
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()  # only dynamic SQL gets here; constants stay cheap
-            self._cache[sql] = resolved
-        return resolved
+            self._cache[sql] = found
+        return found
+
+    def _footprint(self, resolved: str) -> Footprint:
+        if not self._reorder:
+            return None
+        words = set(_WORD.findall(resolved.lower()))
+        named = frozenset(t for t in self.mapping.values() if t.lower() in words)
+        return named or None
 
     def _replace(self, match: re.Match[str]) -> str:
         return self.mapping.get(match.group(1), match.group(0))
@@ -84,7 +98,8 @@ class SqlBatch:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Record a write; it runs when the batch commits (or before the next read)."""
-        self._buffer.add(self._names.resolve(sql), params)
+        resolved, footprint = self._names.lookup(sql)
+        self._buffer.add(resolved, params, footprint)
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a query inside the batch's transaction, after the writes recorded so far."""
@@ -104,10 +119,19 @@ class SqlBatch:
 
 
 class SqlSink:
-    """Tables in the projection database; `schema` creates them (with `{table}` names)."""
+    """Tables in the projection database; `schema` creates them (with `{table}` names).
+
+    `reorder=False` keeps every write in handler order; needed only when the tables are
+    tied by foreign keys or triggers (see `eventbook.projections.buffer`).
+    """
 
     def __init__(
-        self, database: ProjectionDatabase, *, tables: Sequence[str], schema: Sequence[str]
+        self,
+        database: ProjectionDatabase,
+        *,
+        tables: Sequence[str],
+        schema: Sequence[str],
+        reorder: bool = True,
     ) -> None:
         if isinstance(tables, str) or not tables:
             raise ValidationError("tables must be a non-empty list of table names")
@@ -116,6 +140,7 @@ class SqlSink:
         self._database = database
         self.tables = tuple(check_identifier("table name", t) for t in tables)
         self.schema = tuple(schema)
+        self.reorder = reorder
         self._names: dict[int, TableNames] = {}
 
     @property
@@ -125,7 +150,7 @@ class SqlSink:
     def names(self, version: int) -> TableNames:
         names = self._names.get(version)
         if names is None:
-            names = self._names[version] = TableNames(self.tables, version)
+            names = self._names[version] = TableNames(self.tables, version, reorder=self.reorder)
         return names
 
     def begin(self, session: Session, version: int, *, out_of_order: bool = False) -> SqlBatch:

@@ -1,0 +1,60 @@
+"""The projection the process tests run in a daemon of their own.
+
+`build(store)` is what `python -m eventbook.projections run` calls. The read-model
+database comes from the environment: EVENTBOOK_TEST_READ_DB is `sqlite:<path>` or
+`postgresql:<schema>:<dsn>`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from eventbook.projections import (
+    HandlerMap,
+    Projection,
+    ProjectionDatabase,
+    SqlBatch,
+    SQLiteDatabase,
+    SqlSink,
+)
+from eventbook.store import EventStore, RecordedEvent
+from tests.projections.models import sql_for
+
+
+def open_database(spec: str) -> ProjectionDatabase:
+    kind, _, rest = spec.partition(":")
+    if kind == "sqlite":
+        return SQLiteDatabase(rest)
+    from eventbook.projections.postgres import PostgresDatabase
+
+    schema, _, dsn = rest.partition(":")
+    return PostgresDatabase(dsn, schema=schema)
+
+
+def ledger_projection(database: ProjectionDatabase, name: str = "ledger") -> Projection[SqlBatch]:
+    """Deposits into balances, with a log of applied events: non-idempotent on purpose."""
+    dialect = database.dialect
+    log = sql_for(dialect, f"INSERT INTO {{{name}_applied}} VALUES (?, ?)")
+    add = sql_for(
+        dialect,
+        f"INSERT INTO {{{name}_balances}} VALUES (?, ?) ON CONFLICT (account)"
+        f" DO UPDATE SET total = {{{name}_balances}}.total + excluded.total",
+    )
+    handlers: HandlerMap[SqlBatch] = HandlerMap()
+
+    @handlers.on("Deposited")
+    def deposited(event: RecordedEvent, batch: SqlBatch) -> None:
+        batch.execute(log, (str(event.position), str(event.id)))
+        batch.execute(add, (event.stream, event.data["amount"]))
+
+    schema = [
+        f"CREATE TABLE {{{name}_applied}} (position TEXT NOT NULL, event_id TEXT NOT NULL)",
+        f"CREATE TABLE {{{name}_balances}} (account TEXT PRIMARY KEY, total BIGINT NOT NULL)",
+    ]
+    sink = SqlSink(database, tables=[f"{name}_applied", f"{name}_balances"], schema=schema)
+    return Projection(name, sink, handlers)
+
+
+def build(store: EventStore) -> list[Projection[Any]]:
+    return [ledger_projection(open_database(os.environ["EVENTBOOK_TEST_READ_DB"]))]
