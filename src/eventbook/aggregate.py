@@ -52,6 +52,7 @@ class Aggregate(Generic[E]):
         self._pending: list[E] = []
         self._snapshot_at = 0
         self._read_only: str | None = None
+        self._unverified = False  # a cached state, not checked against the store
 
     @property
     def stream(self) -> str:

@@ -272,20 +272,41 @@ def aggregate_handler(
     """The usual handler: load the command's aggregate, act on it, save it.
 
     `stream(command)` names the aggregate's stream. `act(aggregate, command)` calls its
-    command method; for a decider it may be left out, and `decide(command)` is run.
-    """
-    if act is None:
-        if not repository.is_decider:
-            raise TypeError(
-                f"{repository.name} is a class aggregate: pass act=lambda aggregate, command: …"
-            )
-        act = _decide
+    command method (it may be async); for a decider it may be left out, and
+    `decide(command)` is run.
 
-    async def handle(command: Any, context: CommandContext) -> None:
-        aggregate = await repository.load(stream(command))
-        outcome = act(aggregate, command)
+    With a repository's state cache, the handler acts on the cached state without asking
+    the store first; the save's expected version catches a stale state (the bus retries on
+    fresh state), and a refusal or a no-op decided on a cached state is decided again on
+    a verified load before it counts.
+    """
+    if act is None and not repository.is_decider:
+        raise TypeError(
+            f"{repository.name} is a class aggregate: pass act=lambda aggregate, command: …"
+        )
+    chosen = act or _decide
+
+    async def run(aggregate: Any, command: Any) -> None:
+        outcome = chosen(aggregate, command)
         if inspect.isawaitable(outcome):  # an async act (one that consults a service)
             await outcome
+
+    async def handle(command: Any, context: CommandContext) -> None:
+        name = stream(command)
+        aggregate = await repository.load(name, verified=repository.cache is None)
+        if repository.is_unverified(aggregate):
+            try:
+                await run(aggregate, command)
+            except Exception:
+                aggregate = None  # decided on a state that may be stale: decide again below
+            else:
+                if not aggregate.pending_events and not await repository.is_current(aggregate):
+                    aggregate = None
+            if aggregate is None:
+                aggregate = await repository.load(name)
+                await run(aggregate, command)
+        else:
+            await run(aggregate, command)
         await repository.save(aggregate, context)
 
     return handle

@@ -19,9 +19,10 @@ from eventbook.aggregate import Aggregate
 from eventbook.context import CommandContext
 from eventbook.decider import Decider, DeciderAggregate
 from eventbook.encoding import check_stream_name, check_version
-from eventbook.errors import ValidationError
+from eventbook.errors import ConcurrencyError, ValidationError
 from eventbook.messages import EventRegistry
 from eventbook.snapshots import SnapshotPolicy, SnapshotStats, Snapshotter
+from eventbook.state_cache import StateCache
 from eventbook.store import NO_STREAM, AppendResult, EventStore, RecordedEvent
 
 A = TypeVar("A", bound=Aggregate[Any])
@@ -37,7 +38,8 @@ class Repository(Generic[A]):
 
     `snapshots` is the aggregate's snapshot policy (`snapshot_every(100)`, or a function
     `(aggregate, events_since_snapshot) -> bool`); without it no snapshots are read or
-    taken.
+    taken. With `cache_size`, the latest state of that many recently saved aggregates is
+    kept in memory, and loading one reads only the events stored after it.
     """
 
     @overload
@@ -48,6 +50,7 @@ class Repository(Generic[A]):
         events: EventRegistry,
         *,
         snapshots: SnapshotPolicy | None = None,
+        cache_size: int = 0,
     ) -> None: ...
 
     @overload
@@ -58,6 +61,7 @@ class Repository(Generic[A]):
         events: EventRegistry,
         *,
         snapshots: SnapshotPolicy | None = None,
+        cache_size: int = 0,
     ) -> None: ...
 
     def __init__(
@@ -67,6 +71,7 @@ class Repository(Generic[A]):
         events: EventRegistry,
         *,
         snapshots: SnapshotPolicy | None = None,
+        cache_size: int = 0,
     ) -> None:
         factory: Callable[[], Any]
         if isinstance(aggregate, Decider):
@@ -89,13 +94,16 @@ class Repository(Generic[A]):
         prototype._bind("")  # also checks that __init__ called super().__init__()
         self.is_decider = isinstance(prototype, DeciderAggregate)
         self._snapshotter: Snapshotter | None = None
+        self.cache: StateCache | None = None
+        if (snapshots is not None or cache_size) and not prototype.supports_snapshots():
+            raise TypeError(
+                f"{self.name} cannot be snapshotted: define to_snapshot() and"
+                " restore_snapshot(), or leave out snapshots= and cache_size="
+            )
         if snapshots is not None:
-            if not prototype.supports_snapshots():
-                raise TypeError(
-                    f"{self.name} cannot be snapshotted: define to_snapshot() and"
-                    " restore_snapshot(), or leave out snapshots="
-                )
             self._snapshotter = Snapshotter(store, prototype.snapshot_tag(), snapshots)
+        if cache_size:
+            self.cache = StateCache(cache_size)
 
     @property
     def snapshot_stats(self) -> SnapshotStats:
@@ -105,17 +113,30 @@ class Repository(Generic[A]):
     def new(self, stream: str) -> A:
         """A fresh aggregate for `stream`, as `load` returns for a stream without events."""
         check_stream_name(stream)
+        return self._new(stream)
+
+    def _new(self, stream: str) -> A:
         aggregate = self._factory()
         aggregate._bind(stream)
         return aggregate
 
     async def load(
-        self, stream: str, *, at_version: int | None = None, as_of: datetime | None = None
+        self,
+        stream: str,
+        *,
+        at_version: int | None = None,
+        as_of: datetime | None = None,
+        verified: bool = True,
     ) -> A:
         """The aggregate as of its newest event, or as of `at_version` / `as_of` (read-only).
 
         A stream without events gives a fresh aggregate at version 0. `as_of` is a
         timezone-aware time compared with each event's `recorded_at`.
+
+        With a state cache, `verified=False` returns a cached state without asking the
+        store for newer events. Saving it still expects its version (a stale state fails
+        with `ConcurrencyError`, writing nothing), but a refusal or a no-op decided on it
+        must be checked on a verified load before it is reported (see `aggregate_handler`).
         """
         check_stream_name(stream)
         if at_version is not None and as_of is not None:
@@ -134,7 +155,7 @@ class Repository(Generic[A]):
                 return aggregate
         elif at_version is not None:
             history = f"at version {at_version}"
-        aggregate = await self._rebuild(stream, at_version)
+        aggregate = await self._rebuild(stream, at_version, verified)
         if at_version is not None and aggregate.version < at_version:
             raise ValidationError(
                 f"stream {stream!r} is at version {aggregate.version};"
@@ -175,7 +196,12 @@ class Repository(Generic[A]):
         else:
             new = await self.events.serialise(stream, pending)
             ids = [event.id for event in new]
-        result = await self.store.append(stream, new, expected=loaded or NO_STREAM)
+        try:
+            result = await self.store.append(stream, new, expected=loaded or NO_STREAM)
+        except ConcurrencyError:
+            if self.cache is not None:
+                self.cache.distrust(stream)
+            raise
         # A fresh append lands right after the loaded version; anything else is the store
         # returning the stored result of an earlier run of the same command.
         replayed = result.version != loaded + len(pending)
@@ -187,16 +213,34 @@ class Repository(Generic[A]):
         aggregate._committed(result.version)
         if self._snapshotter is not None:
             await self._snapshotter.after_save(aggregate)
+        if self.cache is not None:
+            self.cache.remember(aggregate)
         return result
+
+    def is_unverified(self, aggregate: A) -> bool:
+        """Whether `aggregate` came from `load(..., verified=False)` as the cache had it."""
+        return aggregate._unverified
+
+    async def is_current(self, aggregate: A) -> bool:
+        """Whether the aggregate's stream is still at the version the aggregate has."""
+        return await self.store.stream_version(aggregate.stream) == aggregate.version
 
     # -- internals -------------------------------------------------------------------------
 
-    async def _rebuild(self, stream: str, at_version: int | None) -> A:
+    async def _rebuild(self, stream: str, at_version: int | None, verified: bool = True) -> A:
         aggregate: A | None = None
-        if self._snapshotter is not None:
-            aggregate = await self._snapshotter.restore(lambda: self.new(stream), at_version)
+        cache = self.cache if at_version is None else None
+        if cache is not None:
+            recalled = cache.recall(stream, lambda: self._new(stream))
+            if recalled is not None:
+                aggregate, trusted = recalled
+                if trusted and not verified:
+                    aggregate._unverified = True
+                    return aggregate
+        if aggregate is None and self._snapshotter is not None:
+            aggregate = await self._snapshotter.restore(lambda: self._new(stream), at_version)
         if aggregate is None:
-            aggregate = self.new(stream)
+            aggregate = self._new(stream)
         start = aggregate.version + 1
         if at_version is not None and start > at_version:
             return aggregate
@@ -209,6 +253,8 @@ class Repository(Generic[A]):
                 batch = []
         if batch:
             await self._replay(aggregate, batch)
+        if cache is not None:
+            cache.remember(aggregate)  # caught up: the entry is current (and trusted) again
         return aggregate
 
     async def _replay(self, aggregate: A, batch: list[RecordedEvent]) -> None:

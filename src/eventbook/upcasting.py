@@ -112,13 +112,22 @@ class Upcasters:
             name, version = step.to_name, version + 1
         target = current.get(name)
         if target is not None and version != target:
-            if version > target:
-                raise EventSchemaError(
-                    f"stored {name} data is schema version {version}, newer than the"
-                    f" registered version {target}; deploy the code that wrote it"
-                )
-            raise EventSchemaError(
-                f"no upcaster takes {name} from schema version {version} towards the"
-                f" registered version {target}; add one with add_upcaster({name!r}, {version}, …)"
-            )
+            raise version_mismatch(name, version, target)
         return name, version, data
+
+
+def version_mismatch(name: str, version: object, target: int) -> EventSchemaError:
+    """The error for stored `name` data at `version` that no upcaster brings to `target`."""
+    if not isinstance(version, int) or isinstance(version, bool):
+        return EventSchemaError(
+            f"stored {name} has a schema version that is not an int: {version!r}"
+        )
+    if version > target:
+        return EventSchemaError(
+            f"stored {name} data is schema version {version}, newer than the"
+            f" registered version {target}; deploy the code that wrote it"
+        )
+    return EventSchemaError(
+        f"no upcaster takes {name} from schema version {version} towards the"
+        f" registered version {target}; add one with add_upcaster({name!r}, {version}, …)"
+    )

@@ -1,0 +1,332 @@
+"""The write side against the raw driver and against the store itself, in the same run.
+
+    python -m benchmarks.write_side --backend sqlite --runs 3 --json
+    python -m benchmarks.write_side --backend postgres --runs 3 --json
+
+- Loading a 10,000-event aggregate (plus 50 events after the last snapshot point) without
+  snapshots, beside the raw driver fetching and JSON-decoding the same rows.
+- The same load with a snapshot every 100 events: the newest snapshot and at most 99
+  later events.
+- End-to-end commands (validate, load, decide, append one event, through `CommandBus`)
+  on existing aggregates from 8 concurrent tasks, beside the store appending one event
+  per call from 8 tasks (the store's own rate, measured in the same run).
+
+Each figure within a run is the median of several repetitions; the report gives the
+medians across runs. `--scale 0.1` makes a quick smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import statistics
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+import eventbook
+from benchmarks.common import Figures, Target, repeat, report, stopwatch, summarise
+from eventbook import (
+    Aggregate,
+    CommandBus,
+    EventRegistry,
+    EventStore,
+    NewEvent,
+    Repository,
+    aggregate_handler,
+    snapshot_every,
+)
+
+BACKENDS = ("sqlite", "postgres")
+
+TARGETS = [
+    Target(
+        "load 10k events vs raw fetch+decode (time)",
+        "eventbook_load_10k_s",
+        "raw_fetch_decode_10k_s",
+        at_most=2.0,
+    ),
+    Target(
+        "load with snapshots every 100 vs without (time)",
+        "eventbook_load_10k_with_snapshots_s",
+        "eventbook_load_10k_s",
+        at_most=0.1,
+    ),
+    Target(
+        "commands, 8 tasks vs store appends, 8 tasks",
+        "eventbook_commands_8_tasks_per_s",
+        "store_append_1_event_8_tasks_per_s",
+        at_least=0.6,
+    ),
+]
+
+TASKS = 8
+AGGREGATES_PER_TASK = 25
+EVENTS_PER_AGGREGATE = 10
+
+# -- the domain measured -----------------------------------------------------------------
+
+
+class LineAdded(msgspec.Struct, frozen=True):
+    sku: str
+    qty: int
+    price: float
+    note: str
+
+
+class AddLine(msgspec.Struct, frozen=True):
+    basket: str
+    sku: str
+    qty: int
+    price: float
+
+
+class Basket(Aggregate[LineAdded]):
+    """A basket whose state is a few numbers and a quantity per SKU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines = 0
+        self.total = 0.0
+        self.quantities: dict[str, int] = {}
+
+    def add(self, sku: str, qty: int, price: float) -> None:
+        if qty < 1:
+            raise eventbook.DomainError("a line needs a quantity")
+        self.record(LineAdded(sku, qty, price, "gift wrap, leave at the door"))
+
+    def apply(self, event: LineAdded) -> None:
+        self.lines += 1
+        self.total += event.qty * event.price
+        self.quantities[event.sku] = self.quantities.get(event.sku, 0) + event.qty
+
+    def to_snapshot(self) -> dict[str, Any]:
+        return {"lines": self.lines, "total": self.total, "quantities": self.quantities}
+
+    def restore_snapshot(self, state: dict[str, Any]) -> None:
+        self.lines, self.total = state["lines"], state["total"]
+        self.quantities = dict(state["quantities"])
+
+
+def _line(n: int) -> tuple[str, int, float]:
+    return f"SKU-{n % 20:02d}", 1 + n % 3, 9.99 + n % 7
+
+
+RawLoad = Callable[[str], Awaitable[int]]
+"""Fetches one stream's rows with the raw driver and decodes them; returns the row count."""
+
+
+# -- backends ----------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def sqlite_backend() -> AsyncIterator[tuple[EventStore, RawLoad]]:
+    with tempfile.TemporaryDirectory(prefix="eventbook-write-bench-") as folder:
+        path = Path(folder) / "events.db"
+        store = await eventbook.connect(f"sqlite:///{path}")
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode = WAL")
+        decode = msgspec.json.Decoder(dict[str, Any]).decode
+        query = (
+            "SELECT version, document FROM eventbook_events"
+            " WHERE stream = ? AND version >= ? ORDER BY version LIMIT 1000"
+        )
+
+        async def raw_load(stream: str) -> int:
+            count, start = 0, 1
+            while True:
+                rows = connection.execute(query, (stream, start)).fetchall()
+                for version, document in rows:
+                    decode(document)
+                    start = version + 1
+                count += len(rows)
+                if len(rows) < 1000:
+                    return count
+
+        try:
+            yield store, raw_load
+        finally:
+            connection.close()
+            await store.close()
+
+
+@asynccontextmanager
+async def postgres_backend() -> AsyncIterator[tuple[EventStore, RawLoad]]:
+    import asyncpg
+
+    from benchmarks.store_postgres import server_url
+    from eventbook.backends.postgres.connection import prepare_connection
+
+    url = server_url()
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(url)
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    store = await eventbook.connect(f"{url}{'&' if '?' in url else '?'}schema={schema}")
+    raw = await asyncpg.connect(url)
+    await prepare_connection(raw)
+    query = (
+        "SELECT id, stream, version, type, data, metadata, recorded_at"
+        f' FROM "{schema}".events WHERE stream = $1 ORDER BY version'
+    )
+
+    async def raw_load(stream: str) -> int:
+        return len(await raw.fetch(query, stream))  # jsonb decoded by the connection's codec
+
+    try:
+        yield store, raw_load
+    finally:
+        await raw.close()
+        await store.close()
+        await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.close()
+
+
+# -- measurements ------------------------------------------------------------------------
+
+
+async def _median_time(work: Callable[[], Awaitable[object]], times: int) -> float:
+    taken = []
+    for _ in range(times):
+        with stopwatch() as elapsed:
+            await work()
+        taken.append(elapsed())
+    return statistics.median(taken)
+
+
+async def loads(store: EventStore, raw_load: RawLoad, scale: float) -> Figures:
+    """Load one long stream with and without snapshots, and with the raw driver."""
+    events = EventRegistry([LineAdded])
+    snapshotted = Repository(store, Basket, events, snapshots=snapshot_every(100))
+    plain = Repository(store, Basket, events)
+    hundreds = max(10, int(100 * scale))
+    basket = snapshotted.new("basket-big")
+    n = 0
+    for _ in range(hundreds):  # 100 events per save: a snapshot after each
+        for _ in range(100):
+            basket.add(*_line(n))
+            n += 1
+        await snapshotted.save(basket)
+    for _ in range(50):  # then 50 events after the newest snapshot
+        basket.add(*_line(n))
+        n += 1
+        await snapshotted.save(basket)
+    total = hundreds * 100 + 50
+    assert snapshotted.snapshot_stats.taken == hundreds
+    assert snapshotted.snapshot_stats.failed == 0
+
+    async def load_plain() -> None:
+        loaded = await plain.load("basket-big")
+        assert loaded.version == total
+
+    async def load_snapshotted() -> None:
+        loaded = await snapshotted.load("basket-big")
+        assert (loaded.version, loaded.lines) == (total, total)
+
+    async def load_raw() -> None:
+        assert await raw_load("basket-big") == total
+
+    for warm in (load_raw, load_plain, load_snapshotted):
+        await warm()
+    return {
+        "raw_fetch_decode_10k_s": await _median_time(load_raw, 5),
+        "eventbook_load_10k_s": await _median_time(load_plain, 5),
+        "eventbook_load_10k_with_snapshots_s": await _median_time(load_snapshotted, 9),
+    }
+
+
+async def throughput(store: EventStore, scale: float) -> Figures:
+    """Commands per second end to end, and the store's own single-event appends per second.
+
+    Commands run twice: through a repository without a state cache (each command reads its
+    aggregate's events), and through one with a state cache that created the aggregates,
+    as in a service that owns them (each command acts on the cached state; the append's
+    expected version guards against staleness).
+    """
+    events = EventRegistry([LineAdded])
+    names = [f"{t}-{a}" for t in range(TASKS) for a in range(AGGREGATES_PER_TASK)]
+    plain = Repository(store, Basket, events)
+    cached = Repository(store, Basket, events, cache_size=len(names))
+    for name in names:  # existing aggregates, and streams of the same size for the store
+        for prefix, repository in (("basket", plain), ("cached", cached), ("plain", plain)):
+            basket = repository.new(f"{prefix}-{name}")
+            for n in range(EVENTS_PER_AGGREGATE):
+                basket.add(*_line(n))
+            await repository.save(basket)
+    per_task = max(20, int(200 * scale))
+    data = msgspec.to_builtins(LineAdded(*_line(1), "gift wrap, leave at the door"))
+    metadata = {"schema_version": 1, "actor": "bench", "correlation_id": str(uuid.uuid4())}
+
+    async def appending(task: int) -> None:
+        versions = dict.fromkeys(range(AGGREGATES_PER_TASK), EVENTS_PER_AGGREGATE)
+        for n in range(per_task):
+            a = n % AGGREGATES_PER_TASK
+            event = NewEvent("LineAdded", data, dict(metadata))
+            result = await store.append(f"plain-{task}-{a}", [event], expected=versions[a])
+            versions[a] = result.version
+
+    def bus_for(prefix: str, baskets: Repository[Basket]) -> CommandBus:
+        bus = CommandBus(store)
+        bus.register(
+            AddLine,
+            aggregate_handler(
+                baskets,
+                stream=lambda command: f"{prefix}-{command.basket}",
+                act=lambda basket, command: basket.add(command.sku, command.qty, command.price),
+            ),
+        )
+        return bus
+
+    async def commanding(bus: CommandBus, task: int) -> None:
+        for n in range(per_task):
+            sku, qty, price = _line(n)
+            await bus.dispatch(AddLine(f"{task}-{n % AGGREGATES_PER_TASK}", sku, qty, price))
+
+    async def rate(work: Callable[[int], Awaitable[None]]) -> float:
+        with stopwatch() as elapsed:
+            await asyncio.gather(*(work(t) for t in range(TASKS)))
+        return TASKS * per_task / elapsed()
+
+    plain_bus, cached_bus = bus_for("basket", plain), bus_for("cached", cached)
+    figures = {
+        "store_append_1_event_8_tasks_per_s": await rate(appending),
+        "eventbook_commands_8_tasks_per_s": await rate(lambda t: commanding(plain_bus, t)),
+        "eventbook_commands_8_tasks_cached_per_s": await rate(lambda t: commanding(cached_bus, t)),
+    }
+    expected = EVENTS_PER_AGGREGATE + per_task // AGGREGATES_PER_TASK
+    for prefix in ("basket", "cached"):
+        assert (await plain.load(f"{prefix}-{names[-1]}")).version == expected
+    assert cached.cache is not None
+    assert cached.cache.misses == 0
+    return figures
+
+
+async def one_run(backend: str, scale: float) -> Figures:
+    opened = sqlite_backend() if backend == "sqlite" else postgres_backend()
+    figures: Figures = {}
+    async with opened as (store, raw_load):
+        figures.update(await loads(store, raw_load, scale))
+        figures.update(await throughput(store, scale))
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply the workload sizes (0.1 for a smoke run)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    runs = asyncio.run(repeat(args.runs, lambda: one_run(args.backend, args.scale)))
+    report(summarise(f"write_side/{args.backend}", runs, TARGETS), args.json)
+
+
+if __name__ == "__main__":
+    main()
