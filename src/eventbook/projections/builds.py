@@ -40,7 +40,9 @@ async def reset_projection(projection: Projection[Any]) -> None:
     sink, version = projection.sink, projection.version
     # Data outside the database is cleared by the next runner, under its lease, when it
     # finds the checkpoint at the start (see ProjectionRunner._work).
-    await sink.database.reset(projection.name, version, sink.reset_ddl(version))
+    await sink.database.reset(
+        projection.name, version, sink.reset_ddl(version), sink.activate_ddl(version)
+    )
 
 
 async def rebuild(

@@ -182,8 +182,11 @@ class ProjectionDatabase(Protocol):
 
     async def delete_parked(self, name: str, version: int, event_id: UUID) -> bool: ...
 
-    async def reset(self, name: str, version: int, ddl: Sequence[str]) -> None:
-        """Start the build over: fence runners, clear position and dead letters, run `ddl`."""
+    async def reset(
+        self, name: str, version: int, ddl: Sequence[str], activate: Sequence[str]
+    ) -> None:
+        """Start the build over: fence runners, clear position and dead letters, run
+        `ddl` (drop and create the build's tables), then `activate` if it is active."""
         ...
 
     async def activate(self, name: str, version: int, ddl: Sequence[str]) -> None:
@@ -222,7 +225,9 @@ class Sink(Protocol[C]):
 
     def activate_ddl(self, version: int) -> list[str]: ...
 
-    def reset_ddl(self, version: int) -> list[str]: ...
+    def reset_ddl(self, version: int) -> list[str]:
+        """Statements that put the build's tables back as `create_ddl` made them."""
+        ...
 
     def drop_ddl(self, version: int) -> list[str]: ...
 

@@ -229,7 +229,9 @@ class PostgresDatabase:
         sql = f"DELETE FROM {PARKED} WHERE {_WHERE} AND event_id = $3"
         return await pool.execute(sql, name, version, str(event_id)) == "DELETE 1"
 
-    async def reset(self, name: str, version: int, ddl: Sequence[str]) -> None:
+    async def reset(
+        self, name: str, version: int, ddl: Sequence[str], activate: Sequence[str]
+    ) -> None:
         async def work(conn: Connection) -> None:
             done = await conn.execute(
                 f"UPDATE {CHECKPOINTS} SET position = NULL, epoch = epoch + 1, owner = NULL,"
@@ -244,6 +246,10 @@ class PostgresDatabase:
             await conn.execute(f"DELETE FROM {PARKED} WHERE {_WHERE}", name, version)
             for statement in ddl:
                 await conn.execute(statement)
+            sql = f"SELECT active FROM {CHECKPOINTS} WHERE {_WHERE}"
+            if await conn.fetchval(sql, name, version):
+                for statement in activate:
+                    await conn.execute(statement)
 
         await self._in_transaction(name, work)
 

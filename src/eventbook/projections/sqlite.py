@@ -247,7 +247,9 @@ class SQLiteDatabase:
         sql = f"DELETE FROM {PARKED} WHERE {_WHERE} AND event_id = ?"
         return await self._write_count(sql, (name, version, str(event_id))) == 1
 
-    async def reset(self, name: str, version: int, ddl: Sequence[str]) -> None:
+    async def reset(
+        self, name: str, version: int, ddl: Sequence[str], activate: Sequence[str]
+    ) -> None:
         def work(conn: Connection) -> None:
             moved = conn.execute(
                 f"UPDATE {CHECKPOINTS} SET position = NULL, epoch = epoch + 1, owner = NULL,"
@@ -260,6 +262,12 @@ class SQLiteDatabase:
             conn.execute(f"DELETE FROM {PARKED} WHERE {_WHERE}", (name, version))
             for statement in ddl:
                 conn.execute(statement)
+            active = conn.execute(
+                f"SELECT active FROM {CHECKPOINTS} WHERE {_WHERE}", (name, version)
+            )
+            if active.fetchone()[0]:
+                for statement in activate:
+                    conn.execute(statement)
 
         await self._admin.run(lambda conn: in_write_transaction(conn, work))
 

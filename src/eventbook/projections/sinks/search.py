@@ -185,15 +185,12 @@ class SearchSink:
         return [f"INSERT OR REPLACE INTO {POINTERS} VALUES ('{self.index}', {int(version)})"]
 
     def reset_ddl(self, version: int) -> list[str]:
-        table = versioned(self.index, version)
-        if self._pg:
-            return [f"TRUNCATE {table}"]
-        return [f"DELETE FROM {table}", f"INSERT INTO {table}_fts({table}_fts) VALUES ('rebuild')"]
+        return self.drop_ddl(version) + self.create_ddl(version)
 
     def drop_ddl(self, version: int) -> list[str]:
         table = versioned(self.index, version)
         if self._pg:
-            return [f"DROP TABLE IF EXISTS {table}"]
+            return [f"DROP TABLE IF EXISTS {table} CASCADE"]
         return [f"DROP TABLE IF EXISTS {table}_fts", f"DROP TABLE IF EXISTS {table}"]
 
     async def clear(self, version: int, epoch: int) -> None:
@@ -242,6 +239,8 @@ class SearchSink:
         return [SearchHit(r[0], float(r[2]), _decode(r[1])) for r in rows]
 
     def _pg_weights(self) -> list[float]:
-        # ts_rank_cd takes weights in the order {D, C, B, A}; field n has letter n.
-        letters = dict(zip(_LETTERS, self.weights, strict=False))
+        # ts_rank_cd takes weights in [0, 1], in the order {D, C, B, A}; field n has
+        # letter n. Only the ratios matter for the ranking.
+        top = max(self.weights) or 1.0
+        letters = dict(zip(_LETTERS, (w / top for w in self.weights), strict=False))
         return [letters.get(letter, 0.0) for letter in reversed(_LETTERS)]

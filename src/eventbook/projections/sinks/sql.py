@@ -171,13 +171,14 @@ class SqlSink:
         return statements
 
     def reset_ddl(self, version: int) -> list[str]:
-        names = [versioned(table, version) for table in self.tables]
-        if self._database.dialect == "postgresql":
-            return [f"TRUNCATE {', '.join(names)}"]
-        return [f"DELETE FROM {name}" for name in names]
+        return self.drop_ddl(version) + self.create_ddl(version)
 
     def drop_ddl(self, version: int) -> list[str]:
-        return [f"DROP TABLE IF EXISTS {versioned(t, version)}" for t in reversed(self.tables)]
+        # PostgreSQL: CASCADE drops the readers' views too when this build is active
+        # (a reset recreates them in the same transaction).
+        cascade = " CASCADE" if self._database.dialect == "postgresql" else ""
+        tables = reversed(self.tables)
+        return [f"DROP TABLE IF EXISTS {versioned(t, version)}{cascade}" for t in tables]
 
     async def clear(self, version: int, epoch: int) -> None:
         return None

@@ -1,0 +1,148 @@
+"""Rebuilds and blue/green builds, on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Any
+
+import pytest
+
+from eventbook.backends.memory import MemoryEventStore
+from eventbook.projections import (
+    ProjectionDaemon,
+    ProjectionDatabase,
+    ProjectionError,
+    ProjectionState,
+    RunnerSettings,
+    drop_build,
+    projection_status,
+    rebuild,
+    switch_to,
+    wait_for,
+)
+from eventbook.store import Position
+from tests.projections.conftest import place_orders
+from tests.projections.models import model, orders_projection
+
+FAST = RunnerSettings(batch_size=25, poll_interval=0.05, lease_ttl=2.0, acquire_interval=0.05)
+
+
+async def test_a_rebuild_equals_the_incrementally_built_model(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    projection = orders_projection(database)
+    async with ProjectionDaemon(memory_store, [projection], settings=FAST):
+        for start in range(0, 60, 10):  # built incrementally, in many small steps
+            await place_orders(memory_store, 10, start=start)
+            await asyncio.sleep(0.01)
+        await wait_for(projection, await memory_store.head() or Position(0, 0), 5)
+    incremental = await model(database)
+    await rebuild(memory_store, projection, settings=FAST)
+    assert await model(database) == incremental
+    assert incremental["applied"] == 60 * 2 + 30
+
+
+async def test_rebuild_while_a_daemon_runs_the_projection(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    projection = orders_projection(database)
+    await place_orders(memory_store, 40)
+    async with ProjectionDaemon(memory_store, [projection], settings=FAST):
+        await wait_for(projection, await memory_store.head() or Position(0, 0), 5)
+        before = await model(database)
+        await rebuild(memory_store, projection, timeout=10)  # the daemon's runner replays
+        assert await model(database) == before
+
+
+async def test_blue_green_switch_under_query_load_never_shows_an_empty_model(
+    memory_store: MemoryEventStore, database: ProjectionDatabase, tmp_path: Any
+) -> None:
+    blue = orders_projection(database, version=1)
+    green = orders_projection(database, version=2, batch_size=5)  # slow on purpose
+    await place_orders(memory_store, 200)
+    async with ProjectionDaemon(memory_store, [blue], settings=FAST):
+        await wait_for(blue, await memory_store.head() or Position(0, 0), 10)
+    expected = await model(database)
+    seen: list[int] = []
+    stop = asyncio.Event()
+    reader = await _reader(database, tmp_path)
+
+    async def query_load() -> None:
+        while not stop.is_set():
+            seen.append(await reader("SELECT count(*) FROM orders"))
+            await asyncio.sleep(0)
+
+    load = [asyncio.create_task(query_load()) for _ in range(3)]
+    try:
+        async with ProjectionDaemon(memory_store, [blue, green], settings=FAST):
+            await asyncio.sleep(0.1)  # green is being built while blue serves
+            building = await projection_status(memory_store, green)
+            assert building is not None
+            assert not building.active
+            await switch_to(memory_store, green, timeout=30)
+            await asyncio.sleep(0.1)
+            retired = await projection_status(memory_store, blue)
+            assert retired is not None
+            assert retired.state is ProjectionState.RETIRED
+        await drop_build(blue)
+        await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.gather(*load)
+        await reader(None)
+    assert len(seen) > 50
+    assert set(seen) == {200}, "a query saw an empty or half-built model"
+    assert await model(database) == expected
+    tables = await _tables(database)
+    assert "orders_v2" in tables
+    assert "orders_v1" not in tables
+
+
+async def test_the_active_build_cannot_be_dropped(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    projection = orders_projection(database)
+    await rebuild(memory_store, projection)
+    with pytest.raises(ProjectionError, match="active build"):
+        await drop_build(projection)
+
+
+async def _reader(database: ProjectionDatabase, tmp_path: Any) -> Any:
+    """A reader on its own connection, as an application's query side would have."""
+    if database.dialect == "sqlite":
+        conn = sqlite3.connect(database.path, check_same_thread=False)  # type: ignore[attr-defined]
+
+        async def query(sql: str | None) -> int:
+            if sql is None:
+                conn.close()
+                return 0
+            return int(await asyncio.to_thread(lambda: conn.execute(sql).fetchone()[0]))
+
+        return query
+    import asyncpg
+
+    pool = await asyncpg.create_pool(
+        database.dsn,  # type: ignore[attr-defined]
+        min_size=3,
+        max_size=3,
+        server_settings={"search_path": database.schema},  # type: ignore[attr-defined]
+    )
+
+    async def pg_query(sql: str | None) -> int:
+        if sql is None:
+            await pool.close()
+            return 0
+        return int(await pool.fetchval(sql))
+
+    return pg_query
+
+
+async def _tables(database: ProjectionDatabase) -> set[str]:
+    if database.dialect == "sqlite":
+        rows = await database.fetch("SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        rows = await database.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        )
+    return {row[0] for row in rows}

@@ -1,0 +1,170 @@
+"""Inline projections: the hook a backend calls inside its append transaction.
+
+The backends wire the hook in separately; here a real connection plays the backend:
+it opens a transaction, writes its event rows, calls the hook, and commits (or rolls
+back when the hook raises), exactly as the hook's contract asks.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from eventbook.backends.memory import MemoryEventStore
+from eventbook.ids import uuid7
+from eventbook.projections import (
+    InlineProjectionError,
+    InlineProjections,
+    ProjectionDaemon,
+    ProjectionDatabase,
+    ProjectionState,
+    RunnerSettings,
+    SQLiteDatabase,
+    projection_status,
+    wait_for,
+)
+from eventbook.store import Position, RecordedEvent
+from tests.projections.conftest import place_orders
+from tests.projections.models import model, orders_projection
+
+EVENTS_TABLE = "CREATE TABLE IF NOT EXISTS fake_events (position BIGINT, type TEXT)"
+
+
+def recorded(start: int, *specs: tuple[str, str, dict[str, Any]]) -> list[RecordedEvent]:
+    now = datetime.now(UTC)
+    return [
+        RecordedEvent(uuid7(), stream, 1, Position(0, start + n), kind, data, {}, now)
+        for n, (stream, kind, data) in enumerate(specs)
+    ]
+
+
+class FakeBackend:
+    """Appends the way a backend does: one transaction, the hook before COMMIT."""
+
+    def __init__(self, database: ProjectionDatabase, inline: InlineProjections) -> None:
+        self.database = database
+        self.inline = inline
+        self.next = 1
+
+    async def append(self, *specs: tuple[str, str, dict[str, Any]]) -> None:
+        events = recorded(self.next, *specs)
+        if self.database.dialect == "sqlite":
+            self._append_sqlite(events)
+        else:
+            await self._append_postgres(events)
+        self.next += len(events)
+
+    def _append_sqlite(self, events: Sequence[RecordedEvent]) -> None:
+        path = self.database.path  # type: ignore[attr-defined]
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute(EVENTS_TABLE)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for e in events:
+                    conn.execute(
+                        "INSERT INTO fake_events VALUES (?, ?)", (e.position.minor, e.type)
+                    )
+                self.inline.apply_sqlite(conn, events)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+
+    async def _append_postgres(self, events: Sequence[RecordedEvent]) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.database.dsn)  # type: ignore[attr-defined]
+        try:
+            await conn.execute(f'SET search_path = "{self.database.schema}"')  # type: ignore[attr-defined]
+            await conn.execute(EVENTS_TABLE)
+            async with conn.transaction():
+                for e in events:
+                    await conn.execute(
+                        "INSERT INTO fake_events VALUES ($1, $2)", e.position.minor, e.type
+                    )
+                await self.inline.apply_postgres(conn, events)
+        finally:
+            await conn.close()
+
+
+async def test_an_inline_projection_is_current_when_the_append_returns(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    projection = orders_projection(database)
+    inline = InlineProjections([projection])
+    await inline.setup()
+    backend = FakeBackend(database, inline)
+    await backend.append(
+        ("order-1", "OrderPlaced", {"customer": "ada", "total": 10}),
+        ("order-1", "ItemAdded", {"amount": 5}),
+    )
+    built = await model(database)  # no waiting: it committed with the append
+    assert built["orders"] == [("order-1", "ada", 15, "placed", 2)]
+    await wait_for(projection, Position(0, 10**9), 0.01)  # inline: returns at once
+    status = await projection_status(memory_store, projection)
+    assert status is not None
+    assert status.state is ProjectionState.INLINE
+
+
+async def test_a_failing_inline_handler_aborts_the_append(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    projection = orders_projection(database, poison=lambda e: e.data.get("amount") == 666)
+    inline = InlineProjections([projection])
+    await inline.setup()
+    backend = FakeBackend(database, inline)
+    await backend.append(("order-1", "OrderPlaced", {"customer": "ada", "total": 10}))
+    with pytest.raises(InlineProjectionError, match=r"orders@v1' failed on ItemAdded .*poisoned"):
+        await backend.append(
+            ("order-1", "ItemAdded", {"amount": 1}),
+            ("order-1", "ItemAdded", {"amount": 666}),
+        )
+    rows = await database.fetch("SELECT count(*) FROM fake_events")
+    assert rows[0][0] == 1  # the append's own rows were rolled back with it
+    assert (await model(database))["orders"] == [("order-1", "ada", 10, "placed", 1)]
+
+
+async def test_a_failing_inline_write_aborts_the_append(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    inline = InlineProjections([orders_projection(database)])
+    await inline.setup()
+    backend = FakeBackend(database, inline)
+    placed = ("order-1", "OrderPlaced", {"customer": "ada", "total": 10})
+    await backend.append(placed)
+    with pytest.raises(InlineProjectionError, match="orders@v1"):
+        await backend.append(placed)  # the same order id again: a primary-key violation
+    rows = await database.fetch("SELECT count(*) FROM fake_events")
+    assert rows[0][0] == 1
+
+
+async def test_the_same_projection_code_runs_inline_or_in_the_daemon(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    await place_orders(memory_store, 30)
+    events = [e async for e in memory_store.read_all()]
+    inline_build = orders_projection(database, name="inline_orders")
+    inline = InlineProjections([inline_build])
+    await inline.setup()
+    backend = FakeBackend(database, inline)
+    for start in range(0, len(events), 7):
+        chunk = events[start : start + 7]
+        await backend.append(*((e.stream, e.type, e.data) for e in chunk))
+    async_build = orders_projection(database, name="async_orders", version=2)
+    async with ProjectionDaemon(memory_store, [async_build], settings=RunnerSettings(batch_size=9)):
+        await wait_for(async_build, await memory_store.head() or Position(0, 0), 5)
+    # Both builds share the table names; compare their versioned tables.
+    assert await model(database, version=1) == await model(database, version=2)
+
+
+async def test_inline_projections_refuse_the_wrong_backend(sqlite_db: SQLiteDatabase) -> None:
+    inline = InlineProjections([orders_projection(sqlite_db)])
+    with pytest.raises(Exception, match="write to sqlite, not the postgresql store"):
+        await inline.apply_postgres(None, recorded(1, ("a-1", "OrderPlaced", {})))  # type: ignore[arg-type]
