@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
+import pytest
 import pytest_asyncio
 
+import eventbook
 from eventbook import (
     Aggregate,
     Decider,
@@ -205,9 +208,15 @@ class InterleavingStore(MemoryEventStore):
         return await super()._read_event(event_id)
 
 
-@pytest_asyncio.fixture
-async def store() -> AsyncIterator[EventStore]:
-    async with InterleavingStore() as opened:
+@pytest_asyncio.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
+    """Every test using it runs on the memory store and on a real SQLite file."""
+    opened: EventStore
+    if request.param == "memory":
+        opened = InterleavingStore()
+    else:
+        opened = await eventbook.connect(f"sqlite:///{tmp_path}/events.db", synchronous="OFF")
+    async with opened:
         yield opened
 
 
