@@ -1,0 +1,1 @@
+SELECT max(position) FROM eventbook_events

@@ -1,0 +1,1 @@
+SELECT CAST(document AS BLOB) FROM eventbook_events WHERE id = ?

@@ -1,0 +1,1 @@
+INSERT INTO eventbook_migrations (version, name, applied_at) VALUES (?, ?, ?)

@@ -1,0 +1,86 @@
+"""Reading ahead: sequential reads fetch many rows per trip to a reader thread.
+
+The store hands out small pages: decoding a few dozen events at a time keeps them in
+the CPU cache, which matters more than anything else on the read path. A trip to a
+reader thread and back costs tens of microseconds, though, so when a reader comes back
+for the page after the one it was given (a `read_all`, `read_stream` or `subscribe`
+loop), the store fetches `ahead` rows at once and serves the following pages from
+memory, decoding each page only when it is asked for.
+
+Buffered rows are always what a fresh read would return: events are immutable, and
+every commit not yet visible to a fetch, from any connection or process, gets positions
+(and versions) beyond the fetched ones - positions and versions are assigned under
+SQLite's write lock, in commit order. So fetched rows never go stale; only the end of
+the data moves, and a reader that runs out of buffered rows fetches on from where they
+end, never serving "nothing more" from memory. (Deleting or truncating streams, when it
+comes, must forget the buffers.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from eventbook.backends.sqlite.documents import decode_rows
+from eventbook.store import RecordedEvent
+
+Row = tuple[int, bytes]
+"""A row as the reader threads return it: its ordering key and its document."""
+
+Fetch = Callable[[int, int], "asyncio.Future[list[Row]]"]
+"""`fetch(cursor, count)`: up to `count` rows from `cursor` on, in reading order."""
+
+
+@dataclass(slots=True)
+class _Place:
+    """One reader's place in a sequential read, with the rows fetched beyond it."""
+
+    rows: list[Row]
+    offset: int  # the rows before this one were served already
+    end: int  # the cursor of the first row after the fetched ones
+
+
+class ReadAhead:
+    def __init__(self, ahead: int = 1024, places: int = 16) -> None:
+        self._ahead = ahead
+        self._limit = places
+        self._places: OrderedDict[Hashable, _Place] = OrderedDict()
+
+    async def page(
+        self,
+        scope: Hashable,
+        cursor: int,
+        limit: int,
+        fetch: Fetch,
+        advance: Callable[[int], int],
+    ) -> list[RecordedEvent]:
+        """The page of up to `limit` events of `scope` starting at `cursor`.
+
+        `scope` names the read (its kind and filters); `advance(key)` is the cursor of the
+        row after the one with ordering key `key` (a position, or a version).
+        """
+        place = self._places.pop((scope, cursor), None)
+        if place is None:
+            # A first read fetches just what it asked for: a one-off read must not pay
+            # for more. A reader that comes back finds its place and reads ahead.
+            rows = await fetch(cursor, limit)
+            place = _Place(rows, 0, advance(rows[-1][0]) if rows else cursor)
+        elif len(place.rows) - place.offset < limit:
+            rows = await fetch(place.end, max(limit, self._ahead))
+            place.rows = place.rows[place.offset :] + rows
+            place.offset = 0
+            if rows:
+                place.end = advance(rows[-1][0])
+        start = place.offset
+        place.offset = min(start + limit, len(place.rows))
+        page = decode_rows(place.rows, start, place.offset)
+        if page:  # after an empty page a caught-up reader waits; it does not read on
+            self._places[(scope, advance(place.rows[place.offset - 1][0]))] = place
+            while len(self._places) > self._limit:
+                self._places.popitem(last=False)  # forget the least recently read
+        return page
+
+    def clear(self) -> None:
+        self._places.clear()

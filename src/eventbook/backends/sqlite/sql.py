@@ -1,0 +1,93 @@
+"""The SQL this backend runs, read from the `.sql` files beside this module.
+
+Each statement lives in its own file under `queries/` (one operation per file) and each
+schema change in `migrations/NNNN_name.sql`. Files are read on first use, not at import.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+_MIGRATION_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
+
+
+@dataclass(frozen=True, slots=True)
+class Queries:
+    """One attribute per file in `queries/`, named after the file."""
+
+    create_migrations_table: str
+    migrations_table_exists: str
+    schema_version: str
+    record_migration: str
+    next_position: str
+    stream_version: str
+    insert_event: str
+    events_by_ids: str
+    read_all: str
+    read_all_filtered: str
+    read_stream_forwards: str
+    read_stream_backwards: str
+    read_event: str
+    head: str
+    save_snapshot: str
+    load_snapshot: str
+    data_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    script: str
+
+
+@functools.cache
+def queries() -> Queries:
+    folder = resources.files(__package__).joinpath("queries")
+    texts = {
+        entry.name.removesuffix(".sql"): entry.read_text(encoding="utf-8").strip()
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    }
+    return Queries(**texts)
+
+
+@functools.cache
+def migrations() -> tuple[Migration, ...]:
+    """The schema migrations in version order; versions are 1, 2, 3, ... without gaps."""
+    folder = resources.files(__package__).joinpath("migrations")
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.fullmatch(entry.name)
+        if match is not None:
+            script = entry.read_text(encoding="utf-8")
+            found.append(Migration(int(match.group(1)), match.group(2), script))
+    found.sort(key=lambda m: m.version)
+    if [m.version for m in found] != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"SQLite migrations are not numbered 1..n: {[m.version for m in found]}")
+    return tuple(found)
+
+
+def split_script(script: str) -> list[str]:
+    """Split a migration script into complete statements (`executescript` would commit)."""
+    import sqlite3
+
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statement = pending.strip()
+            if _has_code(statement):
+                statements.append(statement)
+            pending = ""
+    if _has_code(pending):
+        raise ValueError(f"incomplete SQL statement at the end of a migration: {pending!r}")
+    return statements
+
+
+def _has_code(text: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("--") for line in text.splitlines())

@@ -1,0 +1,65 @@
+"""Noticing commits made by other connections: other processes, or other stores on the file.
+
+Appends through this store wake its subscribers directly. For everything else, one task
+per store asks SQLite `PRAGMA data_version` every `watch_interval` seconds while at least
+one subscriber waits: a read of a counter in shared memory, whatever the number of
+subscribers. When the counter moves, every waiting subscriber is woken to look again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Awaitable, Callable
+
+from eventbook.errors import EventbookError
+from eventbook.wakeup import Wakeup
+
+
+class CommitWatcher:
+    def __init__(
+        self, poll: Callable[[], Awaitable[int]], wakeup: Wakeup, interval: float, baseline: int
+    ) -> None:
+        self._poll = poll
+        self._wakeup = wakeup
+        self._interval = interval
+        self._last = baseline
+        self._waiting = 0
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    async def wait(self, ticket: int, timeout: float) -> None:
+        """Wait like `Wakeup.wait`, also woken by other connections' commits."""
+        if self._stopped:
+            return
+        self._waiting += 1
+        if self._task is None:
+            self._task = asyncio.create_task(self._watch(), name="eventbook-sqlite-watcher")
+        try:
+            await self._wakeup.wait(ticket, timeout)
+        finally:
+            self._waiting -= 1
+
+    async def stop(self) -> None:
+        self._stopped = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _watch(self) -> None:
+        # `_last` survives between runs, so a commit made while nobody was waiting is
+        # still noticed by the first poll of the next run.
+        try:
+            while self._waiting and not self._stopped:
+                await asyncio.sleep(self._interval)
+                version = await self._poll()
+                if version != self._last:
+                    self._last = version
+                    self._wakeup.notify()
+        except (EventbookError, sqlite3.Error):
+            pass  # closing, or the file is unreachable: subscribers still look again on timeout
+        finally:
+            self._task = None
