@@ -17,6 +17,7 @@ import msgspec
 from eventbook.encoding import check_name
 from eventbook.errors import ValidationError
 from eventbook.ids import uuid7
+from eventbook.messages import SCHEMA_VERSION
 from eventbook.store import AppendResult, Position, RecordedEvent
 
 # The metadata keys eventbook writes into every event a command produces.
@@ -29,7 +30,16 @@ ACTOR = "actor"
 OCCURRED_AT = "occurred_at"
 
 RESERVED_KEYS = frozenset(
-    {COMMAND_ID, COMMAND_TYPE, COMMAND_HASH, CORRELATION_ID, CAUSATION_ID, ACTOR, OCCURRED_AT}
+    {
+        COMMAND_ID,
+        COMMAND_TYPE,
+        COMMAND_HASH,
+        CORRELATION_ID,
+        CAUSATION_ID,
+        ACTOR,
+        OCCURRED_AT,
+        SCHEMA_VERSION,
+    }
 )
 
 # Fixed namespaces: the same command id must give the same event ids in every process.

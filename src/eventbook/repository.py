@@ -1,11 +1,11 @@
 """Loading aggregates from their streams and saving what they recorded.
 
 orders = Repository(store, Order, events, snapshots=snapshot_every(100))
-order = await orders.load("order-42")            # newest usable snapshot + later events
+order = await orders.load("order-42")        # newest usable snapshot + later events
 order.ship("DHL")
-await orders.save(order, context)                # expects the version it loaded
+await orders.save(order, context)            # expects the version it loaded
 
-then = await orders.load("order-42", at_version=3)            # time travel (read-only)
+then = await orders.load("order-42", at_version=3)       # time travel (read-only)
 then = await orders.load("order-42", as_of=datetime(2024, 5, 1, tzinfo=UTC))
 """
 

@@ -475,6 +475,8 @@ def test_command_metadata_is_checked() -> None:
         CommandMetadata(command_id="")
     with pytest.raises(ValidationError, match="reserved key 'actor'"):
         CommandMetadata(extra={"actor": "x"})
+    with pytest.raises(ValidationError, match="reserved key 'schema_version'"):
+        CommandMetadata(extra={"schema_version": 3})
     from uuid import UUID
 
     given = UUID("12345678-1234-5678-1234-567812345678")
