@@ -65,7 +65,7 @@ async def append_in_open_transaction(
         Queries(schema).append, stream, -1, [uuid7()], ["Early"], ['{"early": true}'], ["{}"]
     )
     assert row is not None
-    assert row[1] == 1  # appended as version 1
+    assert row[0] == 1  # appended as version 1
     return transaction
 
 

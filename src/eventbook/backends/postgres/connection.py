@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -16,11 +17,14 @@ import asyncpg
 from eventbook.backends.postgres.jsonb import decode_jsonb, encode_jsonb
 from eventbook.backends.postgres.options import PostgresOptions
 from eventbook.backends.postgres.pool import Pool, PoolTimeout
+from eventbook.backends.postgres.session import Session
 from eventbook.errors import UnavailableError, ValidationError
 
 log = logging.getLogger("eventbook.postgres")
 
 if TYPE_CHECKING:
+    from eventbook.backends.postgres.session import Statement
+
     Direct: TypeAlias = asyncpg.Connection[asyncpg.Record]
 
 _LOST = (
@@ -54,6 +58,7 @@ async def connect_one(
             command_timeout=options.command_timeout,
             server_settings={
                 "application_name": f"{options.application_name}{role and ':'}{role}",
+                "statement_timeout": str(round(options.statement_timeout * 1000)),
                 **(settings or {}),
             },
         )
@@ -78,9 +83,12 @@ class Connections:
     def __init__(self, pool: Pool, options: PostgresOptions) -> None:
         self.pool = pool
         self._timeout = options.pool_timeout
+        self._statements: weakref.WeakKeyDictionary[Direct, dict[str, Statement]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @contextlib.asynccontextmanager
-    async def connection(self, what: str) -> AsyncIterator[Direct]:
+    async def connection(self, what: str) -> AsyncIterator[Session]:
         try:
             with translated(what):
                 lent = await self.pool.acquire(self._timeout)
@@ -90,7 +98,10 @@ class Connections:
         try:
             with translated(what):
                 try:
-                    yield lent
+                    statements = self._statements.get(lent)
+                    if statements is None:
+                        statements = self._statements.setdefault(lent, {})
+                    yield Session(lent, statements)
                     healthy = True
                 except asyncpg.PostgresError as exc:
                     # The server reported an error and the driver read up to its end:

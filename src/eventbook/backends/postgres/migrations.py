@@ -58,6 +58,7 @@ async def migrate(connection: Direct, schema: str) -> list[int]:
     """Bring `schema` up to date; the versions applied now (empty when none were due)."""
     queries = Queries(schema)
     async with connection.transaction():
+        await connection.execute(queries.migration_no_timeout)
         await connection.execute(queries.migration_lock, _LOCK_CLASS, _lock_key(schema))
         await connection.execute(queries.migration_setup)
         applied = await _ledger(connection, queries)

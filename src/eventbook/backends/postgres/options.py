@@ -23,8 +23,11 @@ class PostgresOptions:
     """Connections opened at once and kept open."""
     pool_timeout: float = 10.0
     """Seconds an operation waits for a free connection before `UnavailableError`."""
-    command_timeout: float = 60.0
-    """Seconds one statement may take before it is cancelled (`UnavailableError`)."""
+    statement_timeout: float = 60.0
+    """Seconds one statement may run on the server before it cancels it (`UnavailableError`)."""
+    command_timeout: float | None = None
+    """Seconds the client waits for an answer before it gives up (`UnavailableError`); off
+    by default: `statement_timeout` bounds the server, TCP a vanished one."""
     connect_timeout: float = 10.0
     """Seconds to establish one connection."""
     migrate: bool = True
@@ -55,8 +58,16 @@ class PostgresOptions:
             raise ValidationError(
                 f"pool_min_size ({self.pool_min_size}) exceeds pool_size ({self.pool_size})"
             )
-        for name in ("pool_timeout", "command_timeout", "connect_timeout", "poll_interval"):
+        for name in (
+            "pool_timeout",
+            "statement_timeout",
+            "command_timeout",
+            "connect_timeout",
+            "poll_interval",
+        ):
             value = getattr(self, name)
+            if value is None and name == "command_timeout":
+                continue
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValidationError(f"{name} must be a positive number of seconds, not {value!r}")
         if (
@@ -113,6 +124,8 @@ def _from_text(name: str, text: str) -> object:
             return int(text)
         if kind == "float":
             return float(text)
+        if kind == "float | None":
+            return None if text.strip().lower() in {"", "none"} else float(text)
     except ValueError:
         raise ValidationError(f"URL option {name}={text!r} is not a valid {kind}") from None
     return text

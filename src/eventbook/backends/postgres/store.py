@@ -77,9 +77,9 @@ class PostgresEventStore(EventStore):
         try:
             async with Connections(pool, chosen).connection("prepare the schema") as connection:
                 if chosen.migrate:
-                    await migrations.migrate(connection, chosen.schema)
+                    await migrations.migrate(connection.connection, chosen.schema)
                 else:
-                    await migrations.check(connection, chosen.schema)
+                    await migrations.check(connection.connection, chosen.schema)
         except BaseException:
             pool.terminate()
             raise
@@ -100,49 +100,57 @@ class PostgresEventStore(EventStore):
 
     async def _append(self, batch: EncodedBatch) -> AppendResult:
         ids = [event.id for event in batch.events]
-        arguments = (
-            batch.stream,
-            _expected_code(batch.expected),
-            ids,
-            [event.type for event in batch.events],
-            [preserve_floats(event.data) for event in batch.events],
-            [preserve_floats(event.metadata) for event in batch.events],
-        )
+        query, arguments = self._append_statement(batch, ids)
         for _ in range(_RACE_ATTEMPTS):
-            stored: list[asyncpg.Record] = []
-            async with self._connections.connection("append") as connection:
+            id_taken = False
+            async with self._connections.connection("append") as session:
                 try:
-                    row = await connection.fetchrow(self._sql.append, *arguments)
+                    row = await session.fetchrow(query, *arguments)
                 except asyncpg.UniqueViolationError as exc:
                     if exc.constraint_name != "events_id":
                         continue  # another append took this version first; look again
-                    row = None
+                    id_taken, row = True, None
                 except asyncpg.exceptions.TransactionRollbackError:
                     continue  # a deadlock between batches sharing ids; one of them retries
-                if row is None or row[1] is None:
-                    # Ids before versions: a retried batch carries a stale expectation.
-                    stored = await connection.fetch(self._sql.stored_events, ids)
-            if row is not None and row[1] is not None:
-                self._signals.appended()
-                return AppendResult(row[1], Position(row[2], row[3]))
-            if stored:
+                if row is not None and row[0] is not None:
+                    self._signals.appended()
+                    return AppendResult(row[0], Position(row[1], row[2]))
+                current, *stored = await session.fetch(self._sql.refusal, ids, batch.stream)
+            if stored:  # ids before versions: a retried batch carries a stale expectation
                 return replayed_result(
                     batch,
                     [
-                        StoredEvent(r[0], r[1], r[2], Position(r[3], r[4]), r[5], r[6])
+                        StoredEvent(r[1], r[2], r[3], Position(r[4], r[5]), r[6], r[7])
                         for r in stored
                     ],
                 )
-            if row is not None:
-                raise ConcurrencyError(batch.stream, batch.expected, row[0])
+            if not id_taken:
+                raise ConcurrencyError(batch.stream, batch.expected, current[3])
             # The append holding that id rolled back after all: try again.
         raise UnavailableError(
             f"could not append to {batch.stream!r}: it lost {_RACE_ATTEMPTS} races in a row"
         )
 
+    def _append_statement(
+        self, batch: EncodedBatch, ids: list[UUID]
+    ) -> tuple[str, tuple[object, ...]]:
+        events, expected = batch.events, _expected_code(batch.expected)
+        if len(events) == 1:
+            (only,) = events
+            data, metadata = preserve_floats(only.data), preserve_floats(only.metadata)
+            return self._sql.append_one, (batch.stream, expected, ids[0], only.type, data, metadata)
+        return self._sql.append, (
+            batch.stream,
+            expected,
+            ids,
+            [event.type for event in events],
+            [preserve_floats(event.data) for event in events],
+            [preserve_floats(event.metadata) for event in events],
+        )
+
     async def _save_snapshot(self, stream: str, version: int, schema: str, state: bytes) -> None:
         async with self._connections.connection("save a snapshot") as connection:
-            await connection.execute(
+            await connection.fetch(
                 self._sql.save_snapshot, stream, schema, version, preserve_floats(state)
             )
 
