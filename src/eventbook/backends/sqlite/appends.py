@@ -99,12 +99,13 @@ def _append(
         if stored:
             return replayed_result(batch, stored), 0
         raise
+    before = first_position - 1  # offsets count from 1, like versions
     documents = [
-        encode_document(event, stream, current + offset, first_position + offset, recorded_at)
+        encode_document(event, stream, current + offset, before + offset, recorded_at)
         for offset, event in enumerate(batch.events, start=1)
     ]
     rows = [
-        (first_position + offset, event.id.bytes, stream, current + offset, event.type, document)
+        (before + offset, event.id.bytes, stream, current + offset, event.type, document)
         for offset, (event, document) in enumerate(zip(batch.events, documents, strict=True), 1)
     ]
     connection.execute("SAVEPOINT eventbook_append")
