@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,7 +32,7 @@ PER_APPEND = 10
 
 
 @pytest.fixture(scope="module")
-def filled_store_url(postgres: PostgresForTests) -> Iterator[str]:
+def filled_postgres_store(postgres: PostgresForTests) -> Iterator[str]:
     """A PostgreSQL store with 20,000 deposits, shared by this module's tests (read only)."""
     from tests.conftest import drop_schema, new_schema_name
 
@@ -40,6 +41,14 @@ def filled_store_url(postgres: PostgresForTests) -> Iterator[str]:
     asyncio.run(fill(url))
     yield url
     asyncio.run(drop_schema(postgres.url, schema))
+
+
+@pytest.fixture(scope="module")
+def filled_sqlite_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store file with the same 20,000 deposits; each test works on a copy."""
+    path = tmp_path_factory.mktemp("store") / "events.db"
+    asyncio.run(fill(f"sqlite:///{path}"))
+    return path
 
 
 async def fill(url: str) -> None:
@@ -63,13 +72,21 @@ async def fill(url: str) -> None:
         await store.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def read_db_spec(request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresForTests) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:{tmp_path / 'read.db'}"
+@pytest.fixture(params=["postgresql+postgresql", "postgresql+sqlite", "sqlite+same-file"])
+def places(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres: PostgresForTests
+) -> tuple[str, str]:
+    """(store URL, read-model database) for each pairing the daemon must survive."""
+    if request.param == "sqlite+same-file":
+        copy = tmp_path / "events.db"
+        shutil.copyfile(request.getfixturevalue("filled_sqlite_store"), copy)
+        return f"sqlite:///{copy}", f"sqlite:{copy}"
+    store_url = request.getfixturevalue("filled_postgres_store")
+    if request.param == "postgresql+sqlite":
+        return store_url, f"sqlite:{tmp_path / 'read.db'}"
     from tests.conftest import new_schema_name
 
-    return f"postgresql:{new_schema_name()}:{postgres.url}"
+    return store_url, f"postgresql:{new_schema_name()}:{postgres.url}"
 
 
 class Daemon:
@@ -140,8 +157,9 @@ async def from_scratch(store: EventStore, database: ProjectionDatabase) -> dict[
 
 
 async def test_kill_9_during_catch_up_neither_loses_nor_repeats_an_effect(
-    filled_store_url: str, read_db_spec: str, tmp_path: Path
+    places: tuple[str, str], tmp_path: Path
 ) -> None:
+    filled_store_url, read_db_spec = places
     database = open_database(read_db_spec)
     await database.setup()
     chance = random.Random()
@@ -173,8 +191,9 @@ async def test_kill_9_during_catch_up_neither_loses_nor_repeats_an_effect(
 
 
 async def test_sigterm_finishes_the_batch_in_flight_and_releases_the_lease(
-    filled_store_url: str, read_db_spec: str, tmp_path: Path
+    places: tuple[str, str], tmp_path: Path
 ) -> None:
+    filled_store_url, read_db_spec = places
     database = open_database(read_db_spec)
     await database.setup()
     try:
@@ -195,8 +214,9 @@ async def test_sigterm_finishes_the_batch_in_flight_and_releases_the_lease(
 
 
 async def test_two_daemon_processes_racing_apply_each_event_once(
-    filled_store_url: str, read_db_spec: str, tmp_path: Path
+    places: tuple[str, str], tmp_path: Path
 ) -> None:
+    filled_store_url, read_db_spec = places
     database = open_database(read_db_spec)
     await database.setup()
     log = tmp_path / "daemons.log"

@@ -53,6 +53,8 @@ class TableNames:
         self.mapping = {table: versioned(table, version) for table in tables}
         self._reorder = reorder
         self._cache: dict[str, tuple[str, Footprint]] = {}
+        self.statements = self._cache
+        """The cache itself, for the batch's fast path: sql -> (resolved, footprint)."""
 
     def resolve(self, sql: str) -> str:
         return self.lookup(sql)[0]
@@ -81,11 +83,20 @@ class TableNames:
 class SqlBatch:
     """What a handler writes through: buffered writes, reads in the batch's transaction."""
 
-    __slots__ = ("_buffer", "_names", "_session", "dialect", "out_of_order", "version")
+    __slots__ = (
+        "_buffer",
+        "_names",
+        "_session",
+        "_statements",
+        "dialect",
+        "out_of_order",
+        "version",
+    )
 
     def __init__(self, session: Session, names: TableNames, *, out_of_order: bool = False):
         self._session = session
         self._names = names
+        self._statements = names.statements
         self._buffer = WriteBuffer()
         self.dialect = session.dialect
         self.version = names.version
@@ -98,8 +109,14 @@ class SqlBatch:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Record a write; it runs when the batch commits (or before the next read)."""
-        resolved, footprint = self._names.lookup(sql)
-        self._buffer.add(resolved, params, footprint)
+        found = self._statements.get(sql)
+        if found is None:
+            found = self._names.lookup(sql)
+        groups = self._buffer.groups
+        if groups and groups[-1][0] is found[0]:  # the hot path: same statement again
+            groups[-1][1].append(params)
+        else:
+            self._buffer.add(found[0], params, found[1])
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """Run a query inside the batch's transaction, after the writes recorded so far."""

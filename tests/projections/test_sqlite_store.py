@@ -1,0 +1,75 @@
+"""The read side on the real SQLite event store, read models in the store's own file."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from eventbook.backends.sqlite import SQLiteEventStore
+from eventbook.projections import (
+    InlineProjectionError,
+    InlineProjections,
+    ProjectionDaemon,
+    RunnerSettings,
+    SQLiteDatabase,
+    wait_for,
+)
+from eventbook.store import NewEvent
+from tests.projections.conftest import place_orders
+from tests.projections.models import model, orders_projection
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteEventStore]:
+    async with await SQLiteEventStore.open(tmp_path / "orders.db") as opened:
+        yield opened
+
+
+@pytest_asyncio.fixture
+async def same_file(store: SQLiteEventStore) -> AsyncIterator[SQLiteDatabase]:
+    database = await SQLiteDatabase.open(store.path)
+    yield database
+    await database.close()
+
+
+async def test_a_daemon_follows_the_store_it_shares_a_file_with(
+    store: SQLiteEventStore, same_file: SQLiteDatabase
+) -> None:
+    projection = orders_projection(same_file)
+    await place_orders(store, 50, per_append=5)
+    async with ProjectionDaemon(store, [projection], settings=RunnerSettings(batch_size=64)):
+        head = await store.head()
+        assert head is not None
+        await wait_for(projection, head, 10)
+        live = await store.append(
+            "order-live", [NewEvent("OrderPlaced", {"customer": "x", "total": 1})]
+        )
+        await wait_for(projection, live, 5)
+    built = await model(same_file)
+    assert (built["applied"], built["duplicates"]) == (50 * 2 + 25 + 1, 0)
+
+
+async def test_inline_projections_commit_inside_the_append(
+    store: SQLiteEventStore, same_file: SQLiteDatabase
+) -> None:
+    projection = orders_projection(same_file, poison=lambda e: e.data.get("amount") == 666)
+    inline = InlineProjections([projection])
+    await inline.setup()
+    store.add_append_hook(inline.apply_sqlite)
+    await store.append("order-1", [NewEvent("OrderPlaced", {"customer": "ada", "total": 10})])
+    assert (await model(same_file))["orders"] == [("order-1", "ada", 10, "placed", 1)]
+
+    poisoned = store.append("order-1", [NewEvent("ItemAdded", {"amount": 666})])
+    healthy = store.append("order-2", [NewEvent("OrderPlaced", {"customer": "bob", "total": 2})])
+    outcomes = await asyncio.gather(poisoned, healthy, return_exceptions=True)
+    assert isinstance(outcomes[0], InlineProjectionError)
+    assert await store.stream_version("order-1") == 1  # the failed append stored nothing
+    assert await store.stream_version("order-2") == 1  # its neighbour in the group did
+    orders = (await model(same_file))["orders"]
+    assert [o[:3] for o in orders] == [("order-1", "ada", 10), ("order-2", "bob", 2)]
+    with pytest.raises(InlineProjectionError, match="poisoned"):
+        await store.append("order-1", [NewEvent("ItemAdded", {"amount": 666})])
