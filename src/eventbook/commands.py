@@ -288,7 +288,7 @@ def aggregate_handler(
 
     async def run(aggregate: Any, command: Any) -> None:
         outcome = chosen(aggregate, command)
-        if inspect.isawaitable(outcome):  # an async act (one that consults a service)
+        if outcome is not None and inspect.isawaitable(outcome):  # an async act
             await outcome
 
     async def handle(command: Any, context: CommandContext) -> None:

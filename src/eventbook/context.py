@@ -70,14 +70,15 @@ class CommandMetadata(msgspec.Struct, frozen=True, kw_only=True):
     extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for field in ("command_id", "correlation_id", "causation_id"):
-            value = getattr(self, field)
-            if isinstance(value, UUID):  # accept UUIDs, keep text
-                msgspec.structs.force_setattr(self, field, str(value))
+        if type(self.command_id) is not str or self.correlation_id or self.causation_id:
+            for field in ("command_id", "correlation_id", "causation_id"):
+                value = getattr(self, field)
+                if isinstance(value, UUID):  # accept UUIDs, keep text
+                    msgspec.structs.force_setattr(self, field, str(value))
         check_name("command_id", self.command_id)
-        for key in self.extra:
-            if key in RESERVED_KEYS:
-                raise ValidationError(f"extra metadata must not set the reserved key {key!r}")
+        if self.extra and not RESERVED_KEYS.isdisjoint(self.extra):
+            reserved = sorted(RESERVED_KEYS.intersection(self.extra))
+            raise ValidationError(f"extra metadata must not set the reserved key {reserved[0]!r}")
 
     @property
     def conversation(self) -> str:
@@ -148,6 +149,7 @@ class CommandContext:
         self.attempt = attempt
         self.started_at = now or datetime.now(UTC)
         self.saved: SavedBatch | None = None
+        self._id_prefix: bytes | None = None
 
     @classmethod
     def for_command(
@@ -167,8 +169,15 @@ class CommandContext:
         return self.metadata.actor
 
     def event_id(self, index: int) -> UUID:
-        """The id of the command's `index`-th event (from 0), the same in every attempt."""
-        return uuid5(_EVENT_IDS, f"{self.metadata.command_id}/{index}")
+        """The id of the command's `index`-th event (from 0), the same in every attempt.
+
+        It is `uuid5(namespace, f"{command_id}/{index}")`, computed without re-encoding
+        the namespace and the command id for every event.
+        """
+        if self._id_prefix is None:
+            self._id_prefix = _EVENT_IDS.bytes + f"{self.metadata.command_id}/".encode()
+        digest = hashlib.sha1(self._id_prefix + str(index).encode()).digest()
+        return UUID(bytes=digest[:16], version=5)
 
     def event_ids(self, count: int) -> list[UUID]:
         return [self.event_id(index) for index in range(count)]

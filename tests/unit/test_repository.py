@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid5
 
 import msgspec
 import pytest
@@ -21,6 +22,7 @@ from eventbook import (
     ValidationError,
 )
 from eventbook.backends.memory import MemoryEventStore
+from eventbook.context import _EVENT_IDS as EVENT_ID_NAMESPACE
 from tests.unit.write_domain import (
     Order,
     OrderNotPlaced,
@@ -136,6 +138,7 @@ async def test_a_command_context_stamps_ids_and_metadata(store: EventStore) -> N
     await orders.save(order, context)
     recorded = await stored_events(store, "order-4")
     assert [e.id for e in recorded] == context.event_ids(2)
+    assert context.event_id(1) == uuid5(EVENT_ID_NAMESPACE, "cmd-4/1")  # as documented
     assert context.saved is not None
     assert (context.saved.stream, context.saved.version, context.saved.replayed) == (
         "order-4",
