@@ -201,6 +201,17 @@ async def test_reopening_keeps_everything(path: Path) -> None:
         assert snapshot.state == {"n": 2}
 
 
+async def test_any_json_round_trips_through_the_document(store: SQLiteEventStore) -> None:
+    data = {"nul": "a\u0000b", "big": 1.5e300, "tiny": 5e-324, "int": 2**62, "quote": '"}{'}
+    new_event = NewEvent('Odd"Type', data, {"nested": {"\u0000": [None, True]}})
+    await store.append('s-"quoted"\\', [new_event])
+    (stored,) = await collect(store.read_all())
+    assert (stored.stream, stored.type) == ('s-"quoted"\\', 'Odd"Type')
+    assert stored.data == data
+    assert stored.metadata == {"nested": {"\u0000": [None, True]}}
+    assert await store.read_event(new_event.id) == stored
+
+
 async def test_positions_are_never_reused(path: Path) -> None:
     async with await SQLiteEventStore.open(path) as store:
         await store.append("p-1", [new(1), new(2), new(3)])

@@ -8,10 +8,11 @@ Threads and connections:
 - an in-memory database exists in one connection only, so there the writer thread also
   serves the reads.
 
-Global order: positions are the table's AUTOINCREMENT rowids, assigned under SQLite's
-write lock. Only one transaction writes at a time, in this process or any other, so a
-position that a reader can see was committed before every larger one: no later commit
-can reveal an event before it. That makes the order gap-safe without locks of our own.
+Global order: a position is the event's rowid, taken from the table's AUTOINCREMENT
+high-water mark inside the write transaction. SQLite lets one transaction write at a
+time, in this process or any other, so positions are handed out in commit order: once
+a reader sees a position, every smaller one is committed already and no later commit
+can reveal an event before it. The order is gap-safe without any lock of our own.
 """
 
 from __future__ import annotations
