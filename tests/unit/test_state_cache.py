@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -15,6 +16,7 @@ from eventbook import (
     EventRegistry,
     EventStore,
     Repository,
+    RetryPolicy,
     ValidationError,
     aggregate_handler,
 )
@@ -26,9 +28,12 @@ from tests.unit.write_domain import (
     ShipOrder,
     order_decider,
     order_events,
+    store,
     stored_events,
     stream_of,
 )
+
+__all__ = ["store"]  # the fixture
 
 
 class CountingStore(MemoryEventStore):
@@ -245,3 +250,49 @@ def test_cache_arguments_are_checked() -> None:
     for bad in (-1, True, 1.5):
         with pytest.raises(ValidationError):
             StateCache(bad)  # type: ignore[arg-type]
+
+
+class Tally(msgspec.Struct, frozen=True):
+    count: int
+
+
+class Bump(msgspec.Struct, frozen=True):
+    pass
+
+
+class Counter(Aggregate[Tally]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def bump(self) -> None:
+        self.record(Tally(self.count + 1))
+
+    def apply(self, event: Tally) -> None:
+        self.count = event.count
+
+    def to_snapshot(self) -> dict[str, Any]:
+        return {"count": self.count}
+
+    def restore_snapshot(self, state: dict[str, Any]) -> None:
+        self.count = state["count"]
+
+
+@pytest.mark.parametrize("processes", [1, 3])
+async def test_concurrent_commands_on_cached_states_count_correctly(
+    store: EventStore, processes: int
+) -> None:
+    buses = []
+    for _ in range(processes):  # each bus stands for a process with its own cache
+        counters = Repository(store, Counter, EventRegistry([Tally]), cache_size=10)
+        bus = CommandBus(
+            store, retry=RetryPolicy(attempts=200, first_delay=0.0002, max_delay=0.002)
+        )
+        bus.register(
+            Bump,
+            aggregate_handler(counters, stream=lambda c: "counter-1", act=lambda a, c: a.bump()),
+        )
+        buses.append(bus)
+    results = await asyncio.gather(*(buses[n % processes].dispatch(Bump()) for n in range(30)))
+    assert sorted(r.version for r in results if r.version) == list(range(1, 31))
+    assert [e.data["count"] for e in await stored_events(store)] == list(range(1, 31))
