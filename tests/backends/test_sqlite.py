@@ -142,6 +142,15 @@ async def test_an_append_cancelled_before_the_writer_took_it_is_not_stored(
     assert await store.stream_version("x-1") == 0
 
 
+@pytest.mark.parametrize("where", ["file", "memory"])
+async def test_appends_made_as_the_store_closes_are_written(path: Path, where: str) -> None:
+    store = await SQLiteEventStore.open(path if where == "file" else ":memory:")
+    appending = asyncio.gather(*(store.append("z-1", [new(n)]) for n in range(3)))
+    await asyncio.sleep(0)  # the appends are queued, not yet handed to the writer
+    await store.close()  # directly: a task would let the loop hand the appends over first
+    assert [r.version for r in await asyncio.wait_for(appending, 5)] == [1, 2, 3]
+
+
 # -- the in-transaction hook ---------------------------------------------------------------------
 
 

@@ -147,12 +147,17 @@ class Writer(Workers):
         self._pending.append(AppendJob(batch, future))
         return future
 
+    async def stop(self) -> None:
+        self._hand_over()  # appends made in this loop iteration are written before stopping
+        await super().stop()
+
     def _hand_over(self) -> None:
         # Runs once the tasks that were ready together have all had their turn: tasks woken
         # by one commit append again in the same loop iteration, and their appends reach
         # the writer as one group instead of one alone followed by the rest.
-        jobs, self._pending = self._pending, []
-        self._jobs.put(jobs)
+        if self._pending:
+            jobs, self._pending = self._pending, []
+            self._jobs.put(jobs)
 
     def _serve(self, connection: sqlite3.Connection) -> None:
         carried: object = None
