@@ -317,11 +317,14 @@ async def test_floats_survive_jsonb_exactly(store: PostgresEventStore) -> None:
         "text": "1e5 and 2E9 stay text",
     }
     await store.append("f-1", [NewEvent("Floats", data, {"m": 1e300})])
-    (recorded,) = await collect(store.read_stream("f-1"))
-    assert recorded.data == data
-    assert recorded.metadata == {"m": 1e300}
-    assert type(recorded.data["huge"]) is float
-    assert type(recorded.data["int"]) is int
+    await store.append("f-2", [NewEvent("Plain", {"n": 1}), NewEvent("Floats", data, {"m": 1e300})])
+    (single,) = await collect(store.read_stream("f-1"))
+    _, batched = await collect(store.read_stream("f-2"))
+    for recorded in (single, batched):
+        assert recorded.data == data
+        assert recorded.metadata == {"m": 1e300}
+        assert type(recorded.data["huge"]) is float
+        assert type(recorded.data["int"]) is int
     await store.save_snapshot("f-1", 1, {"total": 1e300}, schema="S:1")
     snapshot = await store.load_snapshot("f-1", schema="S:1")
     assert snapshot is not None

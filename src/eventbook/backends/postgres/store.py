@@ -24,7 +24,7 @@ from eventbook.backends.postgres.connection import (
     translated,
 )
 from eventbook.backends.postgres.horizon import HELD_COUNT_LIMIT, OrderingLag
-from eventbook.backends.postgres.jsonb import preserve_floats
+from eventbook.backends.postgres.jsonb import preserve_all_floats, preserve_floats
 from eventbook.backends.postgres.options import PostgresOptions, parse_url
 from eventbook.backends.postgres.signals import Signals
 from eventbook.backends.postgres.sql import Queries
@@ -144,8 +144,8 @@ class PostgresEventStore(EventStore):
             expected,
             ids,
             [event.type for event in events],
-            [preserve_floats(event.data) for event in events],
-            [preserve_floats(event.metadata) for event in events],
+            preserve_all_floats([event.data for event in events]),
+            preserve_all_floats([event.metadata for event in events]),
         )
 
     async def _save_snapshot(self, stream: str, version: int, schema: str, state: bytes) -> None:
