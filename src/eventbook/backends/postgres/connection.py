@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -83,9 +82,10 @@ class Connections:
     def __init__(self, pool: Pool, options: PostgresOptions) -> None:
         self.pool = pool
         self._timeout = options.pool_timeout
-        self._statements: weakref.WeakKeyDictionary[Direct, dict[str, Statement]] = (
-            weakref.WeakKeyDictionary()
-        )
+        # Prepared statements per connection; they hold their connection, so the pool
+        # tells when one goes.
+        self._statements: dict[Direct, dict[str, Statement]] = {}
+        pool.on_discard = self._discarded
 
     @contextlib.asynccontextmanager
     async def connection(self, what: str) -> AsyncIterator[Session]:
@@ -115,6 +115,9 @@ class Connections:
             raise
         finally:
             self.pool.release(lent, healthy=healthy)
+
+    def _discarded(self, connection: Direct) -> None:
+        self._statements.pop(connection, None)
 
     def _no_connection(self, what: str) -> UnavailableError:
         if self.pool.open_count >= self.pool.size:

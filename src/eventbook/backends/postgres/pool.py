@@ -36,6 +36,8 @@ class Pool:
         self._born: dict[Direct, int] = {}
         self._generation = 0
         self._closed = False
+        self.on_discard: Callable[[Direct], None] = lambda _connection: None
+        """Called for each connection the pool lets go (to drop what is kept for it)."""
 
     @property
     def idle_count(self) -> int:
@@ -102,6 +104,7 @@ class Pool:
     def terminate(self) -> None:
         self._closed = True
         for connection in list(self._born):
+            self.on_discard(connection)
             connection.terminate()
         self._born.clear()
         self._idle.clear()
@@ -118,6 +121,7 @@ class Pool:
         return connection
 
     def _forget(self, connection: Direct) -> None:
+        self.on_discard(connection)
         if self._born.pop(connection, None) is not None:
             self.open_count -= 1
             self._free_slot()

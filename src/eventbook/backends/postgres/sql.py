@@ -24,11 +24,6 @@ def render(template: str, schema: str) -> str:
     return template.replace("{schema}", quote_ident(schema))
 
 
-def template(folder: str, name: str) -> str:
-    """The text of `folder/name` as shipped (before the schema is filled in)."""
-    return _template(folder, name)
-
-
 class Queries:
     """Every query of the store, rendered once for its schema."""
 

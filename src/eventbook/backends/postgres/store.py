@@ -29,7 +29,7 @@ from eventbook.backends.postgres.options import PostgresOptions, parse_url
 from eventbook.backends.postgres.signals import Signals
 from eventbook.backends.postgres.sql import Queries
 from eventbook.encoding import check_position
-from eventbook.errors import ConcurrencyError, UnavailableError
+from eventbook.errors import UnavailableError
 from eventbook.idempotency import StoredEvent, replayed_result
 from eventbook.store import (
     ANY,
@@ -43,6 +43,7 @@ from eventbook.store import (
     Position,
     RecordedEvent,
     Snapshot,
+    check_expected,
 )
 
 if TYPE_CHECKING:
@@ -125,8 +126,9 @@ class PostgresEventStore(EventStore):
                     ],
                 )
             if not id_taken:
-                raise ConcurrencyError(batch.stream, batch.expected, current[3])
-            # The append holding that id rolled back after all: try again.
+                # Raises unless the stream has moved on to what was expected meanwhile.
+                check_expected(batch.stream, batch.expected, current[3])
+            # Try again: the stream now matches, or the append holding that id rolled back.
         raise UnavailableError(
             f"could not append to {batch.stream!r}: it lost {_RACE_ATTEMPTS} races in a row"
         )
