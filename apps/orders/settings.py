@@ -16,7 +16,7 @@ class Settings:
 
     profile: str = "embedded"
     events_url: str = "sqlite:///.data/orders.db"
-    read_models_url: str = "sqlite:///.data/orders.db"
+    read_models_url: str = "sqlite:///.data/read-models.db"
     redis_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
@@ -31,7 +31,7 @@ class Settings:
 
         ORDERS_PROFILE           embedded (default) or production
         ORDERS_EVENTS_URL        event store URL (embedded: sqlite:///.data/orders.db)
-        ORDERS_READ_MODELS_URL   read-model database URL (embedded: the same SQLite file)
+        ORDERS_READ_MODELS_URL   read-model database (embedded: sqlite:///.data/read-models.db)
         ORDERS_REDIS_URL         Redis for the live feed (production)
         ORDERS_HOST, ORDERS_PORT where the HTTP API listens (127.0.0.1:8000)
         ORDERS_SEED_ORDERS       orders generated on the first start of an empty store (3000)
@@ -52,7 +52,9 @@ class Settings:
         return cls(
             profile=profile,
             events_url=events_url,
-            read_models_url=env.get("ORDERS_READ_MODELS_URL", events_url),
+            read_models_url=env.get(
+                "ORDERS_READ_MODELS_URL", cls.read_models_url if embedded else events_url
+            ),
             redis_url=redis_url,
             host=env.get("ORDERS_HOST", cls.host),
             port=_int(env, "ORDERS_PORT", cls.port),

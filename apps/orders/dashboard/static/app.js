@@ -3,7 +3,7 @@
 
 const main = document.getElementById("main");
 const keyInput = document.getElementById("api-key");
-const state = { feed: [], feedSource: null, unseen: 0, timers: [] };
+const state = { feed: [], feedSource: null, unseen: 0, timers: [], role: null };
 
 // -- helpers --------------------------------------------------------------------------------
 
@@ -97,7 +97,7 @@ async function ordersPage(params) {
     const result = await api(`/api/orders?${url}`);
     body.replaceChildren(...result.items.map((o) =>
       h("tr", { onclick: () => { location.hash = `#/orders/${o.order_id}`; }, "data-order": o.order_id },
-        h("td", {}, h("code", {}, o.order_id.slice(0, 8))),
+        h("td", {}, h("code", {}, o.order_id)),
         h("td", {}, o.customer), h("td", {}, pill(o.status)),
         h("td", { class: "num" }, o.item_count), h("td", { class: "num" }, money(o.total, o.currency)),
         h("td", {}, when(o.placed_at)), h("td", {}, when(o.updated_at)))));
@@ -110,7 +110,7 @@ async function ordersPage(params) {
 }
 
 async function orderPage(orderId) {
-  page(`Order ${orderId.slice(0, 8)}`, h("div", { class: "muted" }, "Loading…"));
+  page(`Order ${orderId}`, h("div", { class: "muted" }, "Loading…"));
   let history;
   try {
     history = await api(`/api/orders/${orderId}/events`);
@@ -148,7 +148,7 @@ async function orderPage(orderId) {
           metaLine("causation", e.metadata.causation_id),
           metaLine("position", e.position)),
         h("details", {}, h("summary", { class: "small muted" }, "data"), h("pre", {}, JSON.stringify(e.data, null, 2)))))));
-  page(`Order ${orderId.slice(0, 8)}`,
+  page(`Order ${orderId}`,
     summary,
     h("div", { class: "grid" },
       h("div", { class: "card" }, h("h2", {}, "State at a version"),
@@ -279,7 +279,11 @@ async function projectionsPage() {
       h("td", {}, h("strong", {}, p.name)), h("td", {}, pill(p.state)), h("td", {}, p.position || "—"),
       h("td", { class: "num" }, count(p.lag_events)), h("td", { class: "num" }, p.lag_seconds.toFixed(2)),
       h("td", { class: "num" }, p.parked), h("td", { class: "wrap small" }, p.last_error || ""),
-      h("td", {}, h("button", { class: "secondary", "data-rebuild": p.name, onclick: (e) => { e.stopPropagation(); rebuild(p.name); } }, "Rebuild")))));
+      h("td", {}, h("button", {
+        class: "secondary", "data-rebuild": p.name, disabled: state.role !== "writer",
+        title: state.role === "writer" ? "Replay this projection from the start of history" : "Needs a writer API key",
+        onclick: (e) => { e.stopPropagation(); rebuild(p.name); },
+      }, "Rebuild")))));
     const withParked = result.items.filter((p) => p.parked > 0);
     parked.replaceChildren(...await Promise.all(withParked.map(async (p) => {
       const list = await api(`/api/projections/${p.name}/parked`);
@@ -316,13 +320,19 @@ async function route() {
   return ordersPage(params);
 }
 
-keyInput.value = sessionStorage.getItem("eventbook-api-key") || "";
-keyInput.addEventListener("change", async () => {
+async function checkKey() {
   sessionStorage.setItem("eventbook-api-key", keyInput.value);
-  const role = document.getElementById("key-role");
-  try { role.textContent = keyInput.value ? `role: ${(await api("/api/whoami")).role}` : ""; }
-  catch (error) { role.textContent = "key not recognised"; }
-});
+  const label = document.getElementById("key-role");
+  state.role = null;
+  try {
+    if (keyInput.value) state.role = (await api("/api/whoami")).role;
+    label.textContent = state.role ? `role: ${state.role}` : "";
+  } catch (error) { label.textContent = "key not recognised"; }
+}
+
+keyInput.value = sessionStorage.getItem("eventbook-api-key") || "";
+keyInput.addEventListener("change", async () => { await checkKey(); route(); });
+if (keyInput.value) checkKey();
 window.addEventListener("hashchange", route);
 startFeed();
 route();

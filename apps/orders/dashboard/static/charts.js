@@ -83,7 +83,7 @@ const Charts = (() => {
   function horizontal(container, points, { format = String } = {}) {
     container.replaceChildren();
     if (!points.length) return empty(container);
-    const width = 640, row = 26, labelW = 170;
+    const width = 1100, row = 28, labelW = 200;
     const root = svg(width, row * points.length + 4);
     const max = Math.max(...points.map((p) => p.value), 1);
     points.forEach((p, i) => {

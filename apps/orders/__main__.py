@@ -1,0 +1,40 @@
+"""Run the Orders service: `python -m apps.orders` (settings from ORDERS_* variables)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+
+from apps.orders.api.app import create_app
+from apps.orders.api_keys import Role
+from apps.orders.service import OrdersService
+from apps.orders.settings import Settings
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:
+        sys.exit(f"configuration error: {error}")
+
+    def announce(service: OrdersService) -> None:
+        url = f"http://{settings.host}:{settings.port}"
+        lines = [
+            f"Orders service ({settings.profile}) at {url}",
+            f"  dashboard: {url}/",
+            f"  API docs:  {url}/docs",
+        ]
+        for role in (Role.WRITER, Role.READER):
+            if role in service.demo_keys:
+                lines.append(f"  {role.value} API key: {service.demo_keys[role]}")
+        print("\n".join(lines), flush=True)
+
+    app = create_app(settings, on_started=announce)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

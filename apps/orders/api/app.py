@@ -1,0 +1,68 @@
+"""The FastAPI application: the API under /api, the dashboard at /."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from apps.orders.api import commands, history, operations, problems, queries
+from apps.orders.service import OrdersService
+from apps.orders.settings import Settings
+
+STATIC = Path(__file__).resolve().parent.parent / "dashboard" / "static"
+
+
+def create_app(
+    settings: Settings,
+    service: OrdersService | None = None,
+    *,
+    on_started: Callable[[OrdersService], None] | None = None,
+) -> FastAPI:
+    """The app; it starts (and stops) the service with the server."""
+    running = service or OrdersService(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await running.start()
+        app.state.service = running
+        if on_started is not None:
+            on_started(running)
+        try:
+            yield
+        finally:
+            await running.stop()
+
+    app = FastAPI(
+        title="Orders",
+        summary="The reference bounded context of eventbook: commands, queries, history, feed.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    for module in (commands, queries, history, operations):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            shared = schema.setdefault("components", {}).setdefault("schemas", {})
+            for _, command_type, _ in commands.ROUTES:
+                shared.update(commands.body_schema(command_type)[1])
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,150 @@
+"""For operators: the event store explorer, projection status and actions, the live feed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from fastapi import APIRouter, Query, Request, Security
+from fastapi.responses import StreamingResponse
+
+from apps.orders.api.problems import Problem
+from apps.orders.api.security import api_key_header, require_writer, role_of, service_of
+from eventbook.projections import (
+    ParkedEventNotFound,
+    Projection,
+    discard_parked,
+    list_parked,
+    rebuild,
+    retry_parked,
+    status,
+)
+
+router = APIRouter(prefix="/api", tags=["operations"])
+log = logging.getLogger("orders.api")
+HEARTBEAT = 15.0
+
+
+def _projection(request: Request, name: str) -> Projection[Any]:
+    projection = service_of(request).projection(name)
+    if projection is None:
+        raise Problem(404, "projection-not-found", "Not found", f"no projection {name!r}")
+    return projection
+
+
+@router.get("/whoami", summary="The role of the API key sent")
+async def whoami(
+    request: Request, api_key: str | None = Security(api_key_header)
+) -> dict[str, str]:
+    return {"role": role_of(request, api_key).value}
+
+
+@router.get("/store/summary", summary="Event, stream and type counts")
+async def store_summary(request: Request) -> dict[str, Any]:
+    service = service_of(request)
+    summary = await service.queries.store_summary()
+    head = await service.store.head()
+    return {**summary, "head": None if head is None else str(head)}
+
+
+@router.get("/store/streams", summary="Streams, largest first")
+async def store_streams(
+    request: Request,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 25,
+) -> dict[str, Any]:
+    return await service_of(request).queries.streams(page, page_size)
+
+
+@router.get("/store/events", summary="The newest events, newest first")
+async def store_events(
+    request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 25
+) -> dict[str, Any]:
+    return {"items": await service_of(request).queries.recent_events(limit)}
+
+
+@router.get("/projections", summary="Position, lag, state and parked events of each projection")
+async def projections(request: Request) -> dict[str, Any]:
+    service = service_of(request)
+    found = await status(service.store, service.projections)
+    return {"items": [msgspec.to_builtins(s.as_dict()) for s in found]}
+
+
+@router.post("/projections/{name}/rebuild", status_code=202, summary="Replay from the start")
+async def rebuild_projection(
+    request: Request, name: str, api_key: str | None = Security(api_key_header)
+) -> dict[str, str]:
+    require_writer(request, api_key)
+    projection = _projection(request, name)
+    service = service_of(request)
+    task = asyncio.create_task(rebuild(service.store, projection))
+    service.background.add(task)
+    task.add_done_callback(service.background.discard)
+    return {"projection": name, "state": "rebuilding"}
+
+
+@router.get("/projections/{name}/parked", summary="Events a projection could not handle")
+async def parked(request: Request, name: str) -> dict[str, Any]:
+    found = await list_parked(_projection(request, name))
+    return {"items": [msgspec.to_builtins(p) for p in found]}
+
+
+@router.post("/projections/{name}/parked/{event_id}/retry", summary="Handle a parked event again")
+async def retry(
+    request: Request, name: str, event_id: UUID, api_key: str | None = Security(api_key_header)
+) -> dict[str, str]:
+    require_writer(request, api_key)
+    try:
+        await retry_parked(service_of(request).store, _projection(request, name), event_id)
+    except ParkedEventNotFound as missing:
+        raise Problem(404, "parked-event-not-found", "Not found", str(missing)) from None
+    return {"event_id": str(event_id), "state": "retried"}
+
+
+@router.delete("/projections/{name}/parked/{event_id}", summary="Discard a parked event")
+async def discard(
+    request: Request, name: str, event_id: UUID, api_key: str | None = Security(api_key_header)
+) -> dict[str, str]:
+    require_writer(request, api_key)
+    try:
+        await discard_parked(_projection(request, name), event_id)
+    except ParkedEventNotFound as missing:
+        raise Problem(404, "parked-event-not-found", "Not found", str(missing)) from None
+    return {"event_id": str(event_id), "state": "discarded"}
+
+
+@router.get(
+    "/feed",
+    summary="Server-Sent Events: each order event as it happens",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def feed(request: Request) -> StreamingResponse:
+    items = service_of(request).feed.follow()
+
+    async def events() -> AsyncIterator[str]:
+        yield "retry: 2000\n\n"
+        pending: asyncio.Task[Any] | None = None
+        try:
+            while True:
+                pending = pending or asyncio.ensure_future(anext(items))
+                done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT)
+                if not done:
+                    yield ": keep-alive\n\n"
+                    continue
+                item, pending = pending.result(), None
+                yield f"event: event\ndata: {msgspec.json.encode(item).decode()}\n\n"
+        finally:
+            if pending is not None:
+                pending.cancel()
+            with contextlib.suppress(Exception):
+                await items.aclose()  # type: ignore[attr-defined]
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )

@@ -1,0 +1,120 @@
+"""Query endpoints: answered from read models only, with optional read-your-writes.
+
+`min_position` (a position a command returned) makes the endpoint wait, up to a bound,
+until the read model it reads has processed that position; past the bound it answers
+`503` with how far behind the read model is, rather than serve a state without the write.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+
+from apps.orders.api.problems import Problem
+from apps.orders.api.security import service_of
+from apps.orders.queries import SORTS
+from eventbook import Position, ValidationError
+from eventbook.projections import ProjectionTimeout, wait_for
+
+router = APIRouter(prefix="/api", tags=["queries"])
+
+READ_YOUR_WRITES_TIMEOUT = 5.0
+Status = Literal["placed", "paid", "shipped", "cancelled"]
+Sort = Literal["-placed_at", "placed_at", "-total", "total", "-updated_at"]
+PageSize = Annotated[int, Query(ge=1, le=200)]
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+MinPosition = Annotated[
+    str | None,
+    Query(
+        max_length=45,
+        description="wait until the read model includes this position (from a command reply)",
+    ),
+]
+assert set(SORTS) == set(Sort.__args__)  # type: ignore[attr-defined]
+
+
+async def caught_up(request: Request, projection_name: str, min_position: str | None) -> None:
+    if min_position is None:
+        return
+    try:
+        wanted = Position.parse(min_position)
+    except ValidationError as error:
+        raise Problem(422, "invalid-position", "Invalid min_position", str(error)) from None
+    service = service_of(request)
+    projection = service.projection(projection_name)
+    assert projection is not None
+    try:
+        await wait_for(projection, wanted, READ_YOUR_WRITES_TIMEOUT, store=service.store)
+    except ProjectionTimeout as late:
+        raise Problem(
+            503, "read-model-behind", "Read model behind", str(late), projection=projection_name
+        ) from None
+
+
+@router.get("/orders", summary="Orders, filtered and paged; `q` searches full text")
+async def list_orders(
+    request: Request,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    status: Status | None = None,
+    customer: Annotated[str | None, Query(max_length=120)] = None,
+    sort: Sort = "-placed_at",
+    page: PageNumber = 1,
+    page_size: PageSize = 25,
+    min_position: MinPosition = None,
+) -> dict[str, Any]:
+    await caught_up(request, "order_search" if q else "orders", min_position)
+    return await service_of(request).queries.orders(
+        status=status,
+        customer=customer,
+        text=q or None,
+        page=page,
+        page_size=page_size,
+        sort=sort,
+    )
+
+
+@router.get("/orders/{order_id}", summary="One order, with its items")
+async def get_order(
+    request: Request, order_id: str, response: Response, min_position: MinPosition = None
+) -> dict[str, Any]:
+    await caught_up(request, "orders", min_position)
+    order = await service_of(request).queries.order(order_id)
+    if order is None:
+        raise Problem(404, "order-not-found", "Not found", f"no order {order_id!r}")
+    response.headers["ETag"] = f'"{order["version"]}"'
+    return order
+
+
+@router.get("/customers/{customer}/orders", summary="A customer's order history")
+async def customer_orders(
+    request: Request,
+    customer: str,
+    page: PageNumber = 1,
+    page_size: PageSize = 25,
+    min_position: MinPosition = None,
+) -> dict[str, Any]:
+    await caught_up(request, "orders", min_position)
+    return await service_of(request).queries.orders(
+        customer=customer, page=page, page_size=page_size
+    )
+
+
+@router.get("/analytics/summary", summary="Totals over all days, in euros")
+async def analytics_summary(request: Request, min_position: MinPosition = None) -> dict[str, Any]:
+    await caught_up(request, "analytics", min_position)
+    return await service_of(request).queries.analytics_summary()
+
+
+@router.get("/analytics/daily", summary="Orders and revenue per day, oldest first")
+async def analytics_daily(
+    request: Request, days: Annotated[int, Query(ge=1, le=3660)] = 60
+) -> dict[str, Any]:
+    return {"items": await service_of(request).queries.daily(days)}
+
+
+@router.get("/analytics/products", summary="Products by revenue, best first")
+async def analytics_products(
+    request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 10
+) -> dict[str, Any]:
+    return {"items": await service_of(request).queries.products(limit)}

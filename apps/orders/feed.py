@@ -1,0 +1,135 @@
+"""The live feed: what just happened, pushed to every open dashboard.
+
+Embedded, the feed follows the event store in this process. In production a projection
+writes each event to a Redis stream (idempotently, see `RedisStreamSink`) and every API
+process reads that stream, so the feed scales apart from the store and survives restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
+
+from eventbook import EventStore, RecordedEvent
+from eventbook.projections import HandlerMap, Projection, ProjectionDatabase
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from eventbook.projections.sinks.redis_streams import StreamBatch
+
+BACKLOG = 50
+"""How many recent items a new follower gets before live ones."""
+
+FEED_STREAM = "orders"
+
+
+def feed_item(event: RecordedEvent) -> dict[str, Any]:
+    return {
+        "id": str(event.id),
+        "position": str(event.position),
+        "stream": event.stream,
+        "version": event.version,
+        "type": event.type,
+        "recorded_at": event.recorded_at.isoformat(),
+        "actor": event.metadata.get("actor"),
+    }
+
+
+class Feed(Protocol):
+    def follow(self) -> AsyncIterator[dict[str, Any]]:
+        """The recent items, then each new one as it happens."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class InProcessFeed:
+    """Follows the event store from where it stood at start and fans out to followers."""
+
+    def __init__(self, store: EventStore, categories: frozenset[str]) -> None:
+        self._store = store
+        self._categories = categories
+        self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=BACKLOG)
+        self._followers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        head = await self._store.head()
+        self._task = asyncio.create_task(self._pump(head))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _pump(self, after: Any) -> None:
+        async for event in self._store.subscribe(after=after, categories=self._categories):
+            item = feed_item(event)
+            self._recent.append(item)
+            for queue in self._followers:
+                if queue.qsize() < 1000:  # a follower that stopped reading loses items, not memory
+                    queue.put_nowait(item)
+
+    async def follow(self) -> AsyncIterator[dict[str, Any]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        backlog = list(self._recent)
+        self._followers.add(queue)
+        try:
+            for item in backlog:
+                yield item
+            while True:
+                yield await queue.get()
+        finally:
+            self._followers.discard(queue)
+
+
+class RedisFeed:
+    """Reads the feed that the `live_feed` projection writes to a Redis stream."""
+
+    def __init__(self, client: Redis, prefix: str) -> None:
+        self._client = client
+        self._key = f"{prefix}{FEED_STREAM}"
+
+    async def start(self) -> None:
+        await self._client.ping()
+
+    async def stop(self) -> None:
+        await self._client.aclose()
+
+    async def follow(self) -> AsyncIterator[dict[str, Any]]:
+        # redis-py's type hints do not describe stream replies; they are lists of pairs.
+        recent: Any = await self._client.xrevrange(self._key, count=BACKLOG)
+        last = recent[0][0] if recent else "0-0"
+        for _, fields in reversed(recent):
+            yield msgspec.json.decode(fields[b"item"])
+        while True:
+            answer: Any = await self._client.xread({self._key: last}, block=15_000, count=100)
+            for _, entries in answer:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    yield msgspec.json.decode(fields[b"item"])
+
+
+def redis_feed_projection(
+    client: Redis, database: ProjectionDatabase, prefix: str, event_types: frozenset[str]
+) -> Projection[StreamBatch]:
+    """Writes every order event to the Redis feed stream, capped, once per event."""
+    from eventbook.projections.sinks.redis_streams import RedisStreamSink
+
+    handlers: HandlerMap[StreamBatch] = HandlerMap()
+
+    def publish(event: RecordedEvent, feed: StreamBatch) -> None:
+        feed.add(event, FEED_STREAM, {"item": msgspec.json.encode(feed_item(event))})
+
+    handlers.on(*sorted(event_types))(publish)
+    sink = RedisStreamSink(client, checkpoints=database, prefix=prefix)
+    return Projection("live_feed", sink, handlers, categories=frozenset({"order"}))

@@ -1,0 +1,51 @@
+"""Conversions every Orders read model shares."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from eventbook import RecordedEvent
+from eventbook.projections import ProjectionDatabase
+
+# Reference rates into euros, for analytics that add up orders in several currencies.
+EUR_PER_UNIT = {"EUR": Decimal(1), "GBP": Decimal("1.17"), "CHF": Decimal("1.06")}
+
+
+def cents(amount: str | Decimal) -> int:
+    return int(Decimal(amount) * 100)
+
+
+def eur_cents(amount: str | Decimal, currency: str) -> int:
+    return int(Decimal(amount) * EUR_PER_UNIT.get(currency, Decimal(1)) * 100)
+
+
+def order_id(event: RecordedEvent) -> str:
+    value: str = event.data["order_id"]
+    return value
+
+
+def address_text(address: dict[str, Any]) -> str:
+    return ", ".join(
+        str(address[k]) for k in ("name", "street", "postcode", "city", "country") if address.get(k)
+    )
+
+
+def database_sql(database: ProjectionDatabase) -> Callable[[str], str]:
+    """Read models are written with `?` placeholders; PostgreSQL wants `$1, $2, …`."""
+    if database.dialect != "postgresql":
+        return lambda sql: sql
+
+    @functools.cache
+    def numbered(sql: str) -> str:
+        counter = itertools.count(1)
+        return _MARK.sub(lambda _: f"${next(counter)}", sql)
+
+    return numbered
+
+
+_MARK = re.compile(r"\?")

@@ -1,0 +1,161 @@
+"""`orders`: one row per order and its lines, for the list, the filters and the order page."""
+
+from __future__ import annotations
+
+import msgspec
+
+from apps.orders.read_models.common import cents, database_sql, order_id
+from eventbook import RecordedEvent
+from eventbook.projections import (
+    BatchUpcaster,
+    HandlerMap,
+    Projection,
+    ProjectionDatabase,
+    RetryPolicy,
+    SqlBatch,
+    SqlSink,
+)
+
+SCHEMA = [
+    "CREATE TABLE {orders} (order_id TEXT PRIMARY KEY, customer TEXT NOT NULL,"
+    " status TEXT NOT NULL, currency TEXT NOT NULL, total_cents BIGINT NOT NULL,"
+    " paid_cents BIGINT NOT NULL, item_count INTEGER NOT NULL, address TEXT NOT NULL,"
+    " city TEXT NOT NULL, country TEXT NOT NULL, carrier TEXT, placed_at TEXT NOT NULL,"
+    " updated_at TEXT NOT NULL, version INTEGER NOT NULL, position TEXT NOT NULL)",
+    "CREATE INDEX {orders}_placed ON {orders} (placed_at)",
+    "CREATE INDEX {orders}_status ON {orders} (status, placed_at)",
+    "CREATE INDEX {orders}_customer ON {orders} (customer, placed_at)",
+    "CREATE TABLE {order_lines} (order_id TEXT NOT NULL, product TEXT NOT NULL,"
+    " quantity INTEGER NOT NULL, unit_price_cents BIGINT NOT NULL,"
+    " PRIMARY KEY (order_id, product))",
+]
+
+_TOUCH = "updated_at = ?, version = ?, position = ?"
+_RETOTAL = (
+    "UPDATE {orders} SET total_cents = (SELECT COALESCE(SUM(quantity * unit_price_cents), 0)"
+    " FROM {order_lines} WHERE order_id = ?), item_count = (SELECT COUNT(*) FROM {order_lines}"
+    f" WHERE order_id = ?), {_TOUCH} WHERE order_id = ?"
+)
+
+
+def _touch(event: RecordedEvent) -> tuple[str, int, str]:
+    return (event.data["at"], event.version, str(event.position))
+
+
+def order_list(
+    database: ProjectionDatabase, upcast: BatchUpcaster, *, version: int = 1
+) -> Projection[SqlBatch]:
+    sql = database_sql(database)
+    handlers: HandlerMap[SqlBatch] = HandlerMap()
+
+    @handlers.on("OrderPlaced")
+    def placed(event: RecordedEvent, batch: SqlBatch) -> None:
+        data = event.data
+        address = data["shipping_address"]
+        lines = [
+            (data["order_id"], i["product"], i["quantity"], cents(i["unit_price"]))
+            for i in data["items"]
+        ]
+        total = sum(q * p for _, _, q, p in lines)
+        batch.execute(
+            sql(
+                "INSERT INTO {orders} VALUES"
+                " (?, ?, 'placed', ?, ?, 0, ?, ?, ?, ?, NULL, ?, ?, ?, ?)"
+            ),
+            (
+                data["order_id"],
+                data["customer"],
+                data["currency"],
+                total,
+                len(lines),
+                msgspec.json.encode(address).decode(),
+                address["city"],
+                address["country"],
+                data["at"],
+                *_touch(event),
+            ),
+        )
+        for line in lines:
+            batch.execute(sql("INSERT INTO {order_lines} VALUES (?, ?, ?, ?)"), line)
+
+    @handlers.on("ItemAdded")
+    def added(event: RecordedEvent, batch: SqlBatch) -> None:
+        item, oid = event.data["item"], order_id(event)
+        batch.execute(
+            sql(
+                "INSERT INTO {order_lines} VALUES (?, ?, ?, ?) ON CONFLICT (order_id, product)"
+                " DO UPDATE SET quantity = {order_lines}.quantity + excluded.quantity"
+            ),
+            (oid, item["product"], item["quantity"], cents(item["unit_price"])),
+        )
+        batch.execute(sql(_RETOTAL), (oid, oid, *_touch(event), oid))
+
+    @handlers.on("ItemRemoved")
+    def removed(event: RecordedEvent, batch: SqlBatch) -> None:
+        oid = order_id(event)
+        batch.execute(
+            sql("DELETE FROM {order_lines} WHERE order_id = ? AND product = ?"),
+            (oid, event.data["product"]),
+        )
+        batch.execute(sql(_RETOTAL), (oid, oid, *_touch(event), oid))
+
+    @handlers.on("ShippingAddressUpdated")
+    def moved(event: RecordedEvent, batch: SqlBatch) -> None:
+        address = event.data["address"]
+        batch.execute(
+            sql(
+                "UPDATE {orders} SET address = ?, city = ?, country = ?,"
+                f" {_TOUCH} WHERE order_id = ?"
+            ),
+            (
+                msgspec.json.encode(address).decode(),
+                address["city"],
+                address["country"],
+                *_touch(event),
+                order_id(event),
+            ),
+        )
+
+    @handlers.on("PaymentProcessed")
+    def paid(event: RecordedEvent, batch: SqlBatch) -> None:
+        batch.execute(
+            sql(
+                "UPDATE {orders} SET status = 'paid', paid_cents = paid_cents + ?,"
+                f" {_TOUCH} WHERE order_id = ?"
+            ),
+            (cents(event.data["amount"]), *_touch(event), order_id(event)),
+        )
+
+    @handlers.on("OrderShipped")
+    def shipped(event: RecordedEvent, batch: SqlBatch) -> None:
+        batch.execute(
+            sql(
+                "UPDATE {orders} SET status = 'shipped', carrier = ?,"
+                f" {_TOUCH} WHERE order_id = ?"
+            ),
+            (event.data["carrier"], *_touch(event), order_id(event)),
+        )
+
+    @handlers.on("OrderCancelled")
+    def cancelled(event: RecordedEvent, batch: SqlBatch) -> None:
+        batch.execute(
+            sql(f"UPDATE {{orders}} SET status = 'cancelled', {_TOUCH} WHERE order_id = ?"),
+            (*_touch(event), order_id(event)),
+        )
+
+    @handlers.on("RefundIssued")
+    def refunded(event: RecordedEvent, batch: SqlBatch) -> None:
+        batch.execute(
+            sql(f"UPDATE {{orders}} SET paid_cents = paid_cents - ?, {_TOUCH} WHERE order_id = ?"),
+            (cents(event.data["amount"]), *_touch(event), order_id(event)),
+        )
+
+    return Projection(
+        "orders",
+        SqlSink(database, tables=["orders", "order_lines"], schema=SCHEMA),
+        handlers,
+        version=version,
+        categories=frozenset({"order"}),
+        upcast_batch=upcast,
+        retry=RetryPolicy(max_attempts=3, backoff=0.05),
+    )

@@ -1,0 +1,124 @@
+"""The composition root: builds every part of the Orders service from its settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+import eventbook
+from apps.orders import seed
+from apps.orders.api_keys import ApiKeys, Role
+from apps.orders.domain.events import order_events
+from apps.orders.domain.order import Order
+from apps.orders.feed import Feed, InProcessFeed, RedisFeed
+from apps.orders.handlers import register_handlers
+from apps.orders.projections import FEED_PREFIX, open_database, order_projections
+from apps.orders.queries import Queries
+from apps.orders.settings import Settings
+from eventbook.commands import CommandBus
+from eventbook.projections import Projection, ProjectionDaemon, SearchSink, setup_projection
+from eventbook.repository import Repository
+from eventbook.snapshots import snapshot_every
+
+log = logging.getLogger("orders")
+
+SNAPSHOT_EVERY = 50
+
+
+class OrdersService:
+    """Everything the HTTP API needs, started and stopped together."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.events = order_events()
+        self.demo_keys: dict[Role, str] = {}
+        self.background: set[asyncio.Task[None]] = set()
+        self._daemon: ProjectionDaemon | None = None
+        self._daemon_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        directory = self.settings.data_directory()
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+        self.store = await eventbook.connect(self.settings.events_url)
+        self.orders = Repository(
+            self.store, Order, self.events, snapshots=snapshot_every(SNAPSHOT_EVERY)
+        )
+        self.bus = CommandBus(self.store)
+        register_handlers(self.bus, self.orders, seed.clock)
+        self.database = await open_database(self.settings.read_models_url)
+        redis = self._redis()
+        self.projections = order_projections(self.database, self.events, redis=redis)
+        self.by_name = {p.name: p for p in self.projections}
+        search = self.by_name["order_search"].sink
+        assert isinstance(search, SearchSink)
+        self.queries = Queries(self.database, search)
+        self.api_keys = ApiKeys(self.store)
+        await self.api_keys.start()
+        await self._register_keys()
+        self.feed: Feed = (
+            InProcessFeed(self.store, frozenset({"order"}))
+            if redis is None
+            else RedisFeed(redis, FEED_PREFIX)
+        )
+        await self.feed.start()
+        if self.settings.run_projections:
+            self._daemon = ProjectionDaemon(self.store, self.projections)
+            await self._daemon.__aenter__()
+        else:
+            for projection in self.projections:
+                await setup_projection(projection)
+        if self.settings.seed_orders > 0 and await self._store_is_new():
+            log.info("seeding %d orders through the command path", self.settings.seed_orders)
+            await seed.seed(self.store, self.bus, self.settings.seed_orders)
+
+    async def stop(self) -> None:
+        if self._daemon is not None:
+            await self._daemon.__aexit__(None, None, None)
+        with contextlib.suppress(Exception):
+            await self.feed.stop()
+        await self.api_keys.stop()
+        await self.database.close()
+        await self.store.close()
+
+    def projection(self, name: str) -> Projection[Any] | None:
+        return self.by_name.get(name)
+
+    def _redis(self) -> Any:
+        if self.settings.redis_url is None:
+            return None
+        from redis.asyncio import Redis
+
+        return Redis.from_url(self.settings.redis_url)
+
+    async def _store_is_new(self) -> bool:
+        return [e async for e in self.store.read_all(limit=1, categories=["order"])] == []
+
+    async def _register_keys(self) -> None:
+        for role, key in (
+            (Role.WRITER, self.settings.writer_key),
+            (Role.READER, self.settings.reader_key),
+        ):
+            if key:
+                await self.api_keys.register(key, role, f"{role.value} key from the environment")
+        directory = self.settings.data_directory()
+        if self.settings.profile == "embedded" and directory is not None:
+            await self._demo_keys(directory / "demo-api-keys.json")
+
+    async def _demo_keys(self, path: Path) -> None:
+        """Keys for trying the embedded service; kept beside its data (only hashes are events)."""
+        if path.exists():
+            saved = msgspec.json.decode(path.read_bytes())
+            self.demo_keys = {Role(role): key for role, key in saved.items()}
+            for role, key in self.demo_keys.items():
+                await self.api_keys.register(key, role, f"demo {role.value} key")
+            return
+        for role in (Role.WRITER, Role.READER):
+            self.demo_keys[role] = await self.api_keys.issue(role, f"demo {role.value} key")
+        path.write_bytes(msgspec.json.encode({r.value: k for r, k in self.demo_keys.items()}))
+        path.chmod(0o600)
