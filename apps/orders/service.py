@@ -112,13 +112,24 @@ class OrdersService:
 
     async def _demo_keys(self, path: Path) -> None:
         """Keys for trying the embedded service; kept beside its data (only hashes are events)."""
-        if path.exists():
-            saved = msgspec.json.decode(path.read_bytes())
-            self.demo_keys = {Role(role): key for role, key in saved.items()}
-            for role, key in self.demo_keys.items():
+        saved = _read_keys(path)
+        if saved:
+            self.demo_keys = saved
+            for role, key in saved.items():
                 await self.api_keys.register(key, role, f"demo {role.value} key")
             return
         for role in (Role.WRITER, Role.READER):
             self.demo_keys[role] = await self.api_keys.issue(role, f"demo {role.value} key")
-        path.write_bytes(msgspec.json.encode({r.value: k for r, k in self.demo_keys.items()}))
-        path.chmod(0o600)
+        _write_keys(path, self.demo_keys)
+
+
+def _read_keys(path: Path) -> dict[Role, str]:
+    if not path.exists():
+        return {}
+    saved = msgspec.json.decode(path.read_bytes(), type=dict[str, str])
+    return {Role(role): key for role, key in saved.items()}
+
+
+def _write_keys(path: Path, keys: dict[Role, str]) -> None:
+    path.write_bytes(msgspec.json.encode({role.value: key for role, key in keys.items()}))
+    path.chmod(0o600)
