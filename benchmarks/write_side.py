@@ -4,7 +4,8 @@
     python -m benchmarks.write_side --backend postgres --runs 3 --json
 
 - Loading a 10,000-event aggregate (plus 50 events after the last snapshot point) without
-  snapshots, beside the raw driver fetching and JSON-decoding the same rows.
+  snapshots, beside the raw driver fetching and JSON-decoding the same rows (and, for
+  reference, beside the store's own `read_stream` of them).
 - The same load with a snapshot every 100 events: the newest snapshot and at most 99
   later events.
 - End-to-end commands (validate, load, decide, append one event, through `CommandBus`)
@@ -239,7 +240,13 @@ async def loads(store: EventStore, raw_load: RawLoad, scale: float) -> Figures:
     async def load_raw() -> None:
         assert await raw_load("basket-big") == total
 
-    for warm in (load_raw, load_plain, load_snapshotted):
+    async def read_events() -> None:  # the store alone, for telling its share from ours
+        count = 0
+        async for _ in store.read_stream("basket-big"):
+            count += 1
+        assert count == total
+
+    for warm in (load_raw, read_events, load_plain, load_snapshotted):
         await warm()
     # Alternated, so that a busy moment weighs on each; the best time of each is the one
     # least disturbed by other work on the machine.
@@ -247,6 +254,7 @@ async def loads(store: EventStore, raw_load: RawLoad, scale: float) -> Figures:
     for _ in range(LOAD_REPETITIONS):
         for name, work in (
             ("raw_fetch_decode_10k_s", load_raw),
+            ("store_read_stream_10k_s", read_events),
             ("eventbook_load_10k_s", load_plain),
             ("eventbook_load_10k_with_snapshots_s", load_snapshotted),
         ):
