@@ -76,6 +76,8 @@ if [ "$want_test_servers" -eq 1 ]; then
     missing+=(postgresql)
   fi
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  # The dashboard's browser tests drive Debian's Chromium (Playwright's own download is not used).
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
   if [ "${#missing[@]}" -gt 0 ]; then
     apt_install "${missing[@]}"
   fi

@@ -8,6 +8,7 @@ The production daemon runs them as its own process::
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from apps.orders.domain.events import order_events
 from apps.orders.feed import redis_feed_projection
@@ -33,7 +34,12 @@ async def open_database(url: str) -> ProjectionDatabase:
     if url.startswith(("postgresql://", "postgres://")):
         from eventbook.projections.postgres import PostgresDatabase
 
-        return await PostgresDatabase.open(url)
+        # The same `?schema=` option as the event store's URL; the rest goes to asyncpg.
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        schema = query.pop("schema", "public")
+        dsn = urlunsplit(parts._replace(query=urlencode(query)))
+        return await PostgresDatabase.open(dsn, schema=schema)
     raise ValueError(f"read models need a sqlite:/// or postgresql:// URL, not {url!r}")
 
 

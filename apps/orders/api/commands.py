@@ -9,6 +9,7 @@ version the client last saw (a mismatch is `412 Precondition Failed`).
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID, uuid5
 
 import msgspec
 from fastapi import APIRouter, Header, Request, Security
@@ -22,6 +23,7 @@ from eventbook import uuid7
 from eventbook.context import CommandMetadata
 
 router = APIRouter(prefix="/api", tags=["commands"])
+ORDER_IDS = UUID("3b8f0f6e-52a4-4c8e-9d61-6a0e4f2b7c19")
 
 # (path, command type, summary): each becomes `POST /api<path>`.
 ROUTES: list[tuple[str, type[Any], str]] = [
@@ -45,6 +47,11 @@ ACCEPTED = {
         "duplicate": {"type": "boolean"},
     },
 }
+
+
+def new_order_id(command_id: str) -> str:
+    """A new order's id, derived from its command id so that a retry names the same order."""
+    return uuid5(ORDER_IDS, command_id).hex[:16]
 
 
 def _if_match(value: str | None) -> int | None:
@@ -76,10 +83,11 @@ def _endpoint(command_type: type[Any]) -> Any:
             raise Problem(422, "invalid-command", "Invalid command", "the body must be an object")
         if "order_id" in body:
             raise Problem(422, "invalid-command", "Invalid command", "order_id comes from the URL")
-        order_id = request.path_params.get("order_id") or uuid7().hex[-12:]
+        command_id = idempotency_key or str(uuid7())
+        order_id = request.path_params.get("order_id") or new_order_id(command_id)
         expected = _if_match(if_match)
         metadata = CommandMetadata(
-            command_id=idempotency_key or str(uuid7()),
+            command_id=command_id,
             actor=f"api-{role.value}",
             extra={} if expected is None else {EXPECTED_VERSION: expected},
         )

@@ -1,0 +1,207 @@
+"""The Orders API over real HTTP, on both profiles (SQLite; PostgreSQL + Redis)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import threading
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.orders.conftest import RunningService
+
+ADDRESS = {
+    "name": "Zoë Ørsted",
+    "street": "7 Nyhavn",
+    "city": "Copenhagen",
+    "postcode": "1051",
+    "country": "DK",
+}
+
+
+def place(client: httpx.Client, service: RunningService, **extra: Any) -> httpx.Response:
+    body = {
+        "customer": extra.pop("customer", "Zoë Ørsted"),
+        "items": extra.pop(
+            "items", [{"product": "Tea sampler", "quantity": 2, "unit_price": "28.00"}]
+        ),
+        "shipping_address": ADDRESS,
+        "currency": "EUR",
+    }
+    return client.post("/api/orders", json=body, headers={**service.writer, **extra})
+
+
+def problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["type"].startswith("/problems/")
+    assert "Traceback" not in response.text
+    return body
+
+
+def test_a_placed_order_is_readable_at_once_with_min_position(service: RunningService) -> None:
+    with service.client() as client:
+        accepted = place(client, service, customer="Grace Readyourwrites")
+        assert accepted.status_code == 202, accepted.text
+        reply = accepted.json()
+        assert reply["version"] == 1
+        assert reply["position"]
+        assert not reply["duplicate"]
+        order = client.get(
+            f"/api/orders/{reply['order_id']}", params={"min_position": reply["position"]}
+        )
+        assert order.status_code == 200, order.text
+        assert order.json()["customer"] == "Grace Readyourwrites"
+        assert order.json()["total"] == "56.00"
+        assert order.headers["etag"] == '"1"'
+        found = client.get(
+            "/api/orders", params={"q": "readyourwrites", "min_position": reply["position"]}
+        ).json()
+        assert [o["order_id"] for o in found["items"]] == [reply["order_id"]]
+
+
+def test_the_same_idempotency_key_twenty_times_places_one_order(service: RunningService) -> None:
+    key = f"key-{uuid.uuid4()}"
+    with service.client() as client, concurrent.futures.ThreadPoolExecutor(8) as pool:
+        replies = list(
+            pool.map(lambda _: place(client, service, **{"Idempotency-Key": key}), range(20))
+        )
+        assert {r.status_code for r in replies} == {202}
+        bodies = [r.json() for r in replies]
+        assert len({(b["order_id"], b["version"], b["position"]) for b in bodies}) == 1
+        order_id = bodies[0]["order_id"]
+        events = client.get(f"/api/orders/{order_id}/events").json()["items"]
+        assert [e["type"] for e in events] == ["OrderPlaced"]
+        other = place(client, service, customer="Someone Else", **{"Idempotency-Key": key})
+        problem(other, 422)
+
+
+def test_racing_if_match_gives_one_412(service: RunningService) -> None:
+    with service.client() as client:
+        order_id = place(client, service).json()["order_id"]
+        start = threading.Barrier(2)
+
+        def add(product: str) -> httpx.Response:
+            start.wait()
+            return client.post(
+                f"/api/orders/{order_id}/add-item",
+                json={"product": product, "quantity": 1, "unit_price": "3.00"},
+                headers={**service.writer, "If-Match": '"1"'},
+            )
+
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            replies = list(pool.map(add, ["Mug", "Spoon"]))
+        assert sorted(r.status_code for r in replies) == [202, 412]
+        refused = problem(next(r for r in replies if r.status_code == 412), 412)
+        assert (refused["expected_version"], refused["actual_version"]) == (1, 2)
+
+
+def test_business_rules_and_bad_input_are_problems(service: RunningService) -> None:
+    with service.client() as client:
+        order_id = place(client, service).json()["order_id"]
+        ship = client.post(
+            f"/api/orders/{order_id}/ship", json={"carrier": "DHL"}, headers=service.writer
+        )
+        assert problem(ship, 409)["rule"] == "OrderNotPaid"
+        wrong = client.post(
+            f"/api/orders/{order_id}/process-payment",
+            json={"amount": "1.00"},
+            headers=service.writer,
+        )
+        assert problem(wrong, 409)["rule"] == "PaymentAmountMismatch"
+        invalid = client.post(
+            "/api/orders",
+            json={"customer": "", "items": [], "shipping_address": ADDRESS},
+            headers=service.writer,
+        )
+        detail = problem(invalid, 422)["detail"]
+        assert "customer" in detail or "items" in detail
+        problem(client.post("/api/orders", content=b"{not json", headers=service.writer), 400)
+        problem(client.post(f"/api/orders/{order_id}/ship", json={"carrier": "DHL"}), 401)
+        problem(
+            client.post(
+                f"/api/orders/{order_id}/ship", json={"carrier": "DHL"}, headers=service.reader
+            ),
+            403,
+        )
+        problem(client.get("/api/orders/no-such-order"), 404)
+        problem(client.get("/api/orders", params={"min_position": "soon"}), 422)
+        # Nothing of the refused commands was stored.
+        events = client.get(f"/api/orders/{order_id}/events").json()["items"]
+        assert [e["type"] for e in events] == ["OrderPlaced"]
+
+
+def test_an_order_through_its_life_with_time_travel(service: RunningService) -> None:
+    with service.client() as client:
+        placed = place(client, service).json()
+        order_id, w = placed["order_id"], service.writer
+        paid = client.post(
+            f"/api/orders/{order_id}/process-payment", json={"amount": "56.00"}, headers=w
+        )
+        assert paid.status_code == 202, paid.text
+        shipped = client.post(f"/api/orders/{order_id}/ship", json={"carrier": "UPS"}, headers=w)
+        assert shipped.json()["version"] == 3
+        first = client.get(f"/api/orders/{order_id}/state", params={"version": 1}).json()
+        last = client.get(f"/api/orders/{order_id}/state").json()
+        assert (first["state"]["status"], last["state"]["status"]) == ("placed", "shipped")
+        events = client.get(f"/api/orders/{order_id}/events").json()["items"]
+        assert [e["type"] for e in events] == ["OrderPlaced", "PaymentProcessed", "OrderShipped"]
+        assert events[1]["metadata"]["actor"] == "api-writer"
+        assert events[1]["metadata"]["correlation_id"]
+        view = client.get(
+            f"/api/orders/{order_id}", params={"min_position": shipped.json()["position"]}
+        ).json()
+        assert (view["status"], view["carrier"], view["version"]) == ("shipped", "UPS", 3)
+
+
+def test_legacy_orders_are_read_through_the_upcaster(service: RunningService) -> None:
+    with service.client() as client:
+        legacy = client.get("/api/store/streams", params={"page_size": 200}).json()["items"]
+        for stream in (s["stream"] for s in legacy if s["category"] == "order"):
+            events = client.get(f"/api/orders/{stream.removeprefix('order-')}/events").json()
+            first = events["items"][0]
+            if first["stored_schema_version"] == 1:
+                assert first["data"]["currency"] == "EUR"
+                return
+    pytest.fail("the seeded history holds no version 1 OrderPlaced event")
+
+
+def test_queries_from_the_read_models(service: RunningService) -> None:
+    with service.client() as client:
+        page = client.get("/api/orders", params={"status": "shipped", "page_size": 5}).json()
+        assert page["total"] > 0
+        assert len(page["items"]) <= 5
+        assert {o["status"] for o in page["items"]} == {"shipped"}
+        customer = page["items"][0]["customer"]
+        history = client.get(f"/api/customers/{customer}/orders").json()
+        assert history["total"] >= 1
+        assert {o["customer"] for o in history["items"]} == {customer}
+        summary = client.get("/api/analytics/summary").json()
+        assert summary["orders"] > 0
+        assert summary["revenue"] > 0
+        daily = client.get("/api/analytics/daily", params={"days": 90}).json()["items"]
+        assert sum(d["orders"] for d in daily) == summary["orders"]
+        top = client.get("/api/analytics/products", params={"limit": 3}).json()["items"]
+        assert len(top) == 3
+        assert top[0]["revenue"] >= top[-1]["revenue"]
+        store = client.get("/api/store/summary").json()
+        assert store["events"] > 0
+        assert store["head"]
+
+
+def test_the_live_feed_streams_new_events(service: RunningService) -> None:
+    with service.client() as client, client.stream("GET", "/api/feed") as feed:
+        assert feed.headers["content-type"].startswith("text/event-stream")
+        order_id = place(client, service, customer="Feed Watcher").json()["order_id"]
+        for line in feed.iter_lines():
+            if line.startswith("data:"):
+                item = json.loads(line.removeprefix("data:"))
+                if item["stream"] == f"order-{order_id}":
+                    assert item["type"] == "OrderPlaced"
+                    return
+    pytest.fail("the feed ended without the new order")
