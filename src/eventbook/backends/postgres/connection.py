@@ -15,9 +15,9 @@ import asyncpg
 
 from eventbook.backends.postgres.jsonb import decode_jsonb, encode_jsonb
 from eventbook.backends.postgres.options import PostgresOptions
-from eventbook.backends.postgres.pool import Pool, PoolTimeout
+from eventbook.backends.postgres.pool import Pool, PoolClosed, PoolTimeout
 from eventbook.backends.postgres.session import Session
-from eventbook.errors import UnavailableError, ValidationError
+from eventbook.errors import StoreClosed, UnavailableError, ValidationError
 
 log = logging.getLogger("eventbook.postgres")
 
@@ -94,6 +94,8 @@ class Connections:
                 lent = await self.pool.acquire(self._timeout)
         except PoolTimeout:
             raise self._no_connection(what) from None
+        except PoolClosed:
+            raise StoreClosed("the event store is closed") from None
         healthy = False
         try:
             with translated(what):

@@ -23,6 +23,10 @@ class PoolTimeout(Exception):
     """No connection became free in time."""
 
 
+class PoolClosed(Exception):
+    """The pool was closed."""
+
+
 class Pool:
     """Up to `size` connections, opened on demand by `connect`."""
 
@@ -50,6 +54,8 @@ class Pool:
             self.release(connection, healthy=True)
 
     async def acquire(self, timeout: float) -> Direct:
+        if self._closed:
+            raise PoolClosed
         while self._idle:
             connection = self._idle.pop()
             if not connection.is_closed():
@@ -99,7 +105,7 @@ class Pool:
         await asyncio.gather(*(c.close(timeout=2) for c in idle), return_exceptions=True)
         for waiter in self._waiters:
             if not waiter.done():
-                waiter.set_exception(PoolTimeout())
+                waiter.set_exception(PoolClosed())
 
     def terminate(self) -> None:
         self._closed = True
