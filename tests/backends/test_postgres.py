@@ -210,7 +210,7 @@ async def test_a_subscriber_held_back_by_any_transaction_catches_up_when_it_ends
         await holder.commit()
         # No NOTIFY follows the end of a transaction that did not append; the subscriber
         # sees the held-back event and looks again soon, not after poll_interval.
-        got.append(await asyncio.wait_for(reading, 5))
+        got.append(await asyncio.wait_for(reading, 10))
         await subscription.aclose()  # type: ignore[attr-defined]
         assert [e.type for e in got] == ["Held"]
 

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 _NEWEST_VERSION = 2**63 - 1
 _RACE_ATTEMPTS = 20  # a lost unique-index race is answered by calling again; this bounds it
-_HELD_BACK_FIRST_WAIT = 0.005
+_HELD_BACK_FIRST_WAIT, _HELD_BACK_MOST_WAIT = 0.005, 1.0
 _OUTAGE_FIRST_WAIT, _OUTAGE_MOST_WAIT = 0.1, 5.0
 
 
@@ -273,7 +273,9 @@ class PostgresEventStore(EventStore):
             # Committed events wait behind an open transaction, which may never NOTIFY
             # (it need not be an append): look again soon, backing off while it stays.
             timeout = min(timeout, self._held_back_wait)
-            self._held_back_wait = min(self._held_back_wait * 2, self.poll_interval)
+            self._held_back_wait = min(
+                self._held_back_wait * 2, self.poll_interval, _HELD_BACK_MOST_WAIT
+            )
         else:
             self._held_back_wait = _HELD_BACK_FIRST_WAIT
         await self._signals.wakeup.wait(ticket, timeout)
