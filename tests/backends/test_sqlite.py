@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import pytest_asyncio
 
@@ -294,6 +295,42 @@ async def test_long_reads_interleaved_with_appends(store: SQLiteEventStore) -> N
     assert len(seen) == 3004
     versions = [e.version async for e in store.read_stream("big-1", from_version=2990)]
     assert versions == list(range(2990, 3005))
+
+
+async def test_read_ahead_fetches_more_the_longer_a_reader_reads(
+    store: SQLiteEventStore,
+) -> None:
+    from eventbook.backends.sqlite.readahead import ReadAhead, Row
+
+    table: list[Row] = []
+    async with await SQLiteEventStore.open(":memory:") as source:
+        await source.append("ra-1", [new(n) for n in range(7000)])
+        async for e in source.read_all():
+            table.append((e.position.minor, msgspec.json.encode(e)))
+    asked: list[tuple[int, int]] = []
+
+    def fetch(cursor: int, count: int) -> asyncio.Future[list[Row]]:
+        asked.append((cursor, count))
+        future: asyncio.Future[list[Row]] = asyncio.get_running_loop().create_future()
+        future.set_result([row for row in table if row[0] > cursor][:count])
+        return future
+
+    ahead = ReadAhead()
+    cursor, seen = 0, 0
+    while True:
+        page = await ahead.page("all", cursor, 64, fetch, lambda position: position)
+        seen += len(page)
+        if not page:
+            break
+        cursor = page[-1].position.minor
+    assert seen == 7000
+    # 64 + 1024 + 2048 + 4096 rows cover the table; at its end the reader looks for more
+    # before it serves a short page, and once more before the empty one.
+    assert [count for _, count in asked] == [64, 1024, 2048, 4096, 4096, 4096]
+    # the end of the data moves: a reader at the end asks again, and gets the new rows
+    table.append((7001, table[-1][1]))
+    assert len(await ahead.page("all", 7000, 64, fetch, lambda position: position)) == 1
+    assert await ahead.page("other", 0, 10, fetch, lambda position: position) != []
 
 
 # -- other connections and processes -----------------------------------------------------------

@@ -4,8 +4,8 @@ The store hands out small pages: decoding a few dozen events at a time keeps the
 the CPU cache, which matters more than anything else on the read path. A trip to a
 reader thread and back costs tens of microseconds, though, so when a reader comes back
 for the page after the one it was given (a `read_all`, `read_stream` or `subscribe`
-loop), the store fetches `ahead` rows at once and serves the following pages from
-memory, decoding each page only when it is asked for.
+loop), the store fetches many rows at once (1,024, doubling on each trip up to 4,096)
+and serves the following pages from memory, decoding each page only when asked for.
 
 Buffered rows are always what a fresh read would return: events are immutable, and
 every commit not yet visible to a fetch, from any connection or process, gets positions
@@ -40,11 +40,13 @@ class _Place:
     rows: list[Row]
     offset: int  # the rows before this one were served already
     end: int  # the cursor of the first row after the fetched ones
+    fetched: int  # how many rows the last fetch asked for
 
 
 class ReadAhead:
-    def __init__(self, ahead: int = 1024, places: int = 16) -> None:
+    def __init__(self, ahead: int = 1024, most: int = 4096, places: int = 16) -> None:
         self._ahead = ahead
+        self._most = most
         self._limit = places
         self._places: OrderedDict[Hashable, _Place] = OrderedDict()
 
@@ -66,9 +68,11 @@ class ReadAhead:
             # A first read fetches just what it asked for: a one-off read must not pay
             # for more. A reader that comes back finds its place and reads ahead.
             rows = await fetch(cursor, limit)
-            place = _Place(rows, 0, advance(rows[-1][0]) if rows else cursor)
+            place = _Place(rows, 0, advance(rows[-1][0]) if rows else cursor, limit)
         elif len(place.rows) - place.offset < limit:
-            rows = await fetch(place.end, max(limit, self._ahead))
+            # The longer a reader reads on, the fewer trips it makes.
+            place.fetched = max(limit, self._ahead, min(self._most, 2 * place.fetched))
+            rows = await fetch(place.end, place.fetched)
             place.rows = place.rows[place.offset :] + rows
             place.offset = 0
             if rows:
