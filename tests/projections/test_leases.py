@@ -24,6 +24,7 @@ from eventbook.projections import (
 from eventbook.projections.buffer import WriteBuffer
 from eventbook.projections.ports import CheckpointMove
 from eventbook.store import Position
+from tests.conftest import PostgresForTests
 from tests.projections.conftest import place_orders
 from tests.projections.models import model, orders_projection, sql_for
 
@@ -92,7 +93,7 @@ async def test_a_runner_that_lost_its_lease_cannot_commit(
     if database.dialect == "postgresql":
         await stale.rollback()
         # ... or, on PostgreSQL, a reset fences it while it still holds the lock.
-        await database.reset("orders", 1, [])
+        await database.reset("orders", 1, [], [])
     else:
         fresh = await database.acquire("orders", 1, "fresh-owner", ttl=10)
         assert fresh is not None
@@ -102,9 +103,11 @@ async def test_a_runner_that_lost_its_lease_cannot_commit(
         sql_for(database.dialect, "INSERT INTO orders_v1 VALUES (?, 'x', 1, 'placed', 1)"),
         ("order-x",),
     )
-    with pytest.raises(LeaseLost):
-        await stale.commit(writes, CheckpointMove(None, Position(0, 5)))
-    await stale.release()
+    try:
+        with pytest.raises(LeaseLost):
+            await stale.commit(writes, CheckpointMove(None, Position(0, 5)))
+    finally:
+        await stale.release()
     assert await database.fetch("SELECT * FROM orders_v1") == []  # the write rolled back too
     row = await database.checkpoint("orders", 1)
     assert row is not None
@@ -174,3 +177,25 @@ async def test_postgres_advisory_lock_goes_with_the_connection(
     assert successor.epoch == held.epoch + 1
     await successor.release()
     await held.release()
+
+
+async def test_postgres_schemas_hold_their_own_leases(
+    postgres: PostgresForTests, pg_db: ProjectionDatabase
+) -> None:
+    from eventbook.projections.postgres import PostgresDatabase
+    from tests.conftest import drop_schema, new_schema_name
+
+    other_schema = new_schema_name()
+    other = await PostgresDatabase.open(postgres.url, schema=other_schema)
+    try:
+        for database in (pg_db, other):
+            await setup_projection(orders_projection(database))
+        here = await pg_db.acquire("orders", 1, "here", ttl=10)
+        there = await other.acquire("orders", 1, "there", ttl=10)
+        assert here is not None
+        assert there is not None, "a projection of the same name in another schema is free"
+        await here.release()
+        await there.release()
+    finally:
+        await other.close()
+        await drop_schema(postgres.url, other_schema)

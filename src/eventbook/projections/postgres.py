@@ -51,7 +51,8 @@ _LEASED = f"{_WHERE} AND owner = $3 AND epoch = $4"
 
 
 def lock_key(text: str) -> int:
-    """A stable signed 64-bit advisory-lock key for `text`."""
+    """A stable signed 64-bit advisory-lock key for `text` (which names the schema:
+    advisory locks are per database, and each schema holds its own projections)."""
     digest = hashlib.blake2b(f"eventbook:{text}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
@@ -104,7 +105,9 @@ class PostgresDatabase:
         conn = await asyncpg.connect(self.dsn)
         try:
             async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key("setup"))
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock($1)", lock_key(f"setup:{self.schema}")
+                )
                 await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
                 await conn.execute(f'SET LOCAL search_path = "{self.schema}"')
                 for statement in create_tables("postgresql"):
@@ -117,7 +120,9 @@ class PostgresDatabase:
         async with pool.acquire() as conn, conn.transaction():
             # One writer per projection name at a time: registering and activating
             # builds of a name must see each other.
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(f"name:{name}"))
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock($1)", lock_key(f"name:{self.schema}:{name}")
+            )
             return await work(conn)
 
     async def register(
@@ -156,7 +161,7 @@ class PostgresDatabase:
     async def acquire(
         self, name: str, version: int, owner: str, ttl: float
     ) -> PostgresSession | None:
-        key = lock_key(f"projection:{name}@{version}")
+        key = lock_key(f"projection:{self.schema}:{name}@{version}")
         conn = await self.connect()
         try:
             if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
