@@ -19,6 +19,7 @@ from eventbook.ids import uuid7
 from eventbook.projections import (
     InlineProjectionError,
     InlineProjections,
+    ModeMismatch,
     ProjectionDaemon,
     ProjectionDatabase,
     ProjectionState,
@@ -168,3 +169,13 @@ async def test_inline_projections_refuse_the_wrong_backend(sqlite_db: SQLiteData
     inline = InlineProjections([orders_projection(sqlite_db)])
     with pytest.raises(Exception, match="write to sqlite, not the postgresql store"):
         await inline.apply_postgres(None, recorded(1, ("a-1", "OrderPlaced", {})))  # type: ignore[arg-type]
+
+
+async def test_a_build_runs_either_inline_or_in_the_daemon_not_both(
+    memory_store: MemoryEventStore, sqlite_db: SQLiteDatabase
+) -> None:
+    projection = orders_projection(sqlite_db)
+    await InlineProjections([projection]).setup()
+    with pytest.raises(ModeMismatch, match="runs inline; it cannot also run async"):
+        async with ProjectionDaemon(memory_store, [projection]):
+            pass

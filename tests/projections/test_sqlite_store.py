@@ -22,6 +22,8 @@ from eventbook.store import NewEvent
 from tests.projections.conftest import place_orders
 from tests.projections.models import model, orders_projection
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest_asyncio.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SQLiteEventStore]:
@@ -73,3 +75,43 @@ async def test_inline_projections_commit_inside_the_append(
     assert [o[:3] for o in orders] == [("order-1", "ada", 10), ("order-2", "bob", 2)]
     with pytest.raises(InlineProjectionError, match="poisoned"):
         await store.append("order-1", [NewEvent("ItemAdded", {"amount": 666})])
+
+
+async def test_the_command_line_reports_status(store: SQLiteEventStore, tmp_path: Path) -> None:
+    """`python -m eventbook.projections status module:build` prints each build's status."""
+    import json
+    import os
+    import sys
+
+    from tests.projections.crash_app import ledger_projection
+
+    root = ROOT
+    database = await SQLiteDatabase.open(store.path)
+    try:
+        projection = ledger_projection(database)
+        for n in range(3):
+            await store.append(f"acct-{n}", [NewEvent("Deposited", {"amount": n})])
+        async with ProjectionDaemon(store, [projection]):
+            await wait_for(projection, await store.head() or _never(), 5)
+        await store.append("acct-9", [NewEvent("Deposited", {"amount": 9})])
+    finally:
+        await database.close()
+    env = {**os.environ, "EVENTBOOK_TEST_READ_DB": f"sqlite:{store.path}", "PYTHONPATH": str(root)}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "eventbook.projections", "status",
+        "tests.projections.crash_app:build", "--store", f"sqlite:///{store.path}",
+        cwd=root, env=env, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    output, _ = await child.communicate()
+    assert child.returncode == 0
+    (ledger,) = json.loads(output)
+    assert (ledger["name"], ledger["state"], ledger["lag_events"], ledger["parked"]) == (
+        "ledger",
+        "stopped",
+        1,
+        0,
+    )
+
+
+def _never() -> object:
+    raise AssertionError("the store is empty")

@@ -75,3 +75,18 @@ class UnknownProjection(ProjectionError, LookupError):
             f"projection {projection!r} is not known to this database;"
             " it appears once a daemon (or `setup_projection`) has set it up"
         )
+
+
+class ModeMismatch(ProjectionError):
+    """A build set up inline is started in a daemon, or the other way round.
+
+    Its read model was built without a checkpoint (inline) or up to one (async), so
+    running it the other way would apply events again: give it a new version instead.
+    """
+
+    def __init__(self, name: str, version: int, registered: str, wanted: str) -> None:
+        super().__init__(
+            f"projection '{name}@v{version}' runs {registered}; it cannot also run {wanted}"
+            f" (events would apply twice). Build version {version + 1} {wanted} instead and"
+            " switch to it"
+        )

@@ -20,7 +20,12 @@ import asyncpg
 
 from eventbook.errors import ValidationError
 from eventbook.projections.buffer import Group, WriteBuffer
-from eventbook.projections.errors import LeaseLost, ProjectionError, UnknownProjection
+from eventbook.projections.errors import (
+    LeaseLost,
+    ModeMismatch,
+    ProjectionError,
+    UnknownProjection,
+)
 from eventbook.projections.ports import (
     CheckpointMove,
     CheckpointRow,
@@ -134,8 +139,7 @@ class PostgresDatabase:
             )
             if row is not None:
                 if row[0] != mode:
-                    sql = f"UPDATE {CHECKPOINTS} SET mode = $3 WHERE {_WHERE}"
-                    await conn.execute(sql, name, version, mode)
+                    raise ModeMismatch(name, version, row[0], mode)
                 return
             await conn.execute(
                 f"INSERT INTO {CHECKPOINTS} (name, version, mode, updated_at)"

@@ -20,7 +20,12 @@ from uuid import UUID
 
 from eventbook.errors import ValidationError
 from eventbook.projections.buffer import Group, WriteBuffer
-from eventbook.projections.errors import LeaseLost, ProjectionError, UnknownProjection
+from eventbook.projections.errors import (
+    LeaseLost,
+    ModeMismatch,
+    ProjectionError,
+    UnknownProjection,
+)
 from eventbook.projections.ports import (
     CheckpointMove,
     CheckpointRow,
@@ -151,9 +156,7 @@ class SQLiteDatabase:
             row = known.fetchone()
             if row is not None:
                 if row[0] != mode:
-                    conn.execute(
-                        f"UPDATE {CHECKPOINTS} SET mode = ? WHERE {_WHERE}", (mode, name, version)
-                    )
+                    raise ModeMismatch(name, version, row[0], mode)
                 return
             conn.execute(
                 f"INSERT INTO {CHECKPOINTS} (name, version, mode, updated_at) VALUES (?, ?, ?, ?)",

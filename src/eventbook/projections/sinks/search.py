@@ -92,6 +92,8 @@ class SearchSink:
         weights = dict(fields) if isinstance(fields, Mapping) else dict.fromkeys(fields, 1.0)
         if not 1 <= len(weights) <= 4:
             raise ValidationError("a search index has one to four text fields")
+        if not all(isinstance(w, int | float) and w > 0 for w in weights.values()):
+            raise ValidationError(f"field weights must be positive numbers, not {weights}")
         self._database = database
         self.index = check_identifier("index name", index)
         self.fields = tuple(check_identifier("field name", f) for f in weights)
