@@ -19,7 +19,7 @@ from eventbook.errors import SchemaVersionError, UnavailableError, ValidationErr
 from eventbook.ids import uuid7
 from eventbook.store import NewEvent, RecordedEvent
 from eventbook.testing import EventStoreConformance
-from tests.conftest import PostgresForTests
+from tests.conftest import PostgresForTests, drop_schema, new_schema_name
 from tests.servers.postgres import free_port
 
 
@@ -160,6 +160,28 @@ async def test_a_schema_migrated_from_other_files_is_refused(
     await raw.execute(f"UPDATE \"{postgres_schema}\".schema_migrations SET checksum = 'other'")
     with pytest.raises(SchemaVersionError, match="different file"):
         await PostgresEventStore.open(url)
+
+
+async def test_schemas_keep_bounded_contexts_apart(postgres: PostgresForTests) -> None:
+    first, second = new_schema_name(), new_schema_name()
+    try:
+        async with (
+            await PostgresEventStore.open(postgres.store_url(first), poll_interval=30) as orders,
+            await PostgresEventStore.open(postgres.store_url(second)) as billing,
+        ):
+            subscription = orders.subscribe()
+            woken = asyncio.create_task(anext(subscription))
+            await until(lambda: orders.listening)
+            await billing.append("invoice-1", [NewEvent("Invoiced", {})])
+            await orders.append("order-1", [NewEvent("Placed", {})])
+            assert (await asyncio.wait_for(woken, 5)).stream == "order-1"
+            await subscription.aclose()  # type: ignore[attr-defined]
+            assert [e.stream for e in await collect(orders.read_all())] == ["order-1"]
+            assert [e.stream for e in await collect(billing.read_all())] == ["invoice-1"]
+            assert await orders.stream_version("invoice-1") == 0
+    finally:
+        for schema in (first, second):
+            await drop_schema(postgres.url, schema)
 
 
 # -- the ordering horizon --------------------------------------------------------------------
