@@ -3,7 +3,20 @@
 
 const main = document.getElementById("main");
 const keyInput = document.getElementById("api-key");
-const state = { feed: [], feedSource: null, unseen: 0, timers: [], role: null };
+const state = {
+  route: 0,           // increases on every navigation; late answers for an older page are dropped
+  timers: [],
+  onFeed: null,       // the current page's reaction to a live event
+  role: null,
+  feed: [],           // newest first
+  feedIds: new Set(),
+  feedHead: null,     // the store's head when the dashboard opened: older items are not "new"
+  feedPosition: null, // the newest position the feed delivered
+  feedSource: null,
+  unseen: 0,
+  lastList: "#/orders",
+};
+const FEED_KEEP = 200;
 
 // -- helpers --------------------------------------------------------------------------------
 
@@ -24,18 +37,55 @@ function h(tag, attrs = {}, ...children) {
 const money = (value, currency = "EUR") =>
   new Intl.NumberFormat(undefined, { style: "currency", currency }).format(value);
 const count = (value) => new Intl.NumberFormat().format(value);
-const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
-const day = (iso) => new Date(iso).toLocaleDateString(undefined, { month: "short", day: "numeric" });
-const pill = (text) => h("span", { class: `pill ${text}` }, text.replace("_", " "));
+const plural = (n, word, words = `${word}s`) => `${count(n)} ${n === 1 ? word : words}`;
+const DATE_TIME = { dateStyle: "medium", timeStyle: "short" };
+const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, DATE_TIME) : "—");
+const fullTime = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: "full", timeStyle: "long" }) : "");
+const time = (iso, attrs = {}) => h("time", { datetime: iso, title: fullTime(iso), ...attrs }, when(iso));
+// Days are calendar dates (YYYY-MM-DD): shown as such, whatever the browser's time zone.
+const day = (iso) => new Date(`${iso}T00:00:00Z`).toLocaleDateString(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
+const pill = (text) => h("span", { class: `pill ${text}` }, String(text).replace("_", " "));
+const orderHref = (orderId) => `#/orders/${encodeURIComponent(orderId)}`;
+const orderOfStream = (stream) => (stream.startsWith("order-") ? stream.slice(6) : null);
+// A stream, linked to its order's page when it is an order's.
+const streamLink = (stream, text = stream) => {
+  const orderId = orderOfStream(stream);
+  return orderId === null ? h("span", { class: "mono" }, text) : h("a", { href: orderHref(orderId), class: "mono" }, text);
+};
+
+function comparePositions(a, b) {
+  const parts = (p) => String(p).split(":").map(BigInt);
+  const [x, y] = [parts(a), parts(b)];
+  const [xMajor, xMinor] = x.length === 2 ? x : [0n, x[0]];
+  const [yMajor, yMinor] = y.length === 2 ? y : [0n, y[0]];
+  if (xMajor !== yMajor) return xMajor < yMajor ? -1 : 1;
+  if (xMinor !== yMinor) return xMinor < yMinor ? -1 : 1;
+  return 0;
+}
+
+class ApiError extends Error {
+  constructor(message, status, problem) {
+    super(message);
+    this.status = status;
+    this.problem = problem;
+  }
+}
 
 async function api(path, options = {}) {
   const headers = { Accept: "application/json", ...(options.headers || {}) };
   if (keyInput.value) headers["X-API-Key"] = keyInput.value;
-  const response = await fetch(path, { ...options, headers });
-  const body = response.status === 204 ? null : await response.json();
+  let response;
+  try {
+    response = await fetch(path, { ...options, headers });
+  } catch (error) {
+    throw new ApiError("The service cannot be reached", 0, null);
+  }
+  const text = response.status === 204 ? "" : await response.text();
+  let body = null;
+  try { body = text ? JSON.parse(text) : null; } catch { body = null; }
   if (!response.ok) {
-    const message = body && (body.detail || body.title) ? `${body.title}: ${body.detail || ""}` : response.statusText;
-    throw new Error(message);
+    const message = body && body.title ? `${body.title}${body.detail ? `: ${body.detail}` : ""}` : `${response.status} ${response.statusText}`;
+    throw new ApiError(message, response.status, body);
   }
   return body;
 }
@@ -49,275 +99,550 @@ function toast(message, isError = false) {
   toast.timer = setTimeout(() => { el.hidden = true; }, 4000);
 }
 
-function every(ms, fn) {
-  state.timers.push(setInterval(fn, ms));
+// Each page runs under a token: after an await, `live(token)` says whether it is still shown.
+const live = (token) => token === state.route;
+
+function every(token, ms, fn) {
+  if (live(token)) state.timers.push(setInterval(fn, ms));
+}
+
+function throttled(ms, fn) {
+  let timer = null;
+  let again = false;
+  const run = async () => {
+    again = false;
+    try { await fn(); } finally {
+      timer = setTimeout(() => { timer = null; if (again) run(); }, ms);
+    }
+  };
+  return () => { if (timer) again = true; else run(); };
 }
 
 function page(title, ...content) {
-  main.replaceChildren(h("h1", {}, title), ...content);
+  document.title = `${typeof title === "string" ? title : title.textContent} · Orders · eventbook`;
+  main.replaceChildren(h("header", { class: "page-head" }, h("h1", {}, title)), ...content);
 }
 
-function failed(error) {
-  main.append(h("div", { class: "card" }, h("strong", {}, "Could not load: "), error.message));
+function failed(token, error) {
+  if (!live(token)) return;
+  main.append(h("div", { class: "card notice error", role: "alert" }, h("strong", {}, "Could not load: "), error.message));
+}
+
+function kpi(label, value, attrs = {}) {
+  return h("div", { class: "kpi", ...attrs }, h("div", { class: "label" }, label), h("div", { class: "value" }, value));
+}
+
+function loadingRow(columns) {
+  return h("tr", { class: "placeholder" }, h("td", { colspan: columns, class: "empty" }, "Loading…"));
+}
+
+function emptyRow(columns, text) {
+  return h("tr", { class: "placeholder" }, h("td", { colspan: columns, class: "empty" }, text));
+}
+
+function highlight(text, words) {
+  if (!words.length) return text;
+  const escaped = words.map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  const pieces = String(text).split(new RegExp(`(${escaped.join("|")})`, "gi"));
+  return pieces.map((piece, i) => (i % 2 ? h("mark", {}, piece) : piece));
+}
+
+function table(columns, body, attrs = {}) {
+  return h("div", { class: "table-wrap" },
+    h("table", attrs,
+      h("thead", {}, h("tr", {}, columns.map((c) => (typeof c === "string" ? h("th", {}, c) : h("th", { class: c.class }, c.label))))),
+      body));
 }
 
 // -- orders -----------------------------------------------------------------------------------
 
-async function ordersPage(params) {
-  const query = {
-    q: params.get("q") || "", status: params.get("status") || "",
-    page: Number(params.get("page") || 1), page_size: 25,
-  };
-  const search = h("input", { type: "search", placeholder: "Search customer, product, address…", value: query.q, "aria-label": "search" });
-  const status = h("select", { "aria-label": "status" },
-    ["", "placed", "paid", "shipped", "cancelled"].map((s) =>
-      h("option", { value: s, selected: s === query.status }, s || "any status")));
-  const go = (pageNumber = 1) => {
-    const next = new URLSearchParams({ q: search.value, status: status.value, page: pageNumber });
-    location.hash = `#/orders?${next}`;
-  };
-  search.addEventListener("keydown", (e) => { if (e.key === "Enter") go(); });
-  status.addEventListener("change", () => go());
-  const body = h("tbody");
-  const info = h("span", { class: "muted" });
-  const prev = h("button", { class: "secondary", onclick: () => go(query.page - 1) }, "‹ Previous");
-  const next = h("button", { class: "secondary", onclick: () => go(query.page + 1) }, "Next ›");
-  page("Orders",
-    h("div", { class: "toolbar" }, search, status, h("button", { onclick: () => go() }, "Search")),
-    h("div", { class: "card" },
-      h("table", { id: "orders-table" },
-        h("thead", {}, h("tr", {}, ["Order", "Customer", "Status", "Items", "Total", "Placed", "Updated"].map((c, i) =>
-          h("th", { class: i === 3 || i === 4 ? "num" : "" }, c)))),
-        body),
-      h("div", { class: "pager" }, info, prev, next)));
-  const url = new URLSearchParams({ page: query.page, page_size: query.page_size });
-  if (query.q) url.set("q", query.q);
-  if (query.status) url.set("status", query.status);
-  try {
-    const result = await api(`/api/orders?${url}`);
-    body.replaceChildren(...result.items.map((o) =>
-      h("tr", { onclick: () => { location.hash = `#/orders/${o.order_id}`; }, "data-order": o.order_id },
-        h("td", {}, h("code", {}, o.order_id)),
-        h("td", {}, o.customer), h("td", {}, pill(o.status)),
-        h("td", { class: "num" }, o.item_count), h("td", { class: "num" }, money(o.total, o.currency)),
-        h("td", {}, when(o.placed_at)), h("td", {}, when(o.updated_at)))));
-    if (!result.items.length) body.append(h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No orders match")));
-    const pages = Math.max(1, Math.ceil(result.total / result.page_size));
-    info.textContent = `${count(result.total)} orders · page ${result.page} of ${count(pages)}`;
-    prev.disabled = result.page <= 1;
-    next.disabled = result.page >= pages;
-  } catch (error) { failed(error); }
+const SORTS = [
+  ["-placed_at", "Newest first"], ["placed_at", "Oldest first"], ["-updated_at", "Recently updated"],
+  ["-total", "Largest total"], ["total", "Smallest total"],
+];
+const STATUSES = ["placed", "paid", "shipped", "cancelled"];
+
+function ordersHash({ q, status, sort, page: pageNumber }) {
+  const next = new URLSearchParams();
+  if (q) next.set("q", q);
+  if (status) next.set("status", status);
+  if (sort && sort !== "-placed_at") next.set("sort", sort);
+  if (pageNumber > 1) next.set("page", pageNumber);
+  const text = next.toString();
+  return `#/orders${text ? `?${text}` : ""}`;
 }
 
-async function orderPage(orderId) {
-  page(`Order ${orderId}`, h("div", { class: "muted" }, "Loading…"));
+async function ordersPage(token, params) {
+  const query = {
+    q: (params.get("q") || "").trim(),
+    status: STATUSES.includes(params.get("status")) ? params.get("status") : "",
+    sort: SORTS.some(([s]) => s === params.get("sort")) ? params.get("sort") : "-placed_at",
+    page: Math.max(1, Math.floor(Number(params.get("page")) || 1)),
+  };
+  state.lastList = ordersHash(query);
+  const search = h("input", {
+    type: "search", placeholder: "Search customers, products, addresses…", value: query.q,
+    "aria-label": "Search orders", id: "order-search", autocomplete: "off",
+  });
+  const status = h("select", { "aria-label": "Status" },
+    h("option", { value: "" }, "Any status"),
+    STATUSES.map((s) => h("option", { value: s, selected: s === query.status }, s[0].toUpperCase() + s.slice(1))));
+  const sort = h("select", {
+    "aria-label": "Sort", disabled: Boolean(query.q),
+    title: query.q ? "Search results are ranked by relevance" : "Sort order",
+  }, query.q ? h("option", {}, "Most relevant") : SORTS.map(([value, label]) => h("option", { value, selected: value === query.sort }, label)));
+  const go = (pageNumber = 1) => {
+    location.hash = ordersHash({ q: search.value.trim(), status: status.value, sort: query.q ? query.sort : sort.value, page: pageNumber });
+  };
+  const form = h("form", { class: "toolbar", role: "search", onsubmit: (e) => { e.preventDefault(); go(); } },
+    h("div", { class: "search-box" }, search),
+    status, sort,
+    h("button", { type: "submit" }, "Search"),
+    query.q || query.status ? h("a", { class: "button secondary", href: "#/orders" }, "Clear") : null);
+  status.addEventListener("change", () => go());
+  sort.addEventListener("change", () => go());
+
+  const columns = ["Order", "Customer", "Status", "Ship to", { label: "Items", class: "num" }, { label: "Total", class: "num" }, "Placed", "Updated"];
+  const body = h("tbody", {}, loadingRow(columns.length));
+  const info = h("span", { class: "muted", id: "orders-count", "aria-live": "polite" });
+  const prev = h("button", { class: "secondary", type: "button", disabled: true, onclick: () => go(query.page - 1) }, "‹ Previous");
+  const next = h("button", { class: "secondary", type: "button", disabled: true, onclick: () => go(query.page + 1) }, "Next ›");
+  page("Orders", form,
+    h("div", { class: "card flush" },
+      table(columns, body, { id: "orders-table", class: "clickable" }),
+      h("div", { class: "pager" }, info, h("span", { class: "spacer" }), prev, next)));
+
+  const words = query.q.split(/\s+/).filter((w) => w.length > 1);
+  const render = (result) => {
+    body.replaceChildren(...result.items.map((o) => {
+      const href = orderHref(o.order_id);
+      const address = o.shipping_address || {};
+      return h("tr", { "data-order": o.order_id, onclick: (e) => { if (!e.target.closest("a")) location.hash = href; } },
+        h("td", {}, h("a", { href, class: "mono" }, o.order_id)),
+        h("td", {}, highlight(o.customer, words)),
+        h("td", {}, pill(o.status)),
+        h("td", { class: "muted" }, highlight([address.city, address.country].filter(Boolean).join(", "), words)),
+        h("td", { class: "num" }, o.item_count),
+        h("td", { class: "num" }, money(o.total, o.currency)),
+        h("td", {}, time(o.placed_at)),
+        h("td", {}, time(o.updated_at)));
+    }));
+    const pages = Math.max(1, Math.ceil(result.total / result.page_size));
+    if (!result.items.length) {
+      const text = result.total ? `Page ${count(result.page)} is past the last page (${count(pages)})`
+        : query.q ? `No orders match “${query.q}”` : query.status ? `No ${query.status} orders` : "No orders yet";
+      body.append(emptyRow(columns.length, text));
+    }
+    const matched = query.q ? plural(result.total, "match", "matches") : plural(result.total, "order");
+    info.textContent = `${matched} · page ${count(Math.min(result.page, pages))} of ${count(pages)}`;
+    prev.disabled = result.page <= 1;
+    next.disabled = result.page >= pages;
+  };
+  const url = () => {
+    const u = new URLSearchParams({ page: query.page, page_size: 25 });
+    if (query.q) u.set("q", query.q);
+    if (query.status) u.set("status", query.status);
+    if (!query.q && query.sort !== "-placed_at") u.set("sort", query.sort);
+    // Read what the live feed has shown: the list waits until its read model has caught up.
+    if (state.feedPosition) u.set("min_position", state.feedPosition);
+    return `/api/orders?${u}`;
+  };
+  const load = async () => {
+    let result;
+    try {
+      result = await api(url());
+    } catch (error) {
+      if (error.status !== 503) throw error;
+      result = await api(url().replace(/&min_position=[^&]*/, "")); // the read model is behind: show what it has
+    }
+    if (live(token)) render(result);
+  };
+  try {
+    await load();
+  } catch (error) {
+    body.replaceChildren(emptyRow(columns.length, "Could not load the orders"));
+    failed(token, error);
+    return;
+  }
+  if (live(token)) state.onFeed = throttled(1500, () => load().catch(() => {}));
+}
+
+// -- one order --------------------------------------------------------------------------------
+
+async function orderPage(token, orderId) {
+  const back = h("a", { class: "back", href: state.lastList }, "← Orders");
+  page(h("span", {}, "Order ", h("span", { class: "mono" }, orderId)), back, h("div", { class: "muted" }, "Loading…"));
   let history;
   try {
-    history = await api(`/api/orders/${orderId}/events`);
-  } catch (error) { page("Order"); failed(error); return; }
+    history = await api(`/api/orders/${encodeURIComponent(orderId)}/events`);
+  } catch (error) {
+    if (!live(token)) return;
+    page(h("span", {}, "Order ", h("span", { class: "mono" }, orderId)), back);
+    if (error.status === 404) main.append(h("div", { class: "card empty", id: "order-missing" }, `There is no order ${orderId}.`));
+    else failed(token, error);
+    return;
+  }
+  if (!live(token)) return;
   const events = history.items;
   const latest = events.length;
-  const slider = h("input", { type: "range", min: 1, max: latest, value: latest, id: "version-slider", "aria-label": "version" });
+  const slider = h("input", {
+    type: "range", min: 1, max: latest, value: latest, step: 1, id: "version-slider",
+    "aria-label": "Version", disabled: latest < 2,
+  });
   const label = h("strong", { id: "version-label" });
-  const stateView = h("pre", { id: "state-view" });
+  const caption = h("div", { class: "caption", id: "version-event" });
+  const stateView = h("pre", { id: "state-view", class: "json", tabindex: 0, "aria-label": "State at the chosen version" });
   const timeline = h("ol", { class: "timeline", id: "timeline" });
   const summary = h("div", { class: "kpis", id: "order-kpis" });
-
+  const states = new Map(); // version → Promise of the state
+  const stateAt = (version) => {
+    if (!states.has(version)) {
+      const loaded = api(`/api/orders/${encodeURIComponent(orderId)}/state?version=${version}`).then((v) => v.state);
+      loaded.catch(() => states.delete(version));
+      states.set(version, loaded);
+    }
+    return states.get(version);
+  };
+  let shown = 0;
   const show = async (version) => {
+    shown = version;
+    slider.value = version;
     label.textContent = `version ${version} of ${latest}`;
-    [...timeline.children].forEach((li, i) => li.classList.toggle("future", i >= version));
+    const event = events[version - 1];
+    caption.replaceChildren(h("span", { class: "type" }, event.type), " ", h("span", { class: "muted" }, "· ", time(occurred(event))));
+    [...timeline.children].forEach((li, i) => {
+      li.classList.toggle("future", i >= version);
+      li.classList.toggle("current", i === version - 1);
+      li.setAttribute("aria-current", i === version - 1 ? "step" : "false");
+    });
     try {
-      const view = await api(`/api/orders/${orderId}/state?version=${version}`);
-      stateView.textContent = JSON.stringify(view.state, null, 2);
-      const s = view.state;
+      const [now, before] = await Promise.all([stateAt(version), version > 1 ? stateAt(version - 1) : null]);
+      if (shown !== version || !live(token)) return; // the slider moved on meanwhile
+      renderState(stateView, now, before);
+      stateView.dataset.version = version;
+      const address = now.shipping_address || {};
       summary.replaceChildren(
-        kpi("Status", pill(s.status || "—")), kpi("Total", money(s.total || 0, s.currency || "EUR")),
-        kpi("Items", (s.items || []).length), kpi("Customer", s.customer || "—"));
-    } catch (error) { stateView.textContent = error.message; }
+        kpi("Status", pill(now.status || "—")),
+        kpi("Customer", now.customer || "—", { class: "kpi text", title: [address.street, address.postcode, address.city, address.country].filter(Boolean).join(", ") }),
+        kpi("Items", (now.items || []).length),
+        kpi("Total", money(now.total || 0, now.currency || "EUR")),
+        kpi("Paid", money(now.paid || 0, now.currency || "EUR")));
+    } catch (error) {
+      if (shown === version) stateView.textContent = error.message;
+    }
   };
   slider.addEventListener("input", () => show(Number(slider.value)));
   timeline.replaceChildren(...events.map((e) =>
-    h("li", {},
-      h("div", { class: "v" }, `v${e.version}`),
-      h("div", {},
-        h("div", {}, h("span", { class: "type" }, e.type), " ", h("span", { class: "muted small" }, when(e.recorded_at))),
+    h("li", { "data-version": e.version },
+      h("button", { class: "v", type: "button", title: `Show the state at version ${e.version}`, onclick: () => show(e.version) }, `v${e.version}`),
+      h("div", { class: "body" },
+        h("div", { class: "head" }, h("span", { class: "type" }, e.type),
+          time(occurred(e), { class: "muted small", title: `recorded ${fullTime(e.recorded_at)}` })),
         h("div", { class: "meta" },
-          metaLine("command", e.metadata.command_type || e.metadata.command_id),
-          metaLine("actor", e.metadata.actor),
-          metaLine("correlation", e.metadata.correlation_id),
-          metaLine("causation", e.metadata.causation_id),
-          metaLine("position", e.position)),
-        h("details", {}, h("summary", { class: "small muted" }, "data"), h("pre", {}, JSON.stringify(e.data, null, 2)))))));
-  page(`Order ${orderId}`,
+          metaItem("command", e.metadata.command_type),
+          metaItem("actor", e.metadata.actor),
+          metaItem("position", e.position),
+          upcast(e)),
+        h("details", {},
+          h("summary", { class: "small muted" }, "data and metadata"),
+          h("pre", { class: "json" }, JSON.stringify({ data: e.data, metadata: e.metadata }, null, 2)))))));
+  page(h("span", {}, "Order ", h("span", { class: "mono" }, orderId)),
+    back,
     summary,
-    h("div", { class: "grid" },
-      h("div", { class: "card" }, h("h2", {}, "State at a version"),
-        h("div", { class: "slider" }, slider, label), stateView),
-      h("div", { class: "card" }, h("h2", {}, `Timeline (${latest} events)`), timeline)));
+    h("div", { class: "grid order" },
+      h("section", { class: "card" },
+        h("div", { class: "card-head" }, h("h2", {}, "State at a version"), label),
+        h("div", { class: "slider" }, h("span", { class: "muted small" }, "v1"), slider, h("span", { class: "muted small" }, `v${latest}`)),
+        caption,
+        stateView,
+        h("p", { class: "muted small" }, "Rebuilt from the events up to this version. Highlighted: what this event changed.")),
+      h("section", { class: "card" }, h("h2", {}, `Timeline · ${plural(latest, "event")}`), timeline)));
   await show(latest);
 }
 
-function metaLine(name, value) {
-  return value === undefined || value === null ? null : h("span", {}, `${name} `, h("code", {}, String(value)), " · ");
+function renderState(target, now, before) {
+  const keys = Object.keys(now);
+  const lines = [h("span", {}, "{\n")];
+  keys.forEach((key, i) => {
+    const value = JSON.stringify(now[key], null, 2).replace(/\n/g, "\n  ");
+    const changed = before !== null && JSON.stringify(now[key]) !== JSON.stringify(before[key]);
+    lines.push(h("span", { class: changed ? "changed" : null, "data-key": key },
+      `  ${JSON.stringify(key)}: ${value}${i < keys.length - 1 ? "," : ""}\n`));
+  });
+  lines.push(h("span", {}, "}"));
+  target.replaceChildren(...lines);
 }
 
-function kpi(label, value) {
-  return h("div", { class: "kpi" }, h("div", { class: "label" }, label), h("div", { class: "value" }, value));
+// When it happened (the order's own time), else when the store recorded it.
+const occurred = (event) => (event.data && event.data.at) || event.metadata.occurred_at || event.recorded_at;
+
+function upcast(event) {
+  const stored = event.stored_schema_version;
+  const now = event.metadata.schema_version;
+  if (stored === undefined || now === undefined || stored === now) return null;
+  return metaItem("upcast", `schema v${stored} → v${now}`);
+}
+
+function metaItem(name, value) {
+  return value === undefined || value === null ? null : h("span", { class: "meta-item" }, `${name} `, h("code", {}, String(value)));
 }
 
 // -- analytics --------------------------------------------------------------------------------
 
-async function analyticsPage() {
-  const kpis = h("div", { class: "kpis" });
+async function analyticsPage(token) {
+  const kpis = h("div", { class: "kpis", id: "analytics-kpis" }, ["Orders", "Revenue", "Average order", "Shipped", "Cancelled", "Refunds"].map((k) => kpi(k, "…")));
   const revenue = h("div", { class: "chart", id: "chart-revenue" });
   const orders = h("div", { class: "chart", id: "chart-orders" });
   const products = h("div", { class: "chart", id: "chart-products" });
-  page("Analytics", kpis,
+  page("Analytics",
+    h("p", { class: "lead muted" }, "Revenue counts on the day an order is paid and is taken back when it is refunded; amounts in euros at reference rates."),
+    kpis,
     h("div", { class: "grid" },
-      h("div", { class: "card" }, h("h2", {}, "Revenue per day"), revenue),
-      h("div", { class: "card" }, h("h2", {}, "Orders per day"), orders)),
-    h("div", { class: "card" }, h("h2", {}, "Top products by revenue"), products));
-  try {
+      h("section", { class: "card" }, h("h2", {}, "Revenue per day"), revenue),
+      h("section", { class: "card" }, h("h2", {}, "Orders per day"), orders)),
+    h("section", { class: "card" }, h("h2", {}, "Top products by revenue"), products));
+  const load = async () => {
     const [summary, daily, top] = await Promise.all([
       api("/api/analytics/summary"), api("/api/analytics/daily?days=60"), api("/api/analytics/products?limit=10"),
     ]);
+    if (!live(token)) return;
     kpis.replaceChildren(
       kpi("Orders", count(summary.orders)), kpi("Revenue", money(summary.revenue)),
       kpi("Average order", money(summary.average_order)), kpi("Shipped", count(summary.shipped)),
-      kpi("Cancelled", count(summary.cancelled)));
-    const points = daily.items.map((d) => ({ label: day(d.day), value: d.revenue }));
-    Charts.line(revenue, points, { format: (v) => money(v).replace(/\.00$/, "") });
-    Charts.bars(orders, daily.items.map((d) => ({ label: day(d.day), value: d.orders })), { format: (v) => count(Math.round(v)) });
-    Charts.horizontal(products, top.items.map((p) => ({ label: p.product, value: p.revenue })), { format: (v) => money(v) });
-  } catch (error) { failed(error); }
+      kpi("Cancelled", count(summary.cancelled)), kpi("Refunds", money(summary.refunds || 0)));
+    const days = lastDays(daily.items, 60);
+    const whole = (v) => money(v).replace(/[.,]00(?=\D*$)/, "");
+    Charts.line(revenue, days.map((d) => ({ label: day(d.day), value: d.revenue })), { format: whole, tooltip: money });
+    Charts.bars(orders, days.map((d) => ({ label: day(d.day), value: d.orders })), { format: count, integer: true });
+    Charts.horizontal(products, top.items.map((p) => ({ label: p.product, value: p.revenue })), { format: money });
+  };
+  try { await load(); } catch (error) { failed(token, error); return; }
+  every(token, 10000, () => load().catch(() => {}));
+}
+
+// The days with data, with the days between them filled in as zero, up to `limit` days.
+function lastDays(items, limit) {
+  if (!items.length) return [];
+  const byDay = new Map(items.map((d) => [d.day, d]));
+  const end = new Date(`${items[items.length - 1].day}T00:00:00Z`);
+  const start = new Date(`${items[0].day}T00:00:00Z`);
+  const filled = [];
+  for (let i = limit - 1; i >= 0; i -= 1) {
+    const date = new Date(end.getTime() - i * 86400000);
+    if (date < start) continue;
+    const key = date.toISOString().slice(0, 10);
+    filled.push(byDay.get(key) || { day: key, orders: 0, paid: 0, revenue: 0, shipped: 0, cancelled: 0 });
+  }
+  return filled;
 }
 
 // -- live feed --------------------------------------------------------------------------------
 
-function startFeed() {
+async function startFeed() {
   if (state.feedSource) return;
+  try {
+    state.feedHead = (await api("/api/store/summary")).head;
+  } catch { state.feedHead = null; }
   const source = new EventSource("/api/feed");
+  source.addEventListener("open", () => setFeedStatus("live"));
+  source.addEventListener("error", () => setFeedStatus(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting"));
   source.addEventListener("event", (message) => {
-    const item = JSON.parse(message.data);
+    let item;
+    try { item = JSON.parse(message.data); } catch { return; }
+    if (state.feedIds.has(item.id)) return; // a reconnection sends the recent items again
+    state.feedIds.add(item.id);
     state.feed.unshift(item);
-    state.feed.length = Math.min(state.feed.length, 200);
+    if (state.feed.length > FEED_KEEP) state.feedIds.delete(state.feed.pop().id);
+    if (!state.feedPosition || comparePositions(item.position, state.feedPosition) > 0) state.feedPosition = item.position;
+    const isNew = state.feedHead === null || comparePositions(item.position, state.feedHead) > 0;
     const list = document.getElementById("feed-list");
-    if (list) list.prepend(feedItem(item));
-    else {
+    if (list) {
+      document.getElementById("feed-empty")?.remove();
+      list.prepend(feedItem(item, isNew));
+      while (list.children.length > FEED_KEEP) list.lastElementChild.remove();
+    } else if (isNew) {
       state.unseen += 1;
       const badge = document.getElementById("feed-badge");
       badge.hidden = false;
-      badge.textContent = state.unseen;
+      badge.textContent = state.unseen > 99 ? "99+" : state.unseen;
     }
+    if (isNew && state.onFeed) state.onFeed(item);
   });
   state.feedSource = source;
 }
 
-function feedItem(item) {
-  return h("li", { "data-stream": item.stream },
-    h("span", { class: "muted small" }, new Date(item.recorded_at).toLocaleTimeString()),
-    h("strong", {}, item.type),
-    h("a", { href: `#/orders/${item.stream.replace(/^order-/, "")}` }, item.stream),
-    h("span", { class: "muted small" }, `v${item.version} · position ${item.position}`));
+function setFeedStatus(status) {
+  state.feedStatus = status;
+  const text = { live: "Connected", reconnecting: "Reconnecting…", closed: "Disconnected" }[status];
+  for (const el of document.querySelectorAll("[data-feed-status]")) {
+    el.dataset.feedStatus = status;
+    el.textContent = text;
+  }
+}
+
+function feedItem(item, isNew = false) {
+  return h("li", { "data-stream": item.stream, "data-event-id": item.id, class: isNew ? "new" : null },
+    time(item.recorded_at, { class: "muted small when" }),
+    h("span", { class: `event-type ${eventKind(item.type)}` }, item.type),
+    streamLink(item.stream, orderOfStream(item.stream) ?? item.stream),
+    h("span", { class: "muted small" }, `v${item.version}`),
+    h("span", { class: "spacer" }),
+    item.actor ? h("span", { class: "muted small" }, item.actor) : null,
+    h("span", { class: "muted small mono" }, `#${item.position}`));
+}
+
+function eventKind(type) {
+  if (/Cancel|Refund/.test(type)) return "bad";
+  if (/Payment|Shipped/.test(type)) return "good";
+  if (/Placed/.test(type)) return "new";
+  return "change";
 }
 
 function feedPage() {
   state.unseen = 0;
   document.getElementById("feed-badge").hidden = true;
+  const status = h("span", { class: "status-dot", "data-feed-status": state.feedStatus || "reconnecting" });
   page("Live feed",
-    h("p", { class: "muted" }, "Events appear here the moment they are committed."),
-    h("div", { class: "card" }, h("ul", { class: "feed", id: "feed-list" }, state.feed.map(feedItem))));
+    h("div", { class: "lead" }, h("span", { class: "muted" }, "Events appear here the moment they are committed. "), status),
+    h("section", { class: "card flush" },
+      h("ul", { class: "feed", id: "feed-list" }, state.feed.map((item) => feedItem(item))),
+      state.feed.length ? null : h("div", { class: "empty", id: "feed-empty" }, "No events yet. They will appear here as orders change.")));
+  setFeedStatus(state.feedStatus || "reconnecting");
 }
 
 // -- event store ------------------------------------------------------------------------------
 
-async function storePage(params) {
-  const pageNumber = Number(params.get("page") || 1);
-  const kpis = h("div", { class: "kpis" });
-  const types = h("div", { class: "chart" });
-  const streams = h("tbody");
-  const recent = h("tbody");
+async function storePage(token, params) {
+  const pageNumber = Math.max(1, Math.floor(Number(params.get("page")) || 1));
+  const kpis = h("div", { class: "kpis", id: "store-kpis" }, ["Events", "Streams", "Head position", "Event types"].map((k) => kpi(k, "…")));
+  const types = h("div", { class: "chart", id: "chart-types" });
+  const streams = h("tbody", {}, loadingRow(3));
+  const recent = h("tbody", {}, loadingRow(5));
   const pager = h("div", { class: "pager" });
   page("Event store", kpis,
     h("div", { class: "grid" },
-      h("div", { class: "card" }, h("h2", {}, "Events by type"), types),
-      h("div", { class: "card" }, h("h2", {}, "Largest streams"),
-        h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "Stream"), h("th", { class: "num" }, "Events"), h("th", {}, "Last write"))), streams), pager)),
-    h("div", { class: "card" }, h("h2", {}, "Recent events"),
-      h("table", {}, h("thead", {}, h("tr", {}, ["Position", "Stream", "Version", "Type", "Recorded"].map((c) => h("th", {}, c)))), recent)));
+      h("section", { class: "card" }, h("h2", {}, "Events by type"), types),
+      h("section", { class: "card" }, h("h2", {}, "Largest streams"),
+        table(["Stream", { label: "Events", class: "num" }, "Last write"], streams, { class: "clickable", id: "streams-table" }), pager)),
+    h("section", { class: "card" }, h("h2", {}, "Recent events"),
+      table([{ label: "Position", class: "num" }, "Stream", { label: "Version", class: "num" }, "Type", "Recorded"], recent, { class: "clickable", id: "recent-events" })));
+  const open = (stream) => (e) => {
+    const orderId = orderOfStream(stream);
+    if (orderId !== null && !e.target.closest("a")) location.hash = orderHref(orderId);
+  };
   const load = async () => {
     const [summary, largest, latest] = await Promise.all([
       api("/api/store/summary"), api(`/api/store/streams?page=${pageNumber}&page_size=10`), api("/api/store/events?limit=25"),
     ]);
+    if (!live(token)) return;
     kpis.replaceChildren(kpi("Events", count(summary.events)), kpi("Streams", count(summary.streams)),
-      kpi("Head position", summary.head || "—"), kpi("Event types", summary.by_type.length));
+      kpi("Head position", summary.head || "—"), kpi("Event types", count(summary.by_type.length)));
     Charts.horizontal(types, summary.by_type.map((t) => ({ label: t.type, value: t.count })), { format: count });
-    streams.replaceChildren(...largest.items.map((s) => h("tr", { onclick: () => { location.hash = `#/orders/${s.stream.replace(/^order-/, "")}`; } },
-      h("td", {}, s.stream), h("td", { class: "num" }, count(s.events)), h("td", {}, when(s.last_recorded_at)))));
+    streams.replaceChildren(...largest.items.map((s) => h("tr", { onclick: open(s.stream) },
+      h("td", {}, streamLink(s.stream)),
+      h("td", { class: "num" }, count(s.events)), h("td", {}, time(s.last_recorded_at)))));
+    if (!largest.items.length) streams.append(emptyRow(3, largest.total ? "Past the last page" : "No streams yet"));
     const pages = Math.max(1, Math.ceil(largest.total / largest.page_size));
-    pager.replaceChildren(h("span", { class: "muted" }, `page ${largest.page} of ${count(pages)}`),
-      h("button", { class: "secondary", disabled: largest.page <= 1, onclick: () => { location.hash = `#/store?page=${largest.page - 1}`; } }, "‹"),
-      h("button", { class: "secondary", disabled: largest.page >= pages, onclick: () => { location.hash = `#/store?page=${largest.page + 1}`; } }, "›"));
-    recent.replaceChildren(...latest.items.map((e) => h("tr", {},
-      h("td", {}, e.position), h("td", {}, e.stream), h("td", {}, e.version), h("td", {}, e.type), h("td", {}, when(e.recorded_at)))));
+    pager.replaceChildren(h("span", { class: "muted" }, `page ${count(largest.page)} of ${count(pages)}`), h("span", { class: "spacer" }),
+      h("button", { class: "secondary", type: "button", "aria-label": "Previous page", disabled: largest.page <= 1, onclick: () => { location.hash = `#/store?page=${largest.page - 1}`; } }, "‹ Previous"),
+      h("button", { class: "secondary", type: "button", "aria-label": "Next page", disabled: largest.page >= pages, onclick: () => { location.hash = `#/store?page=${largest.page + 1}`; } }, "Next ›"));
+    recent.replaceChildren(...latest.items.map((e) => h("tr", { onclick: open(e.stream) },
+      h("td", { class: "num mono" }, e.position),
+      h("td", {}, streamLink(e.stream)),
+      h("td", { class: "num" }, e.version),
+      h("td", {}, h("span", { class: `event-type ${eventKind(e.type)}` }, e.type)),
+      h("td", {}, time(e.recorded_at)))));
+    if (!latest.items.length) recent.append(emptyRow(5, "No events yet"));
   };
-  try { await load(); every(5000, () => load().catch(() => {})); } catch (error) { failed(error); }
+  try { await load(); } catch (error) { failed(token, error); return; }
+  every(token, 5000, () => load().catch(() => {}));
 }
 
 // -- projections ------------------------------------------------------------------------------
 
-async function projectionsPage() {
-  const body = h("tbody");
+async function projectionsPage(token) {
+  const columns = ["Projection", "State", { label: "Position", class: "num" }, { label: "Lag (events)", class: "num" },
+    { label: "Lag (s)", class: "num" }, { label: "Parked", class: "num" }, "Last error", ""];
+  const body = h("tbody", {}, loadingRow(columns.length));
   const parked = h("div");
+  const writer = state.role === "writer";
   page("Projections",
-    h("div", { class: "card" }, h("table", { id: "projections-table" },
-      h("thead", {}, h("tr", {}, ["Projection", "State", "Position", "Lag (events)", "Lag (s)", "Parked", "Last error", ""].map((c) => h("th", {}, c)))), body)),
+    h("p", { class: "lead muted" }, "Each read model is a projection of the event store. ",
+      writer ? "Rebuild replays one from the start of history." : "Enter a writer API key to rebuild one."),
+    h("section", { class: "card flush" }, table(columns, body, { id: "projections-table" })),
     parked);
   const load = async () => {
     const result = await api("/api/projections");
-    body.replaceChildren(...result.items.map((p) => h("tr", {},
-      h("td", {}, h("strong", {}, p.name)), h("td", {}, pill(p.state)), h("td", {}, p.position || "—"),
-      h("td", { class: "num" }, count(p.lag_events)), h("td", { class: "num" }, p.lag_seconds.toFixed(2)),
-      h("td", { class: "num" }, p.parked), h("td", { class: "wrap small" }, p.last_error || ""),
-      h("td", {}, h("button", {
-        class: "secondary", "data-rebuild": p.name, disabled: state.role !== "writer",
-        title: state.role === "writer" ? "Replay this projection from the start of history" : "Needs a writer API key",
-        onclick: (e) => { e.stopPropagation(); rebuild(p.name); },
+    if (!live(token)) return;
+    body.replaceChildren(...result.items.map((p) => h("tr", { "data-projection": p.name },
+      h("td", {}, h("strong", {}, p.name), " ", h("span", { class: "muted small" }, `v${p.version}`)),
+      h("td", {}, pill(p.stuck ? "stuck" : p.state)),
+      h("td", { class: "num mono" }, p.position || "—"),
+      h("td", { class: p.lag_events > 0 ? "num warn" : "num" }, count(p.lag_events), p.lag_exact === false ? "+" : ""),
+      h("td", { class: "num" }, p.lag_seconds.toFixed(2)),
+      h("td", { class: p.parked > 0 ? "num bad" : "num" }, count(p.parked)),
+      h("td", { class: "wrap small error-text" }, p.last_error || ""),
+      h("td", { class: "actions" }, h("button", {
+        class: "secondary small", type: "button", "data-rebuild": p.name, disabled: !writer,
+        title: writer ? "Replay this projection from the start of history" : "Needs a writer API key",
+        onclick: () => rebuild(p.name),
       }, "Rebuild")))));
+    if (!result.items.length) body.append(emptyRow(columns.length, "No projections"));
     const withParked = result.items.filter((p) => p.parked > 0);
-    parked.replaceChildren(...await Promise.all(withParked.map(async (p) => {
-      const list = await api(`/api/projections/${p.name}/parked`);
-      return h("div", { class: "card" }, h("h2", {}, `Parked events of ${p.name}`),
-        h("table", {}, h("tbody", {}, list.items.map((x) => h("tr", {},
-          h("td", {}, x.position), h("td", {}, x.event_type), h("td", { class: "wrap small" }, x.error), h("td", {}, x.attempts))))));
-    })));
+    const cards = await Promise.all(withParked.map(async (p) => {
+      const list = await api(`/api/projections/${encodeURIComponent(p.name)}/parked`);
+      return h("section", { class: "card" }, h("h2", {}, `Parked events of ${p.name}`),
+        table([{ label: "Position", class: "num" }, "Event type", "Error", { label: "Attempts", class: "num" }],
+          h("tbody", {}, list.items.map((x) => h("tr", {},
+            h("td", { class: "num mono" }, x.position), h("td", {}, x.event_type),
+            h("td", { class: "wrap small error-text" }, x.error), h("td", { class: "num" }, x.attempts))))));
+    }));
+    if (live(token)) parked.replaceChildren(...cards);
   };
-  try { await load(); every(2000, () => load().catch(() => {})); } catch (error) { failed(error); }
+  try { await load(); } catch (error) { failed(token, error); return; }
+  every(token, 2000, () => load().catch(() => {}));
 }
 
 async function rebuild(name) {
   if (!keyInput.value) { toast("Enter a writer API key to rebuild a projection", true); return; }
   try {
-    await api(`/api/projections/${name}/rebuild`, { method: "POST" });
+    await api(`/api/projections/${encodeURIComponent(name)}/rebuild`, { method: "POST" });
     toast(`Rebuilding ${name} from the start of history`);
   } catch (error) { toast(error.message, true); }
 }
 
 // -- routing ----------------------------------------------------------------------------------
 
+function notFound() {
+  page("Page not found", h("div", { class: "card empty" }, "There is no such page. ", h("a", { href: "#/orders" }, "Go to the orders")));
+}
+
 async function route() {
   state.timers.forEach(clearInterval);
   state.timers = [];
+  state.onFeed = null;
+  const token = ++state.route;
   const [path, search] = (location.hash.slice(1) || "/orders").split("?");
   const params = new URLSearchParams(search || "");
   const parts = path.split("/").filter(Boolean);
-  document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.page === parts[0]));
-  if (parts[0] === "orders" && parts[1]) return orderPage(decodeURIComponent(parts[1]));
-  if (parts[0] === "analytics") return analyticsPage();
-  if (parts[0] === "feed") return feedPage();
-  if (parts[0] === "store") return storePage(params);
-  if (parts[0] === "projections") return projectionsPage();
-  return ordersPage(params);
+  const section = parts[0] || "orders";
+  document.querySelectorAll("nav a").forEach((a) => {
+    const active = a.dataset.page === section;
+    a.classList.toggle("active", active);
+    if (active) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  });
+  main.setAttribute("aria-busy", "true");
+  try {
+    if (section === "orders" && parts.length === 1) await ordersPage(token, params);
+    else if (section === "orders" && parts.length === 2) await orderPage(token, decodeURIComponent(parts[1]));
+    else if (section === "analytics" && parts.length === 1) await analyticsPage(token);
+    else if (section === "feed" && parts.length === 1) feedPage();
+    else if (section === "store" && parts.length === 1) await storePage(token, params);
+    else if (section === "projections" && parts.length === 1) await projectionsPage(token);
+    else notFound();
+  } finally {
+    if (live(token)) main.setAttribute("aria-busy", "false");
+  }
 }
 
 async function checkKey() {
@@ -326,13 +651,17 @@ async function checkKey() {
   state.role = null;
   try {
     if (keyInput.value) state.role = (await api("/api/whoami")).role;
-    label.textContent = state.role ? `role: ${state.role}` : "";
-  } catch (error) { label.textContent = "key not recognised"; }
+    label.textContent = state.role ? `Signed in as ${state.role}` : "";
+    label.className = "small key-state ok";
+  } catch (error) {
+    label.textContent = "Key not recognised";
+    label.className = "small key-state bad";
+  }
 }
 
+document.getElementById("key-form").addEventListener("submit", (e) => e.preventDefault());
 keyInput.value = sessionStorage.getItem("eventbook-api-key") || "";
 keyInput.addEventListener("change", async () => { await checkKey(); route(); });
-if (keyInput.value) checkKey();
 window.addEventListener("hashchange", route);
 startFeed();
-route();
+(keyInput.value ? checkKey() : Promise.resolve()).finally(route);
