@@ -212,6 +212,7 @@ async def test_the_default_is_durable(tmp_path: Path) -> None:
         ({"synchronous": 2}, "synchronous must be one of"),
         ({"busy_timeout": "-1"}, "busy_timeout must be a whole number from 0"),
         ({"busy_timeout": "soon"}, "busy_timeout"),
+        ({"busy_timeout": "²"}, "busy_timeout"),
         ({"busy_timeout": True}, "busy_timeout"),
         ({"readers": "0"}, "readers must be a whole number from 1 to 64"),
         ({"readers": 1.5}, "readers"),
