@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from apps.orders.api import commands, history, operations, problems, queries
+from apps.orders.api import commands, history, operations, problems, queries, schemas
 from apps.orders.service import OrdersService
 from apps.orders.settings import Settings
 
@@ -59,10 +59,26 @@ def create_app(
         if app.openapi_schema is None:
             schema = original()
             shared = schema.setdefault("components", {}).setdefault("schemas", {})
+            shared.update(schemas.COMPONENTS)
             for _, command_type, _ in commands.ROUTES:
                 shared.update(commands.body_schema(command_type)[1])
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for parameter in operation.get("parameters", []):
+                        parameter["schema"] = _not_null(parameter["schema"])
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional parameter's schema without the `null` FastAPI adds for `X | None`: a
+    header or query parameter is left out, never null (a client would send "null")."""
+    choices = schema.get("anyOf")
+    if not choices or {"type": "null"} not in choices:
+        return schema
+    rest = [choice for choice in choices if choice != {"type": "null"}]
+    others = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {**rest[0], **others} if len(rest) == 1 else {**others, "anyOf": rest}

@@ -3,18 +3,20 @@
 Bodies are validated by the command types themselves (msgspec), and the OpenAPI schema of
 each body is generated from the same types, so the two never disagree. `Idempotency-Key`
 becomes the command id (a retry returns the first result); `If-Match` carries the stream
-version the client last saw (a mismatch is `412 Precondition Failed`).
+version the client last saw (a mismatch is `412 Precondition Failed`). Path and headers are
+constrained as the command types constrain them, so that OpenAPI says what is accepted.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, get_args
 from uuid import UUID, uuid5
 
 import msgspec
-from fastapi import APIRouter, Header, Request, Security
+from fastapi import APIRouter, Header, Path, Request, Security
 from fastapi.responses import JSONResponse
 
+from apps.orders.api import problems, schemas
 from apps.orders.api.problems import Problem
 from apps.orders.api.security import api_key_header, require_writer, service_of
 from apps.orders.domain import commands as c
@@ -36,17 +38,45 @@ ROUTES: list[tuple[str, type[Any], str]] = [
     ("/orders/{order_id}/cancel", c.CancelOrder, "Cancel (a paid order is refunded)"),
 ]
 
-ACCEPTED = {
-    "type": "object",
-    "required": ["order_id", "command_id", "version", "position", "duplicate"],
-    "properties": {
-        "order_id": {"type": "string"},
-        "command_id": {"type": "string"},
-        "version": {"type": ["integer", "null"]},
-        "position": {"type": ["string", "null"]},
-        "duplicate": {"type": "boolean"},
-    },
+AMOUNT: dict[str, Any] = {
+    "anyOf": [
+        {
+            "type": "string",
+            "pattern": r"^(?:(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,2})?|1000000(?:\.00?)?)$",
+        },
+        {"type": "number", "minimum": 0, "maximum": 1_000_000, "multipleOf": 0.01},
+    ],
+    "description": 'an amount from 0 to 1000000 with at most two decimals: "12.50" (or 12.5)',
 }
+"""How the API documents a `Decimal` amount (a string, or a JSON number, both exact), with
+the bounds `check_price` enforces."""
+
+NO_NUL = r"^[^\x00]*$"
+"""Free text may hold any character but NUL, which PostgreSQL cannot store."""
+
+OrderIdPath = Annotated[
+    str, Path(pattern=get_args(c.OrderId)[1].pattern, description="the order's id")
+]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        pattern=r'^(?:W/)?(?:"[0-9]{1,18}"|[0-9]{1,18})$',
+        description='the stream version the client last saw, as in an ETag: "3"',
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(max_length=200, description="a retry with the same key returns the first result"),
+]
+
+
+def _number(text: str) -> int | float:
+    """A JSON number with no fraction is an integer, as JSON Schema has it: `2.0` is `2`."""
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) <= 2**53 else value
+
+
+BODIES = msgspec.json.Decoder(float_hook=_number)
 
 
 def new_order_id(command_id: str) -> str:
@@ -55,36 +85,33 @@ def new_order_id(command_id: str) -> str:
 
 
 def _if_match(value: str | None) -> int | None:
-    if value is None:
-        return None
-    text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
-        raise Problem(
-            400, "bad-if-match", "Bad If-Match", 'If-Match must be a stream version like "3"'
-        )
-    return int(text)
+    """The version in an If-Match header its pattern has admitted."""
+    return None if value is None else int(value.removeprefix("W/").strip('"'))
 
 
-def _endpoint(command_type: type[Any]) -> Any:
+def _endpoint(command_type: type[Any], *, new_order: bool) -> Any:
     name = command_type.__name__
 
     async def accept(
         request: Request,
-        api_key: str | None = Security(api_key_header),
-        idempotency_key: str | None = Header(None, max_length=200),
-        if_match: str | None = Header(None),
+        order_id: str | None,
+        api_key: str | None,
+        idempotency_key: str | None,
+        if_match: str | None,
     ) -> JSONResponse:
         role = require_writer(request, api_key)
         try:
-            body = msgspec.json.decode(await request.body())
+            body = BODIES.decode(await request.body())
         except msgspec.DecodeError as error:
             raise Problem(400, "malformed-json", "Malformed JSON", str(error)) from None
         if not isinstance(body, dict):
             raise Problem(422, "invalid-command", "Invalid command", "the body must be an object")
         if "order_id" in body:
             raise Problem(422, "invalid-command", "Invalid command", "order_id comes from the URL")
+        if _has_nul(body):  # PostgreSQL cannot store it: refused on every profile alike
+            raise Problem(422, "invalid-command", "Invalid command", "text may not contain NUL")
         command_id = idempotency_key or str(uuid7())
-        order_id = request.path_params.get("order_id") or new_order_id(command_id)
+        order_id = order_id or new_order_id(command_id)
         expected = _if_match(if_match)
         metadata = CommandMetadata(
             command_id=command_id,
@@ -116,8 +143,54 @@ def _endpoint(command_type: type[Any]) -> Any:
             headers["ETag"] = f'"{result.version}"'
         return JSONResponse(answer, status_code=202, headers=headers)
 
-    accept.__name__ = name
-    return accept
+    if new_order:
+
+        async def place(
+            request: Request,
+            api_key: str | None = Security(api_key_header),
+            idempotency_key: IdempotencyKey = None,
+            if_match: IfMatch = None,
+        ) -> JSONResponse:
+            return await accept(request, None, api_key, idempotency_key, if_match)
+
+        place.__name__ = name
+        return place
+
+    async def change(
+        request: Request,
+        order_id: OrderIdPath,
+        api_key: str | None = Security(api_key_header),
+        idempotency_key: IdempotencyKey = None,
+        if_match: IfMatch = None,
+    ) -> JSONResponse:
+        return await accept(request, order_id, api_key, idempotency_key, if_match)
+
+    change.__name__ = name
+    return change
+
+
+def _documented(schema: Any) -> Any:
+    """`schema` as the API checks it: each `Decimal` (a string of format `decimal`) is an
+    `AMOUNT`, and free text admits no NUL."""
+    if isinstance(schema, dict):
+        if schema.get("format") == "decimal":
+            return dict(AMOUNT)
+        if schema.get("type") == "string" and "pattern" not in schema:
+            return {**schema, "pattern": NO_NUL}
+        return {key: _documented(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_documented(value) for value in schema]
+    return schema
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def body_schema(command_type: type[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -125,26 +198,24 @@ def body_schema(command_type: type[Any]) -> tuple[dict[str, Any], dict[str, Any]
     _, components = msgspec.json.schema_components(
         [command_type], ref_template="#/components/schemas/{name}"
     )
-    body = components.pop(command_type.__name__)
+    body = _documented(components.pop(command_type.__name__))
     body["properties"].pop("order_id", None)
     body["required"] = [f for f in body.get("required", []) if f != "order_id"]
-    return body, components
+    return body, {name: _documented(schema) for name, schema in components.items()}
 
 
 for path, command_type, summary in ROUTES:
     body, _ = body_schema(command_type)
     router.add_api_route(
         path,
-        _endpoint(command_type),
+        _endpoint(command_type, new_order="{order_id}" not in path),
         methods=["POST"],
         status_code=202,
         summary=summary,
         name=command_type.__name__,
         responses={
-            202: {"description": "Accepted", "content": {"application/json": {"schema": ACCEPTED}}},
-            409: {"description": "A business rule was broken"},
-            412: {"description": "The order is not at the If-Match version"},
-            422: {"description": "The command is invalid"},
+            **schemas.answer("CommandAccepted", 202, "Accepted: the events are stored"),
+            **problems.responses(400, 401, 403, 409, 412, 422),
         },
         openapi_extra={
             "requestBody": {

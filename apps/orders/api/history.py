@@ -6,15 +6,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from apps.orders.api import problems, schemas
+from apps.orders.api.commands import OrderIdPath
 from apps.orders.api.problems import Problem
 from apps.orders.api.security import service_of
 from apps.orders.handlers import stream_of
+from eventbook import ValidationError
 
 router = APIRouter(prefix="/api", tags=["history"])
 
 
-@router.get("/orders/{order_id}/events", summary="Every event of an order, oldest first")
-async def order_events(request: Request, order_id: str) -> dict[str, Any]:
+@router.get(
+    "/orders/{order_id}/events",
+    summary="Every event of an order, oldest first",
+    response_model=None,
+    responses={**schemas.answer("OrderEvents"), **problems.responses(404, 422)},
+)
+async def order_events(request: Request, order_id: OrderIdPath) -> dict[str, Any]:
     service = service_of(request)
     stored = [e async for e in service.store.read_stream(stream_of(order_id))]
     if not stored:
@@ -38,14 +46,22 @@ async def order_events(request: Request, order_id: str) -> dict[str, Any]:
     }
 
 
-@router.get("/orders/{order_id}/state", summary="The order as it was at a version (time travel)")
+@router.get(
+    "/orders/{order_id}/state",
+    summary="The order as it was at a version (time travel); 404 past its last version",
+    response_model=None,
+    responses={**schemas.answer("OrderState"), **problems.responses(404, 422)},
+)
 async def order_state(
     request: Request,
-    order_id: str,
+    order_id: OrderIdPath,
     version: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> dict[str, Any]:
     service = service_of(request)
-    order = await service.orders.load(stream_of(order_id), at_version=version)
+    try:
+        order = await service.orders.load(stream_of(order_id), at_version=version)
+    except ValidationError as missing:  # the order never reached that version
+        raise Problem(404, "version-not-found", "Not found", str(missing)) from None
     if order.version == 0:
         raise Problem(404, "order-not-found", "Not found", f"no order {order_id!r}")
     return {"order_id": order_id, "version": order.version, "state": order.view()}

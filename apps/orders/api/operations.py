@@ -10,11 +10,13 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from fastapi import APIRouter, Query, Request, Security
+from fastapi import APIRouter, Path, Query, Request, Security
 from fastapi.responses import StreamingResponse
 
+from apps.orders.api import problems, schemas
 from apps.orders.api.problems import Problem
 from apps.orders.api.security import api_key_header, require_writer, role_of, service_of
+from apps.orders.api_keys import Role
 from eventbook.projections import (
     ParkedEventNotFound,
     Projection,
@@ -28,6 +30,29 @@ from eventbook.projections import (
 router = APIRouter(prefix="/api", tags=["operations"])
 log = logging.getLogger("orders.api")
 HEARTBEAT = 15.0
+ProjectionName = Annotated[
+    str, Path(pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="a projection's name")
+]
+
+
+REBUILDING = schemas.obj(
+    {"projection": schemas.STRING, "state": {"type": "string", "enum": ["rebuilding"]}}
+)
+
+
+def _parked_action(state: str) -> dict[int | str, Any]:
+    done = schemas.obj(
+        {
+            "event_id": {"type": "string", "format": "uuid"},
+            "state": {"type": "string", "enum": [state]},
+        }
+    )
+    return {
+        200: {
+            "description": f"The event was {state}",
+            "content": {"application/json": {"schema": done}},
+        }
+    }
 
 
 def _projection(request: Request, name: str) -> Projection[Any]:
@@ -37,14 +62,36 @@ def _projection(request: Request, name: str) -> Projection[Any]:
     return projection
 
 
-@router.get("/whoami", summary="The role of the API key sent")
+@router.get(
+    "/whoami",
+    summary="The role of the API key sent",
+    response_model=None,
+    responses={
+        200: {
+            "description": "OK",
+            "content": {
+                "application/json": {
+                    "schema": schemas.obj(
+                        {"role": {"type": "string", "enum": [r.value for r in Role]}}
+                    )
+                }
+            },
+        },
+        **problems.responses(401),
+    },
+)
 async def whoami(
     request: Request, api_key: str | None = Security(api_key_header)
 ) -> dict[str, str]:
     return {"role": role_of(request, api_key).value}
 
 
-@router.get("/store/summary", summary="Event, stream and type counts")
+@router.get(
+    "/store/summary",
+    summary="Event, stream and type counts",
+    response_model=None,
+    responses=schemas.answer("StoreSummary"),
+)
 async def store_summary(request: Request) -> dict[str, Any]:
     service = service_of(request)
     summary = await service.queries.store_summary()
@@ -52,7 +99,12 @@ async def store_summary(request: Request) -> dict[str, Any]:
     return {**summary, "head": None if head is None else str(head)}
 
 
-@router.get("/store/streams", summary="Streams, largest first")
+@router.get(
+    "/store/streams",
+    summary="Streams, largest first",
+    response_model=None,
+    responses={**schemas.answer("StreamPage"), **problems.responses(422)},
+)
 async def store_streams(
     request: Request,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -61,23 +113,45 @@ async def store_streams(
     return await service_of(request).queries.streams(page, page_size)
 
 
-@router.get("/store/events", summary="The newest events, newest first")
+@router.get(
+    "/store/events",
+    summary="The newest events, newest first",
+    response_model=None,
+    responses={**schemas.answer("RecentEvents"), **problems.responses(422)},
+)
 async def store_events(
     request: Request, limit: Annotated[int, Query(ge=1, le=200)] = 25
 ) -> dict[str, Any]:
     return {"items": await service_of(request).queries.recent_events(limit)}
 
 
-@router.get("/projections", summary="Position, lag, state and parked events of each projection")
+@router.get(
+    "/projections",
+    summary="Position, lag, state and parked events of each projection",
+    response_model=None,
+    responses=schemas.answer("Projections"),
+)
 async def projections(request: Request) -> dict[str, Any]:
     service = service_of(request)
     found = await status(service.store, service.projections)
     return {"items": [msgspec.to_builtins(s.as_dict()) for s in found]}
 
 
-@router.post("/projections/{name}/rebuild", status_code=202, summary="Replay from the start")
+@router.post(
+    "/projections/{name}/rebuild",
+    status_code=202,
+    summary="Replay from the start",
+    response_model=None,
+    responses={
+        202: {
+            "description": "The rebuild started",
+            "content": {"application/json": {"schema": REBUILDING}},
+        },
+        **problems.responses(401, 403, 404, 422),
+    },
+)
 async def rebuild_projection(
-    request: Request, name: str, api_key: str | None = Security(api_key_header)
+    request: Request, name: ProjectionName, api_key: str | None = Security(api_key_header)
 ) -> dict[str, str]:
     require_writer(request, api_key)
     projection = _projection(request, name)
@@ -88,15 +162,28 @@ async def rebuild_projection(
     return {"projection": name, "state": "rebuilding"}
 
 
-@router.get("/projections/{name}/parked", summary="Events a projection could not handle")
-async def parked(request: Request, name: str) -> dict[str, Any]:
+@router.get(
+    "/projections/{name}/parked",
+    summary="Events a projection could not handle",
+    response_model=None,
+    responses={**schemas.answer("ParkedEvents"), **problems.responses(404, 422)},
+)
+async def parked(request: Request, name: ProjectionName) -> dict[str, Any]:
     found = await list_parked(_projection(request, name))
     return {"items": [msgspec.to_builtins(p) for p in found]}
 
 
-@router.post("/projections/{name}/parked/{event_id}/retry", summary="Handle a parked event again")
+@router.post(
+    "/projections/{name}/parked/{event_id}/retry",
+    summary="Handle a parked event again",
+    response_model=None,
+    responses={**_parked_action("retried"), **problems.responses(401, 403, 404, 422)},
+)
 async def retry(
-    request: Request, name: str, event_id: UUID, api_key: str | None = Security(api_key_header)
+    request: Request,
+    name: ProjectionName,
+    event_id: UUID,
+    api_key: str | None = Security(api_key_header),
 ) -> dict[str, str]:
     require_writer(request, api_key)
     try:
@@ -106,9 +193,17 @@ async def retry(
     return {"event_id": str(event_id), "state": "retried"}
 
 
-@router.delete("/projections/{name}/parked/{event_id}", summary="Discard a parked event")
+@router.delete(
+    "/projections/{name}/parked/{event_id}",
+    summary="Discard a parked event",
+    response_model=None,
+    responses={**_parked_action("discarded"), **problems.responses(401, 403, 404, 422)},
+)
 async def discard(
-    request: Request, name: str, event_id: UUID, api_key: str | None = Security(api_key_header)
+    request: Request,
+    name: ProjectionName,
+    event_id: UUID,
+    api_key: str | None = Security(api_key_header),
 ) -> dict[str, str]:
     require_writer(request, api_key)
     try:

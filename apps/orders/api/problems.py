@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,13 +16,37 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
+from apps.orders.api.schemas import ref
 from eventbook import ConcurrencyError, ValidationError
 from eventbook.aggregate import DomainError
 
 log = logging.getLogger("orders.api")
 
 MEDIA_TYPE = "application/problem+json"
+
+WHEN = {
+    400: "The body is not JSON",
+    401: "No API key was sent, or one that was never issued",
+    403: "The API key may only read",
+    404: "Not found",
+    409: "A business rule was broken, or the order changed meanwhile",
+    412: "The order is not at the If-Match version",
+    422: "The request is invalid",
+    503: "The read model did not reach `min_position` in time",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, Any]:
+    """The OpenAPI `responses` entries of the problems an endpoint may answer."""
+    return {
+        status: {
+            "description": WHEN[status],
+            "content": {MEDIA_TYPE: {"schema": ref("Problem")}},
+        }
+        for status in statuses
+    }
 
 
 class Problem(Exception):
@@ -38,10 +63,17 @@ class Problem(Exception):
         )
 
 
-def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail}
     body.update(jsonable_encoder(extra))
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
 def _slug(name: str) -> str:
@@ -83,10 +115,28 @@ async def _on_request_validation(_: Request, exc: Exception) -> JSONResponse:
     return problem(422, "invalid-request", "Invalid request", f"check: {fields}", errors=errors)
 
 
-async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed(request: Request) -> str:
+    """Every method some route takes at this path (a 405 of one route names only its own)."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
-    return problem(exc.status_code, _slug(title.replace(" ", "")), title, str(exc.detail))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed(request)
+    return problem(exc.status_code, _slug(title.replace(" ", "")), title, str(exc.detail), headers)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
+from apps.orders.api import problems, schemas
+from apps.orders.api.commands import NO_NUL, OrderIdPath
 from apps.orders.api.problems import Problem
 from apps.orders.api.security import service_of
 from apps.orders.queries import SORTS
@@ -27,10 +29,21 @@ PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 MinPosition = Annotated[
     str | None,
     Query(
-        max_length=45,
+        pattern=r"^(?:[0-9]{1,19}:)?[0-9]{1,19}$",
         description="wait until the read model includes this position (from a command reply)",
     ),
 ]
+Customer = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=120,
+        pattern=r"^[^/\x00]+$",
+        description="a customer's name (any name: filter `GET /api/orders` by `customer`)",
+    ),
+]
+LARGEST_POSITION = 2**63 - 1
+"""Positions are 64-bit integers in every store."""
 assert set(SORTS) == set(Sort.__args__)  # type: ignore[attr-defined]
 
 
@@ -41,6 +54,10 @@ async def caught_up(request: Request, projection_name: str, min_position: str | 
         wanted = Position.parse(min_position)
     except ValidationError as error:
         raise Problem(422, "invalid-position", "Invalid min_position", str(error)) from None
+    if max(wanted.major, wanted.minor) > LARGEST_POSITION:
+        raise Problem(
+            422, "invalid-position", "Invalid min_position", f"no store has position {wanted}"
+        )
     service = service_of(request)
     projection = service.projection(projection_name)
     assert projection is not None
@@ -52,12 +69,17 @@ async def caught_up(request: Request, projection_name: str, min_position: str | 
         ) from None
 
 
-@router.get("/orders", summary="Orders, filtered and paged; `q` searches full text")
+@router.get(
+    "/orders",
+    summary="Orders, filtered and paged; `q` searches full text",
+    response_model=None,
+    responses={**schemas.answer("OrderPage"), **problems.responses(422, 503)},
+)
 async def list_orders(
     request: Request,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[str | None, Query(max_length=200, pattern=NO_NUL)] = None,
     status: Status | None = None,
-    customer: Annotated[str | None, Query(max_length=120)] = None,
+    customer: Annotated[str | None, Query(max_length=120, pattern=NO_NUL)] = None,
     sort: Sort = "-placed_at",
     page: PageNumber = 1,
     page_size: PageSize = 25,
@@ -74,9 +96,14 @@ async def list_orders(
     )
 
 
-@router.get("/orders/{order_id}", summary="One order, with its items")
+@router.get(
+    "/orders/{order_id}",
+    summary="One order, with its items",
+    response_model=None,
+    responses={**schemas.answer("Order"), **problems.responses(404, 422, 503)},
+)
 async def get_order(
-    request: Request, order_id: str, response: Response, min_position: MinPosition = None
+    request: Request, order_id: OrderIdPath, response: Response, min_position: MinPosition = None
 ) -> dict[str, Any]:
     await caught_up(request, "orders", min_position)
     order = await service_of(request).queries.order(order_id)
@@ -86,10 +113,15 @@ async def get_order(
     return order
 
 
-@router.get("/customers/{customer}/orders", summary="A customer's order history")
+@router.get(
+    "/customers/{customer}/orders",
+    summary="A customer's order history",
+    response_model=None,
+    responses={**schemas.answer("OrderPage"), **problems.responses(422, 503)},
+)
 async def customer_orders(
     request: Request,
-    customer: str,
+    customer: Customer,
     page: PageNumber = 1,
     page_size: PageSize = 25,
     min_position: MinPosition = None,
@@ -100,20 +132,35 @@ async def customer_orders(
     )
 
 
-@router.get("/analytics/summary", summary="Totals over all days, in euros")
+@router.get(
+    "/analytics/summary",
+    summary="Totals over all days, in euros",
+    response_model=None,
+    responses={**schemas.answer("AnalyticsSummary"), **problems.responses(422, 503)},
+)
 async def analytics_summary(request: Request, min_position: MinPosition = None) -> dict[str, Any]:
     await caught_up(request, "analytics", min_position)
     return await service_of(request).queries.analytics_summary()
 
 
-@router.get("/analytics/daily", summary="Orders and revenue per day, oldest first")
+@router.get(
+    "/analytics/daily",
+    summary="Orders and revenue per day, oldest first",
+    response_model=None,
+    responses={**schemas.answer("AnalyticsDays"), **problems.responses(422)},
+)
 async def analytics_daily(
     request: Request, days: Annotated[int, Query(ge=1, le=3660)] = 60
 ) -> dict[str, Any]:
     return {"items": await service_of(request).queries.daily(days)}
 
 
-@router.get("/analytics/products", summary="Products by revenue, best first")
+@router.get(
+    "/analytics/products",
+    summary="Products by revenue, best first",
+    response_model=None,
+    responses={**schemas.answer("ProductSales"), **problems.responses(422)},
+)
 async def analytics_products(
     request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 10
 ) -> dict[str, Any]:
