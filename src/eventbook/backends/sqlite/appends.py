@@ -57,16 +57,20 @@ def commit_group(
         _fail_all(jobs, exc)
         return False
     try:
-        (next_position,) = connection.execute(q.next_position).fetchone()
+        next_position, current = connection.execute(
+            q.group_start, (jobs[0].batch.stream,)
+        ).fetchone()
         recorded_at = datetime.now(UTC)
         for job in jobs:
             try:
-                outcome = _append(connection, job.batch, next_position, recorded_at, hooks)
+                outcome = _append(connection, job.batch, next_position, recorded_at, hooks, current)
             except Exception as exc:
                 job.error = unavailable(exc) if isinstance(exc, sqlite3.Error) else exc
                 if not connection.in_transaction:  # SQLite rolled everything back (I/O error...)
                     raise _TransactionLost(exc) from exc
                 continue
+            finally:
+                current = None  # only the first append's stream version was read already
             job.result, count = outcome
             next_position += count
             written += count
@@ -86,11 +90,16 @@ def _append(
     first_position: int,
     recorded_at: datetime,
     hooks: Sequence[AppendHook],
+    current: int | None,
 ) -> tuple[AppendResult, int]:
-    """Check and insert one batch; return its result and how many events it wrote."""
+    """Check and insert one batch; return its result and how many events it wrote.
+
+    `current` is the stream's version when the caller read it already in this transaction.
+    """
     q = queries()
     stream = batch.stream
-    (current,) = connection.execute(q.stream_version, (stream,)).fetchone()
+    if current is None:
+        (current,) = connection.execute(q.stream_version, (stream,)).fetchone()
     try:
         check_expected(stream, batch.expected, current)
     except ConcurrencyError:
@@ -108,13 +117,21 @@ def _append(
         (before + offset, event.id.bytes, stream, current + offset, event.type, document)
         for offset, (event, document) in enumerate(zip(batch.events, documents, strict=True), 1)
     ]
-    connection.execute("SAVEPOINT eventbook_append")
+    # A statement is atomic, so one row needs no savepoint: it is inserted or it is not.
+    # Several rows (several statements) or a hook's writes do, to be undone together.
+    guarded = len(rows) > 1 or bool(hooks)
+    if guarded:
+        connection.execute("SAVEPOINT eventbook_append")
     try:
         try:
-            connection.executemany(q.insert_event, rows)
+            if guarded:
+                connection.executemany(q.insert_event, rows)
+            else:
+                connection.execute(q.insert_event, rows[0])
         except sqlite3.IntegrityError:
             # Under the write lock, with the version checked, only a stored id can collide.
-            connection.execute("ROLLBACK TO eventbook_append")
+            if guarded:
+                connection.execute("ROLLBACK TO eventbook_append")
             stored = stored_events(connection, batch)
             if not stored:
                 raise
@@ -124,11 +141,12 @@ def _append(
             for hook in hooks:
                 hook(connection, recorded)
     except BaseException:
-        if connection.in_transaction:
+        if guarded and connection.in_transaction:
             connection.execute("ROLLBACK TO eventbook_append")
             connection.execute("RELEASE eventbook_append")
         raise
-    connection.execute("RELEASE eventbook_append")
+    if guarded:
+        connection.execute("RELEASE eventbook_append")
     last = rows[-1]
     return AppendResult(last[3], Position(0, last[0])), len(rows)
 

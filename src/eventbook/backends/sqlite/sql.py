@@ -22,7 +22,7 @@ class Queries:
     migrations_table_exists: str
     schema_version: str
     record_migration: str
-    next_position: str
+    group_start: str
     stream_version: str
     insert_event: str
     events_by_ids: str
