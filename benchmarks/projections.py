@@ -135,11 +135,11 @@ def rows_projection(
     handlers: HandlerMap[SqlBatch] = HandlerMap()
 
     def row(event: RecordedEvent, batch: SqlBatch) -> None:
-        batch.execute(insert, (str(event.id), event.stream, event.data.get("amount", 0)))
+        batch.execute(insert, (str(event.position), event.stream, event.data.get("amount", 0)))
 
     for kind in types:
         handlers[kind] = row
-    schema = [f"CREATE TABLE {{{name}}} (event_id TEXT NOT NULL, stream TEXT, amount BIGINT)"]
+    schema = [f"CREATE TABLE {{{name}}} (position TEXT NOT NULL, stream TEXT, amount BIGINT)"]
     return Projection(name, SqlSink(database, tables=[name], schema=schema), handlers)
 
 
@@ -185,7 +185,7 @@ def _raw_sqlite(path: str, count: int) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("DROP TABLE IF EXISTS bench_raw")
-    conn.execute("CREATE TABLE bench_raw (event_id TEXT NOT NULL, stream TEXT, amount BIGINT)")
+    conn.execute("CREATE TABLE bench_raw (position TEXT NOT NULL, stream TEXT, amount BIGINT)")
     done, after = 0, 0
     with stopwatch() as elapsed:
         while done < count:
@@ -197,9 +197,9 @@ def _raw_sqlite(path: str, count: int) -> float:
             if not rows:
                 break
             values = []
-            for _, document in rows:
+            for position, document in rows:
                 event = _document(document)
-                values.append((event["id"], event["stream"], event["data"].get("amount", 0)))
+                values.append((str(position), event["stream"], event["data"].get("amount", 0)))
             conn.execute("BEGIN")
             conn.executemany("INSERT INTO bench_raw VALUES (?, ?, ?)", values)
             conn.execute("COMMIT")
@@ -214,20 +214,20 @@ async def _raw_postgres(database: ProjectionDatabase, count: int) -> float:
     conn = await asyncpg.connect(database.dsn)  # type: ignore[attr-defined]
     await conn.execute("DROP TABLE IF EXISTS bench_read.bench_raw")
     await conn.execute(
-        "CREATE TABLE bench_read.bench_raw (event_id TEXT NOT NULL, stream TEXT, amount BIGINT)"
+        "CREATE TABLE bench_read.bench_raw (position TEXT NOT NULL, stream TEXT, amount BIGINT)"
     )
     done, after = 0, (0, 0)
     with stopwatch() as elapsed:
         while done < count:
             rows = await conn.fetch(
-                "SELECT tx, seq, id, stream, data::text FROM bench.events"
+                "SELECT tx, seq, NULL, stream, data::text FROM bench.events"
                 " WHERE (tx, seq) > ($1, $2) ORDER BY tx, seq LIMIT $3",
                 *after,
                 BATCH,
             )
             if not rows:
                 break
-            values = [(str(r[2]), r[3], _document(r[4]).get("amount", 0)) for r in rows]
+            values = [(f"{r[0]}:{r[1]}", r[3], _document(r[4]).get("amount", 0)) for r in rows]
             async with conn.transaction():
                 await conn.executemany(
                     "INSERT INTO bench_read.bench_raw VALUES ($1, $2, $3)", values

@@ -140,6 +140,8 @@ class ProjectionDatabase(Protocol):
     dialect: str
     progress: Wakeup
     """Notified by runners in this process after each commit (`wait_for` listens)."""
+    read_ahead: bool
+    """Whether a runner reads the next page while a batch commits (see the databases)."""
 
     async def setup(self) -> None:
         """Create eventbook's own tables (idempotent)."""

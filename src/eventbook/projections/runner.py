@@ -2,9 +2,10 @@
 
 A batch is read with `store.read_all_page`, handed to the handlers (which only record
 writes), and committed with its checkpoint in one transaction. While a full batch
-commits, the next page is already being read. A failing event is isolated from its
-batch, retried with backoff and finally parked; a commit that finds the lease taken
-rolls back and the runner goes back to waiting for the lease.
+commits, the next page is already being read (where the database says that pays). A
+failing event is isolated from its batch, retried with backoff and finally parked; a
+commit that finds the lease taken rolls back and the runner goes back to waiting for
+the lease.
 """
 
 from __future__ import annotations
@@ -190,7 +191,9 @@ class ProjectionRunner(Generic[C]):
                 upto = events[-1].position
                 if head is not None and not full and head > upto:
                     upto = head
-                ahead = await self._process(session, events, upto, read_ahead=full)
+                ahead = await self._process(
+                    session, events, upto, read_ahead=full and self._db.read_ahead
+                )
         except _Stopping:
             return False
         finally:
@@ -268,14 +271,12 @@ class ProjectionRunner(Generic[C]):
                 events = await projection.upcast_batch(events)
             except Exception as error:
                 raise _Failed(0, error) from error  # isolated event by event, as any failure
+        get = handlers.get
         for index, stored in enumerate(events):
             try:
                 event = stored if upcast is None else upcast(stored)
-                handler = handlers.get(event.type)
-                if handler is None:
-                    continue
-                result = handler(event, batch)
-                if result is not None:
+                handler = get(event.type)
+                if handler is not None and (result := handler(event, batch)) is not None:
                     await result
             except Exception as error:
                 raise _Failed(index, error) from error

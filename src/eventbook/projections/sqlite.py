@@ -122,6 +122,10 @@ class SQLiteDatabase:
     """Projection checkpoints (and same-database read models) in one SQLite file."""
 
     dialect = "sqlite"
+    read_ahead = False
+    """Commits run in a thread that takes the GIL for every row it binds; decoding the
+    next page in the event loop meanwhile slows both down (measured: up to 2x), so a
+    runner reads, handles and commits in turn."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
         self.path = os.fspath(path)
