@@ -1,9 +1,9 @@
 -- append_one.sql for a batch: the events are given as arrays and take consecutive
 -- versions. One row comes back: the last event's version, tx and seq, or NULLs when the
--- expectation failed.
+-- expectation failed. The transaction id is taken once (an InitPlan), not per row.
 WITH inserted AS (
     INSERT INTO {schema}.events (tx, id, stream, version, type, data, metadata)
-    SELECT pg_current_xact_id()::text::bigint, e.id, $1, current.version + e.n,
+    SELECT (SELECT pg_current_xact_id()::text::bigint), e.id, $1, current.version + e.n,
            e.type, e.data, e.metadata
     FROM (
         SELECT coalesce(max(version), 0) AS version FROM {schema}.events WHERE stream = $1
