@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import pytest_asyncio
 
-from tests.servers.postgres import PostgresServer
+from tests.servers.postgres import PostgresServer, find_bindir
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,10 @@ def restartable_postgres(postgres: PostgresForTests) -> Iterator[PostgresForTest
     if postgres.server is not None:
         yield postgres
         return
+    try:
+        find_bindir()
+    except RuntimeError as missing:  # the given server cannot be restarted, nor one started
+        pytest.skip(str(missing))
     with PostgresServer() as server:
         yield PostgresForTests(server.url(), server)
 
