@@ -262,7 +262,8 @@ class _Life:
         """An order from before currencies, stored as the old code wrote it: version 1."""
         data = msgspec.to_builtins(command)
         del data["currency"]
-        data["at"] = at.isoformat()
-        metadata = {"schema_version": 1, "actor": "import", "occurred_at": at.isoformat()}
+        # The same ISO 8601 form msgspec writes for the current events ("…Z").
+        data["at"] = msgspec.to_builtins(at)
+        metadata = {"schema_version": 1, "actor": "import", "occurred_at": data["at"]}
         event = NewEvent("OrderPlaced", data, metadata)
         await self.store.append(stream_of(command.order_id), [event], expected=NO_STREAM)

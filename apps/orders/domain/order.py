@@ -26,6 +26,7 @@ from apps.orders.domain.events import (
 from eventbook.aggregate import Aggregate, DomainError
 
 Clock = Callable[[], datetime]
+ZERO = Decimal("0.00")
 
 
 def utc_now() -> datetime:
@@ -78,11 +79,11 @@ class Order(Aggregate[OrderEvent]):
         self.currency = "EUR"
         self.items: dict[str, LineItem] = {}
         self.address: Address | None = None
-        self.paid = Decimal(0)
+        self.paid = ZERO
 
     @property
     def total(self) -> Decimal:
-        return sum((item.amount for item in self.items.values()), Decimal(0))
+        return sum((item.amount for item in self.items.values()), ZERO)
 
     # -- commands --------------------------------------------------------------------------
 
