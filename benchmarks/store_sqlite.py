@@ -75,7 +75,7 @@ def _new(n: int) -> NewEvent:
 
 async def one_run(scale: float) -> Figures:
     singles = max(10, int(120 * scale))  # per round
-    hundreds = max(2, int(12 * scale))
+    hundreds = max(2, int(20 * scale))
     read_total = max(2000, int(100_000 * scale))
     stream_total = max(1000, int(10_000 * scale))
     with tempfile.TemporaryDirectory(prefix="eventbook-bench-") as folder:
@@ -139,7 +139,8 @@ async def _timed_appends(store: EventStore, count: int, tasks: int, size: int) -
 
 
 async def _writes(root: Path, singles: int, hundreds: int) -> Figures:
-    raw = _RawWriter(root / "raw.db")
+    # One file per measurement on both sides, so that each sees its own WAL checkpoints.
+    raw_one, raw_hundred = _RawWriter(root / "raw1.db"), _RawWriter(root / "raw100.db")
     seconds = dict.fromkeys(("raw1", "raw100", "eb1", "eb8", "eb100"), 0.0)
     async with (
         await SQLiteEventStore.open(root / "eb1.db", synchronous=SYNCHRONOUS) as one,
@@ -147,12 +148,13 @@ async def _writes(root: Path, singles: int, hundreds: int) -> Figures:
         await SQLiteEventStore.open(root / "eb100.db", synchronous=SYNCHRONOUS) as hundred,
     ):
         for _ in range(ROUNDS):
-            seconds["raw1"] += raw.transactions(singles, 1)
+            seconds["raw1"] += raw_one.transactions(singles, 1)
             seconds["eb1"] += await _timed_appends(one, singles, 1, 1)
             seconds["eb8"] += await _timed_appends(eight, singles * 4, 8, 1)
-            seconds["raw100"] += raw.transactions(hundreds, 100)
+            seconds["raw100"] += raw_hundred.transactions(hundreds, 100)
             seconds["eb100"] += await _timed_appends(hundred, hundreds, 1, 100)
-    raw.connection.close()
+    raw_one.connection.close()
+    raw_hundred.connection.close()
     return {
         "raw_tx_1_row_per_s": ROUNDS * singles / seconds["raw1"],
         "eventbook_append_1_task_per_s": ROUNDS * singles / seconds["eb1"],
