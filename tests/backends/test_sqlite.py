@@ -324,9 +324,12 @@ async def test_read_ahead_fetches_more_the_longer_a_reader_reads(
             break
         cursor = page[-1].position.minor
     assert seen == 7000
-    # 64 + 1024 + 2048 + 4096 rows cover the table; at its end the reader looks for more
+    # 64 + 1024 + 4096 + 4096 rows cover the table; at its end the reader looks for more
     # before it serves a short page, and once more before the empty one.
-    assert [count for _, count in asked] == [64, 1024, 2048, 4096, 4096, 4096]
+    assert [count for _, count in asked] == [64, 1024, 4096, 4096, 4096, 4096]
+    asked.clear()
+    assert len(await ahead.page("again", 0, 64, fetch, lambda position: position, 1024)) == 64
+    assert asked == [(0, 1024)]  # a read expected to go on fetches ahead from the start
     # the end of the data moves: a reader at the end asks again, and gets the new rows
     table.append((7001, table[-1][1]))
     assert len(await ahead.page("all", 7000, 64, fetch, lambda position: position)) == 1

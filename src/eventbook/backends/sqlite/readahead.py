@@ -4,8 +4,8 @@ The store hands out small pages: decoding a few dozen events at a time keeps the
 the CPU cache, which matters more than anything else on the read path. A trip to a
 reader thread and back costs tens of microseconds, though, so when a reader comes back
 for the page after the one it was given (a `read_all`, `read_stream` or `subscribe`
-loop), the store fetches many rows at once (1,024, doubling on each trip up to 4,096)
-and serves the following pages from memory, decoding each page only when asked for.
+loop), the store fetches many rows at once (1,024, then 4,096 per trip) and serves the
+following pages from memory, decoding each page only when it is asked for.
 
 Buffered rows are always what a fresh read would return: events are immutable, and
 every commit not yet visible to a fetch, from any connection or process, gets positions
@@ -57,21 +57,22 @@ class ReadAhead:
         limit: int,
         fetch: Fetch,
         advance: Callable[[int], int],
+        first: int = 0,
     ) -> list[RecordedEvent]:
         """The page of up to `limit` events of `scope` starting at `cursor`.
 
         `scope` names the read (its kind and filters); `advance(key)` is the cursor of the
-        row after the one with ordering key `key` (a position, or a version).
+        row after the one with ordering key `key` (a position, or a version). A read that
+        starts here fetches `first` rows (at least `limit`): what it will probably read.
         """
         place = self._places.pop((scope, cursor), None)
         if place is None:
-            # A first read fetches just what it asked for: a one-off read must not pay
-            # for more. A reader that comes back finds its place and reads ahead.
-            rows = await fetch(cursor, limit)
-            place = _Place(rows, 0, advance(rows[-1][0]) if rows else cursor, limit)
+            count = max(limit, first)
+            rows = await fetch(cursor, count)
+            place = _Place(rows, 0, advance(rows[-1][0]) if rows else cursor, count)
         elif len(place.rows) - place.offset < limit:
-            # The longer a reader reads on, the fewer trips it makes.
-            place.fetched = max(limit, self._ahead, min(self._most, 2 * place.fetched))
+            # A reader that comes back reads on: the longer it does, the fewer trips it makes.
+            place.fetched = max(limit, self._ahead, min(self._most, 4 * place.fetched))
             rows = await fetch(place.end, place.fetched)
             place.rows = place.rows[place.offset :] + rows
             place.offset = 0

@@ -48,6 +48,9 @@ from eventbook.store import (
 )
 from eventbook.wakeup import Wakeup
 
+FIRST_FETCH = 1024
+"""Rows fetched when a read starts with a whole page (see `_first`)."""
+
 
 class SQLiteEventStore(EventStore):
     """An event store in one SQLite database. Open it with `await SQLiteEventStore.open()`."""
@@ -160,7 +163,8 @@ class SQLiteEventStore(EventStore):
             )
 
         advance = _version_before if backwards else _version_after
-        return await self._ahead.page(("stream", stream, backwards), start, limit, fetch, advance)
+        scope = ("stream", stream, backwards)
+        return await self._ahead.page(scope, start, limit, fetch, advance, self._first(limit))
 
     async def _read_all_page(
         self, after: Position | None, limit: int, wanted: EventFilter
@@ -172,7 +176,14 @@ class SQLiteEventStore(EventStore):
         def fetch(cursor: int, count: int) -> asyncio.Future[list[Row]]:
             return self._readers.call(lambda c: reads.all_page(c, cursor, count, types, categories))
 
-        return await self._ahead.page(("all", types, categories), start, limit, fetch, _same)
+        scope = ("all", types, categories)
+        return await self._ahead.page(scope, start, limit, fetch, _same, self._first(limit))
+
+    def _first(self, limit: int) -> int:
+        # A whole page asked for is most likely the start of a longer read (a stream
+        # loaded to its end, a read_all loop): fetch ahead from the start. A smaller one
+        # comes from an explicit `limit`, so fetch no more than that.
+        return FIRST_FETCH if limit >= self.read_page_size else limit
 
     async def _read_event(self, event_id: UUID) -> RecordedEvent | None:
         key = event_id.bytes
