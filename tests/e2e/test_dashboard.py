@@ -194,6 +194,20 @@ def test_a_new_order_appears_live_in_the_list_and_the_feed(dashboard: Dashboard)
     expect(page).to_have_url(re.compile(f"#/orders/{second}$"))
     expect(page.locator("#order-kpis")).to_contain_text(customer)
     expect(page.locator("#version-label")).to_have_text("version 1 of 1")
+    notice = page.locator("#order-changed")
+    expect(notice).to_be_hidden()
+    with service.client() as client:
+        paid = client.post(
+            f"/api/orders/{second}/process-payment",
+            json={"amount": "34.00"},
+            headers=service.writer,
+        )
+    assert paid.status_code == 202, paid.text
+    expect(notice).to_contain_text("PaymentProcessed made version 2")
+    expect(page.locator("#version-label")).to_have_text("version 1 of 1")  # not moved under you
+    notice.get_by_role("button", name="Show the latest").click()
+    expect(page.locator("#version-label")).to_have_text("version 2 of 2")
+    expect(page.locator("#order-kpis .pill")).to_have_text("paid")
 
     page.get_by_role("link", name="Orders", exact=True).click()
     expect(rows.nth(0)).to_have_attribute("data-order", second)

@@ -37,6 +37,19 @@ function h(tag, attrs = {}, ...children) {
 const money = (value, currency = "EUR") =>
   new Intl.NumberFormat(undefined, { style: "currency", currency }).format(value);
 const count = (value) => new Intl.NumberFormat().format(value);
+const duration = (seconds) => {
+  if (seconds < 10) return `${seconds.toFixed(seconds ? 2 : 0)} s`;
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+};
+// A large amount for a KPI tile: "€16.91M", "€706,275"; the exact amount in its tooltip.
+const bigMoney = (value, currency = "EUR") => {
+  const options = { style: "currency", currency };
+  if (Math.abs(value) >= 1e6) Object.assign(options, { notation: "compact", maximumFractionDigits: 2 });
+  else if (Math.abs(value) >= 1e5) options.maximumFractionDigits = 0;
+  return h("span", { title: money(value, currency) }, new Intl.NumberFormat(undefined, options).format(value));
+};
 const plural = (n, word, words = `${word}s`) => `${count(n)} ${n === 1 ? word : words}`;
 const DATE_TIME = { dateStyle: "medium", timeStyle: "short" };
 const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, DATE_TIME) : "—");
@@ -106,16 +119,18 @@ function every(token, ms, fn) {
   if (live(token)) state.timers.push(setInterval(fn, ms));
 }
 
+// Calls `fn` at once, then at most once per `ms` however often it is asked to.
 function throttled(ms, fn) {
-  let timer = null;
+  let busy = false;
   let again = false;
   const run = async () => {
+    busy = true;
     again = false;
     try { await fn(); } finally {
-      timer = setTimeout(() => { timer = null; if (again) run(); }, ms);
+      setTimeout(() => { busy = false; if (again) run(); }, ms);
     }
   };
-  return () => { if (timer) again = true; else run(); };
+  return () => { if (busy) again = true; else run(); };
 }
 
 function page(title, ...content) {
@@ -213,7 +228,7 @@ async function ordersPage(token, params) {
       h("div", { class: "pager" }, info, h("span", { class: "spacer" }), prev, next)));
 
   const words = query.q.split(/\s+/).filter((w) => w.length > 1);
-  const render = (result) => {
+  const render = (result, catchingUp = false) => {
     body.replaceChildren(...result.items.map((o) => {
       const href = orderHref(o.order_id);
       const address = o.shipping_address || {};
@@ -234,28 +249,43 @@ async function ordersPage(token, params) {
       body.append(emptyRow(columns.length, text));
     }
     const matched = query.q ? plural(result.total, "match", "matches") : plural(result.total, "order");
-    info.textContent = `${matched} · page ${count(Math.min(result.page, pages))} of ${count(pages)}`;
+    info.textContent = `${matched} · page ${count(Math.min(result.page, pages))} of ${count(pages)}`
+      + (catchingUp ? " · the list is catching up with the latest events" : "");
     prev.disabled = result.page <= 1;
     next.disabled = result.page >= pages;
   };
-  const url = () => {
+  const url = (wait) => {
     const u = new URLSearchParams({ page: query.page, page_size: 25 });
     if (query.q) u.set("q", query.q);
     if (query.status) u.set("status", query.status);
     if (!query.q && query.sort !== "-placed_at") u.set("sort", query.sort);
-    // Read what the live feed has shown: the list waits until its read model has caught up.
-    if (state.feedPosition) u.set("min_position", state.feedPosition);
+    if (wait) u.set("min_position", state.feedPosition);
     return `/api/orders?${u}`;
   };
   const load = async () => {
-    let result;
+    if (!state.feedPosition) {
+      const result = await api(url(false));
+      if (live(token)) render(result);
+      return;
+    }
+    // The list includes what the live feed has shown: the API waits for its read model to
+    // catch up. If that takes a while (a rebuild), show what the read model has meanwhile.
+    const waited = api(url(true));
+    const soon = new Promise((resolve) => { setTimeout(resolve, 400, null); });
+    const first = await Promise.race([waited.catch(() => null), soon]);
+    if (first) {
+      if (live(token)) render(first);
+      return;
+    }
+    const meanwhile = await api(url(false));
+    if (live(token)) render(meanwhile, true);
     try {
-      result = await api(url());
+      const full = await waited;
+      if (live(token)) render(full);
     } catch (error) {
       if (error.status !== 503) throw error;
-      result = await api(url().replace(/&min_position=[^&]*/, "")); // the read model is behind: show what it has
+      setTimeout(() => { if (live(token)) load().catch(() => {}); }, 2000); // still behind: ask again
     }
-    if (live(token)) render(result);
   };
   try {
     await load();
@@ -278,7 +308,7 @@ async function orderPage(token, orderId) {
   } catch (error) {
     if (!live(token)) return;
     page(h("span", {}, "Order ", h("span", { class: "mono" }, orderId)), back);
-    if (error.status === 404) main.append(h("div", { class: "card empty", id: "order-missing" }, `There is no order ${orderId}.`));
+    if (error.status === 404 || error.status === 422) main.append(h("div", { class: "card empty", id: "order-missing" }, `There is no order ${orderId}.`));
     else failed(token, error);
     return;
   }
@@ -357,6 +387,15 @@ async function orderPage(token, orderId) {
         stateView,
         h("p", { class: "muted small" }, "Rebuilt from the events up to this version. Highlighted: what this event changed.")),
       h("section", { class: "card" }, h("h2", {}, `Timeline · ${plural(latest, "event")}`), timeline)));
+  // A new event of this order: offer its newest state rather than move the slider away.
+  const changed = h("div", { class: "notice info", id: "order-changed", hidden: true });
+  main.querySelector(".back").after(changed);
+  state.onFeed = (item) => {
+    if (orderOfStream(item.stream) !== orderId) return;
+    changed.hidden = false;
+    changed.replaceChildren(`This order changed: ${item.type} made version ${item.version}. `,
+      h("button", { type: "button", class: "secondary small", onclick: () => route() }, "Show the latest"));
+  };
   await show(latest);
 }
 
@@ -407,9 +446,9 @@ async function analyticsPage(token) {
     ]);
     if (!live(token)) return;
     kpis.replaceChildren(
-      kpi("Orders", count(summary.orders)), kpi("Revenue", money(summary.revenue)),
+      kpi("Orders", count(summary.orders)), kpi("Revenue", bigMoney(summary.revenue)),
       kpi("Average order", money(summary.average_order)), kpi("Shipped", count(summary.shipped)),
-      kpi("Cancelled", count(summary.cancelled)), kpi("Refunds", money(summary.refunds || 0)));
+      kpi("Cancelled", count(summary.cancelled)), kpi("Refunds", bigMoney(summary.refunds || 0)));
     const days = lastDays(daily.items, 60);
     const whole = (v) => money(v).replace(/[.,]00(?=\D*$)/, "");
     Charts.line(revenue, days.map((d) => ({ label: day(d.day), value: d.revenue })), { format: whole, tooltip: money });
@@ -562,7 +601,7 @@ async function storePage(token, params) {
 
 async function projectionsPage(token) {
   const columns = ["Projection", "State", { label: "Position", class: "num" }, { label: "Lag (events)", class: "num" },
-    { label: "Lag (s)", class: "num" }, { label: "Parked", class: "num" }, "Last error", ""];
+    { label: "Behind by", class: "num" }, { label: "Parked", class: "num" }, "Last error", ""];
   const body = h("tbody", {}, loadingRow(columns.length));
   const parked = h("div");
   const writer = state.role === "writer";
@@ -579,7 +618,7 @@ async function projectionsPage(token) {
       h("td", {}, pill(p.stuck ? "stuck" : p.state)),
       h("td", { class: "num mono" }, p.position || "—"),
       h("td", { class: p.lag_events > 0 ? "num warn" : "num" }, count(p.lag_events), p.lag_exact === false ? "+" : ""),
-      h("td", { class: "num" }, p.lag_seconds.toFixed(2)),
+      h("td", { class: "num", title: `${p.lag_seconds.toFixed(2)} s` }, duration(p.lag_seconds)),
       h("td", { class: p.parked > 0 ? "num bad" : "num" }, count(p.parked)),
       h("td", { class: "wrap small error-text" }, p.last_error || ""),
       h("td", { class: "actions" }, h("button", {
