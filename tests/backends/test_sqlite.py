@@ -20,7 +20,12 @@ from eventbook.backends.sqlite import SQLiteEventStore
 from eventbook.backends.sqlite import worker as sqlite_worker
 from eventbook.backends.sqlite.appends import AppendJob
 from eventbook.connect import connect
-from eventbook.errors import ConcurrencyError, DuplicateEventError, UnavailableError
+from eventbook.errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    StoreClosed,
+    UnavailableError,
+)
 from eventbook.store import NO_STREAM, EventStore, NewEvent, Position, RecordedEvent
 from eventbook.testing import EventStoreConformance
 
@@ -351,6 +356,17 @@ async def test_a_subscriber_sees_appends_made_through_another_store(path: Path) 
             await writing.append("sub-1", [new(n)])
         events = await asyncio.wait_for(received, 5)
         assert [e.data["n"] for e in events] == [0, 1, 2]
+
+
+async def test_closing_while_subscribers_wait_stops_them(path: Path) -> None:
+    for _ in range(10):
+        store = await SQLiteEventStore.open(path, watch_interval=0.001)
+        waiting = [asyncio.create_task(_take(store, 1)) for _ in range(3)]
+        await asyncio.sleep(0.01)  # the watcher is polling
+        await asyncio.wait_for(store.close(), 5)
+        for task in waiting:
+            with pytest.raises(StoreClosed):
+                await asyncio.wait_for(task, 5)
 
 
 def _append_in_child(url: str, stream: str, count: int) -> None:

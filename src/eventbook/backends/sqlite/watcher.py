@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from eventbook.errors import EventbookError
 from eventbook.wakeup import Wakeup
@@ -19,7 +19,11 @@ from eventbook.wakeup import Wakeup
 
 class CommitWatcher:
     def __init__(
-        self, poll: Callable[[], Awaitable[int]], wakeup: Wakeup, interval: float, baseline: int
+        self,
+        poll: Callable[[], asyncio.Future[int]],
+        wakeup: Wakeup,
+        interval: float,
+        baseline: int,
     ) -> None:
         self._poll = poll
         self._wakeup = wakeup
@@ -27,6 +31,7 @@ class CommitWatcher:
         self._last = baseline
         self._waiting = 0
         self._task: asyncio.Task[None] | None = None
+        self._polling: asyncio.Future[int] | None = None
         self._stopped = False
 
     async def wait(self, ticket: int, timeout: float) -> None:
@@ -42,12 +47,18 @@ class CommitWatcher:
             self._waiting -= 1
 
     async def stop(self) -> None:
+        """Stop watching; returns once no poll is running any more."""
         self._stopped = True
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._polling is not None:
+            # The poll's connection is closed next: let a poll in a reader thread finish.
+            await asyncio.wait([self._polling])
+            if not self._polling.cancelled():
+                self._polling.exception()  # seen here; nobody else awaits it now
 
     async def _watch(self) -> None:
         # `_last` survives between runs, so a commit made while nobody was waiting is
@@ -55,7 +66,9 @@ class CommitWatcher:
         try:
             while self._waiting and not self._stopped:
                 await asyncio.sleep(self._interval)
-                version = await self._poll()
+                self._polling = self._poll()
+                # Shielded: cancelling the watcher must not forget a poll still running.
+                version = await asyncio.shield(self._polling)
                 if version != self._last:
                     self._last = version
                     self._wakeup.notify()
