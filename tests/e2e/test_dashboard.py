@@ -167,6 +167,7 @@ def test_a_new_order_appears_live_in_the_list_and_the_feed(dashboard: Dashboard)
     total = get(service, "/api/orders", page_size=1)["total"]
     page = dashboard.open("#/orders")
     expect(page.locator("#orders-table tbody tr[data-order]")).to_have_count(25)
+    expect(page.locator("#feed-dot")).to_have_attribute("data-state", "live")
     badge = page.locator("#feed-badge")
     expect(badge).to_be_hidden()  # the recent events the feed replays are not news
 

@@ -15,6 +15,7 @@ const state = {
   feedSource: null,
   unseen: 0,
   lastList: "#/orders",
+  feedStatus: "connecting",
 };
 const FEED_KEEP = 200;
 
@@ -512,11 +513,14 @@ async function startFeed() {
 
 function setFeedStatus(status) {
   state.feedStatus = status;
-  const text = { live: "Connected", reconnecting: "Reconnecting…", closed: "Disconnected" }[status];
+  const text = { connecting: "Connecting…", live: "Connected", reconnecting: "Reconnecting…", closed: "Disconnected" }[status];
   for (const el of document.querySelectorAll("[data-feed-status]")) {
     el.dataset.feedStatus = status;
     el.textContent = text;
   }
+  const dot = document.getElementById("feed-dot");
+  dot.dataset.state = status;
+  dot.title = `Live feed: ${text.toLowerCase()}`;
 }
 
 function feedItem(item, isNew = false) {
@@ -540,13 +544,13 @@ function eventKind(type) {
 function feedPage() {
   state.unseen = 0;
   document.getElementById("feed-badge").hidden = true;
-  const status = h("span", { class: "status-dot", "data-feed-status": state.feedStatus || "reconnecting" });
+  const status = h("span", { class: "status-dot", "data-feed-status": state.feedStatus });
   page("Live feed",
     h("div", { class: "lead" }, h("span", { class: "muted" }, "Events appear here the moment they are committed. "), status),
     h("section", { class: "card flush" },
       h("ul", { class: "feed", id: "feed-list" }, state.feed.map((item) => feedItem(item))),
       state.feed.length ? null : h("div", { class: "empty", id: "feed-empty" }, "No events yet. They will appear here as orders change.")));
-  setFeedStatus(state.feedStatus || "reconnecting");
+  setFeedStatus(state.feedStatus);
 }
 
 // -- event store ------------------------------------------------------------------------------
