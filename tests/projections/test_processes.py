@@ -98,7 +98,7 @@ class Daemon:
             sys.executable, "-m", "eventbook.projections", "run",
             "tests.projections.crash_app:build", "--store", store_url,
             "--batch-size", str(batch_size), "--lease-ttl", "2", "--poll-interval", "0.2",
-            "--log-level", "WARNING",
+            "--log-level", "INFO",
         ]  # fmt: skip
         self.log = log
         with log.open("ab") as sink:
@@ -114,6 +114,14 @@ class Daemon:
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
+
+    async def ready(self, seconds: float = 30) -> None:
+        """Wait until the daemon runs its projections (it logs so at INFO)."""
+        deadline = time.monotonic() + seconds
+        while " running 1 projection" not in await asyncio.to_thread(self.tail):
+            assert self.process.poll() is None, f"the daemon exited:\n{self.tail()}"
+            assert time.monotonic() < deadline, f"the daemon did not start:\n{self.tail()}"
+            await asyncio.sleep(0.02)
 
 
 async def applied(database: ProjectionDatabase) -> int:
@@ -219,14 +227,14 @@ async def test_two_daemon_processes_racing_apply_each_event_once(
     filled_store_url, read_db_spec = places
     database = open_database(read_db_spec)
     await database.setup()
-    log = tmp_path / "daemons.log"
     try:
-        first = Daemon(filled_store_url, read_db_spec, log, batch_size=100)
-        second = Daemon(filled_store_url, read_db_spec, log, batch_size=100)
+        first = Daemon(filled_store_url, read_db_spec, tmp_path / "first.log", batch_size=100)
+        second = Daemon(filled_store_url, read_db_spec, tmp_path / "second.log", batch_size=100)
         await until_progress(database, 3000, first)
         first.kill()  # the second takes over, whichever of them was running
-        third = Daemon(filled_store_url, read_db_spec, log, batch_size=100)
+        third = Daemon(filled_store_url, read_db_spec, tmp_path / "third.log", batch_size=100)
         await until_progress(database, EVENTS - 1, second, seconds=60)
+        await third.ready()
         assert second.terminate() == 0, second.tail()
         assert third.terminate() == 0, third.tail()
         got = await ledger_model(database)

@@ -17,6 +17,7 @@ import inspect
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -52,14 +53,33 @@ async def build_projections(target: str, store: EventStore) -> list[Projection[A
 
 
 async def run_daemon(target: str, store_url: str, settings: RunnerSettings) -> None:
-    """Open the store, build the projections, run the daemon until SIGTERM/SIGINT."""
-    store = await connect(store_url)
-    projections: list[Projection[Any]] = []
+    """Open the store, build the projections, run the daemon until SIGTERM/SIGINT.
+
+    A signal that arrives while the store opens or the projections are set up stops the
+    daemon as soon as it can, cleanly, like one that arrives later.
+    """
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for signum in signals:
+        loop.add_signal_handler(signum, stopping.set)
     try:
-        projections = await build_projections(target, store)
-        await ProjectionDaemon(store, projections, settings=settings).run()
+        store = await connect(store_url)
+        projections: list[Projection[Any]] = []
+        try:
+            projections = await build_projections(target, store)
+            daemon = ProjectionDaemon(store, projections, settings=settings)
+            running = asyncio.create_task(daemon.run(handle_signals=False))
+            asked = asyncio.create_task(stopping.wait())
+            await asyncio.wait({running, asked}, return_when=asyncio.FIRST_COMPLETED)
+            asked.cancel()
+            daemon.stop()
+            await running
+        finally:
+            await _close(store, projections)
     finally:
-        await _close(store, projections)
+        for signum in signals:
+            loop.remove_signal_handler(signum)
 
 
 async def print_status(target: str, store_url: str) -> None:
