@@ -99,7 +99,9 @@ class Queries:
         rows = await self._fetch(
             f"SELECT {ORDER_COLUMNS} FROM orders WHERE {clause}", [*scores, *params]
         )
-        ranked = sorted((_summary(r) for r in rows), key=lambda o: -scores[o["order_id"]])
+        # Best match first; among equal matches, the newest order first.
+        by_newest = sorted((_summary(r) for r in rows), key=lambda o: o["placed_at"], reverse=True)
+        ranked = sorted(by_newest, key=lambda o: -scores[o["order_id"]])
         for order in ranked:
             order["score"] = round(scores[order["order_id"]], 4)
         start = (page - 1) * page_size

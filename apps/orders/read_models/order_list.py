@@ -25,6 +25,7 @@ SCHEMA = [
     "CREATE INDEX {orders}_placed ON {orders} (placed_at)",
     "CREATE INDEX {orders}_status ON {orders} (status, placed_at)",
     "CREATE INDEX {orders}_customer ON {orders} (customer, placed_at)",
+    "CREATE INDEX {orders}_total ON {orders} (total_cents)",
     "CREATE TABLE {order_lines} (order_id TEXT NOT NULL, product TEXT NOT NULL,"
     " quantity INTEGER NOT NULL, unit_price_cents BIGINT NOT NULL,"
     " PRIMARY KEY (order_id, product))",
