@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -92,13 +93,14 @@ def locations(backend: str, scale: float) -> dict[str, str]:
     """The store URL and read-model database spec (created once per process)."""
     if "store" not in _environment:
         if backend == "sqlite":
-            path = Path(tempfile.mkdtemp(prefix="eventbook-bench-")) / "events.db"
+            folder = tempfile.mkdtemp(prefix="eventbook-bench-projections-")
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            path = Path(folder) / "events.db"
             _environment.update(store=f"sqlite:///{path}", read=f"sqlite:{path}", path=str(path))
         else:
             url = postgres_url()
             _environment.update(store=f"{url}?schema=bench", read=f"postgresql:bench_read:{url}")
         _environment["events"] = max(1, int(REBUILD_EVENTS * scale))
-        asyncio.get_event_loop()
     return _environment
 
 
