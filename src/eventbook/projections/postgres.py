@@ -10,29 +10,24 @@ A batch is BEGIN, one `executemany` per statement group, the checkpoint UPDATE, 
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from eventbook.errors import ValidationError
-from eventbook.projections.buffer import Group, WriteBuffer
-from eventbook.projections.errors import (
-    LeaseLost,
-    ModeMismatch,
-    ProjectionError,
-    UnknownProjection,
+from eventbook.projections.errors import ModeMismatch, ProjectionError, UnknownProjection
+from eventbook.projections.ports import CheckpointRow, ParkedEvent, ParkedStatus, Row
+from eventbook.projections.postgres_connection import (
+    WHERE,
+    Connection,
+    Pool,
+    flush,
+    lock_key,
 )
-from eventbook.projections.ports import (
-    CheckpointMove,
-    CheckpointRow,
-    ParkedEvent,
-    ParkedStatus,
-    Row,
-)
+from eventbook.projections.postgres_session import PostgresSession
 from eventbook.projections.schema import (
     CHECKPOINT_COLUMNS,
     CHECKPOINTS,
@@ -41,34 +36,10 @@ from eventbook.projections.schema import (
     checkpoint_row,
     create_tables,
     parked_row,
-    parked_values,
 )
 from eventbook.wakeup import Wakeup
 
-if TYPE_CHECKING:
-    from asyncpg.transaction import Transaction
-
-Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record]"
-Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
-
-_WHERE = "name = $1 AND version = $2"
-_LEASED = f"{_WHERE} AND owner = $3 AND epoch = $4"
-
-
-def lock_key(text: str) -> int:
-    """A stable signed 64-bit advisory-lock key for `text` (which names the schema:
-    advisory locks are per database, and each schema holds its own projections)."""
-    digest = hashlib.blake2b(f"eventbook:{text}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-async def flush(conn: Connection, groups: Sequence[Group]) -> None:
-    """Run buffered writes: one pipelined `executemany` per group of identical statements."""
-    for sql, rows in groups:
-        if len(rows) == 1:
-            await conn.execute(sql, *rows[0])
-        else:
-            await conn.executemany(sql, rows)
+__all__ = ["PostgresDatabase", "PostgresSession", "flush", "lock_key"]
 
 
 class PostgresDatabase:
@@ -137,7 +108,7 @@ class PostgresDatabase:
     ) -> None:
         async def work(conn: Connection) -> None:
             row = await conn.fetchrow(
-                f"SELECT mode FROM {CHECKPOINTS} WHERE {_WHERE}", name, version
+                f"SELECT mode FROM {CHECKPOINTS} WHERE {WHERE}", name, version
             )
             if row is not None:
                 if row[0] != mode:
@@ -157,7 +128,7 @@ class PostgresDatabase:
                 f"SELECT 1 FROM {CHECKPOINTS} WHERE name = $1 AND active", name
             )
             if active is None:
-                sql = f"UPDATE {CHECKPOINTS} SET active = true WHERE {_WHERE}"
+                sql = f"UPDATE {CHECKPOINTS} SET active = true WHERE {WHERE}"
                 await conn.execute(sql, name, version)
                 for statement in activate:
                     await conn.execute(statement)
@@ -175,7 +146,7 @@ class PostgresDatabase:
                 return None
             epoch = await conn.fetchval(
                 f"UPDATE {CHECKPOINTS} SET owner = $3, epoch = epoch + 1, lease_until = $4"
-                f" WHERE {_WHERE} AND NOT retired RETURNING epoch",
+                f" WHERE {WHERE} AND NOT retired RETURNING epoch",
                 name,
                 version,
                 owner,
@@ -183,7 +154,7 @@ class PostgresDatabase:
             )
             if epoch is None:
                 known = await conn.fetchval(
-                    f"SELECT 1 FROM {CHECKPOINTS} WHERE {_WHERE}", name, version
+                    f"SELECT 1 FROM {CHECKPOINTS} WHERE {WHERE}", name, version
                 )
                 await conn.close()
                 if known is None:
@@ -199,7 +170,7 @@ class PostgresDatabase:
         return PostgresSession(self, conn, name, version, owner=None, epoch=0, ttl=0.0)
 
     async def checkpoint(self, name: str, version: int) -> CheckpointRow | None:
-        sql = f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} WHERE {_WHERE}"
+        sql = f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} WHERE {WHERE}"
         rows = await self.fetch(sql, (name, version))
         return checkpoint_row(rows[0]) if rows else None
 
@@ -208,7 +179,7 @@ class PostgresDatabase:
         return [checkpoint_row(row) for row in await self.fetch(sql)]
 
     async def parked(self, name: str, version: int) -> list[ParkedEvent]:
-        sql = f"SELECT {PARKED_COLUMNS} FROM {PARKED} WHERE {_WHERE} ORDER BY parked_at"
+        sql = f"SELECT {PARKED_COLUMNS} FROM {PARKED} WHERE {WHERE} ORDER BY parked_at"
         return [parked_row(row) for row in await self.fetch(sql, (name, version))]
 
     async def parked_counts(self) -> dict[tuple[str, int], int]:
@@ -231,13 +202,13 @@ class PostgresDatabase:
             sql, value = f"UPDATE {PARKED} SET error = $4, attempts = attempts + 1", error
         pool = await self.pool()
         done = await pool.execute(
-            f"{sql} WHERE {_WHERE} AND event_id = $3", name, version, str(event_id), value
+            f"{sql} WHERE {WHERE} AND event_id = $3", name, version, str(event_id), value
         )
         return done == "UPDATE 1"
 
     async def delete_parked(self, name: str, version: int, event_id: UUID) -> bool:
         pool = await self.pool()
-        sql = f"DELETE FROM {PARKED} WHERE {_WHERE} AND event_id = $3"
+        sql = f"DELETE FROM {PARKED} WHERE {WHERE} AND event_id = $3"
         return await pool.execute(sql, name, version, str(event_id)) == "DELETE 1"
 
     async def reset(
@@ -247,17 +218,17 @@ class PostgresDatabase:
             done = await conn.execute(
                 f"UPDATE {CHECKPOINTS} SET position = NULL, epoch = epoch + 1, owner = NULL,"
                 " lease_until = 0, last_error = NULL, last_error_at = NULL, updated_at = $3"
-                f" WHERE {_WHERE}",
+                f" WHERE {WHERE}",
                 name,
                 version,
                 time.time(),
             )
             if done != "UPDATE 1":
                 raise UnknownProjection(f"{name}@v{version}")
-            await conn.execute(f"DELETE FROM {PARKED} WHERE {_WHERE}", name, version)
+            await conn.execute(f"DELETE FROM {PARKED} WHERE {WHERE}", name, version)
             for statement in ddl:
                 await conn.execute(statement)
-            sql = f"SELECT active FROM {CHECKPOINTS} WHERE {_WHERE}"
+            sql = f"SELECT active FROM {CHECKPOINTS} WHERE {WHERE}"
             if await conn.fetchval(sql, name, version):
                 for statement in activate:
                     await conn.execute(statement)
@@ -267,7 +238,7 @@ class PostgresDatabase:
     async def activate(self, name: str, version: int, ddl: Sequence[str]) -> None:
         async def work(conn: Connection) -> None:
             retired = await conn.fetchval(
-                f"SELECT retired FROM {CHECKPOINTS} WHERE {_WHERE}", name, version
+                f"SELECT retired FROM {CHECKPOINTS} WHERE {WHERE}", name, version
             )
             if retired is None:
                 raise UnknownProjection(f"{name}@v{version}")
@@ -291,14 +262,14 @@ class PostgresDatabase:
     async def drop(self, name: str, version: int, ddl: Sequence[str]) -> None:
         async def work(conn: Connection) -> None:
             active = await conn.fetchval(
-                f"SELECT active FROM {CHECKPOINTS} WHERE {_WHERE}", name, version
+                f"SELECT active FROM {CHECKPOINTS} WHERE {WHERE}", name, version
             )
             if active:
                 raise ProjectionError(
                     f"{name}@v{version} is the active build; activate another one first"
                 )
-            await conn.execute(f"DELETE FROM {CHECKPOINTS} WHERE {_WHERE}", name, version)
-            await conn.execute(f"DELETE FROM {PARKED} WHERE {_WHERE}", name, version)
+            await conn.execute(f"DELETE FROM {CHECKPOINTS} WHERE {WHERE}", name, version)
+            await conn.execute(f"DELETE FROM {PARKED} WHERE {WHERE}", name, version)
             for statement in ddl:
                 await conn.execute(statement)
 
@@ -312,175 +283,3 @@ class PostgresDatabase:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
-
-
-class PostgresSession:
-    """One runner's connection and advisory-lock lease (`owner is None`: unleased)."""
-
-    dialect = "postgresql"
-
-    def __init__(
-        self,
-        database: PostgresDatabase,
-        conn: Connection,
-        name: str,
-        version: int,
-        *,
-        owner: str | None,
-        epoch: int,
-        ttl: float,
-    ) -> None:
-        self.database = database
-        self.name = name
-        self.version = version
-        self.owner = owner
-        self.epoch = epoch
-        self._conn = conn
-        self._ttl = ttl
-        self._tx: Transaction | None = None
-        self._label = f"{name}@v{version}"
-
-    @property
-    def connection(self) -> Connection:
-        return self._conn
-
-    async def load(self) -> CheckpointRow:
-        row = await self._conn.fetchrow(
-            f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} WHERE {_WHERE}",
-            self.name,
-            self.version,
-        )
-        if row is None:
-            raise UnknownProjection(self._label)
-        return checkpoint_row(row)
-
-    async def _begin(self) -> None:
-        if self._tx is None:
-            self._tx = self._conn.transaction()
-            await self._tx.start()
-
-    async def fetch(self, writes: WriteBuffer, sql: str, params: Sequence[Any]) -> list[Row]:
-        await self._begin()
-        await flush(self._conn, writes.take())
-        return list(await self._conn.fetch(sql, *params))
-
-    async def commit(
-        self,
-        writes: WriteBuffer | None,
-        move: CheckpointMove | None,
-        *,
-        park: ParkedEvent | None = None,
-        unpark: UUID | None = None,
-    ) -> None:
-        groups = writes.take() if writes is not None else []
-        await self._begin()
-        assert self._tx is not None
-        try:
-            await flush(self._conn, groups)
-            await self._check_and_move(move)
-            if park is not None:
-                await self._conn.execute(
-                    f"INSERT INTO {PARKED} ({PARKED_COLUMNS})"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                    " ON CONFLICT (name, version, event_id) DO UPDATE SET error = excluded.error,"
-                    " attempts = excluded.attempts, parked_at = excluded.parked_at,"
-                    " status = excluded.status",
-                    *parked_values(park),
-                )
-                await self._conn.execute(
-                    f"UPDATE {CHECKPOINTS} SET last_error = $3, last_error_at = $4 WHERE {_WHERE}",
-                    self.name,
-                    self.version,
-                    park.error,
-                    park.parked_at,
-                )
-            if unpark is not None:
-                await self._conn.execute(
-                    f"DELETE FROM {PARKED} WHERE {_WHERE} AND event_id = $3",
-                    self.name,
-                    self.version,
-                    str(unpark),
-                )
-            await self._tx.commit()
-        except BaseException:
-            await self._rollback_quietly()
-            raise
-        finally:
-            self._tx = None
-
-    async def _check_and_move(self, move: CheckpointMove | None) -> None:
-        if self.owner is None:
-            if move is not None:
-                raise ProjectionError("only a leased session may move a checkpoint")
-            return
-        now = time.time()
-        lease = (self.name, self.version, self.owner, self.epoch)
-        if move is None:
-            sql = f"UPDATE {CHECKPOINTS} SET lease_until = $5 WHERE {_LEASED}"
-            done = await self._conn.execute(sql, *lease, now + self._ttl)
-        else:
-            expected = None if move.expected is None else str(move.expected)
-            sql = (
-                f"UPDATE {CHECKPOINTS} SET position = $5, updated_at = $6, lease_until = $7"
-                f" WHERE {_LEASED} AND position IS NOT DISTINCT FROM $8"
-            )
-            done = await self._conn.execute(
-                sql, *lease, str(move.new), now, now + self._ttl, expected
-            )
-        if done != "UPDATE 1":
-            raise LeaseLost(self._label)
-
-    async def _rollback_quietly(self) -> None:
-        tx, self._tx = self._tx, None
-        if tx is not None and not self._conn.is_closed():
-            try:
-                await tx.rollback()
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                self._conn.terminate()
-
-    async def rollback(self) -> None:
-        await self._rollback_quietly()
-
-    async def renew(self) -> None:
-        await self._check_and_move(None)
-
-    async def record_error(self, error: str) -> None:
-        if self.owner is None:
-            return
-        done = await self._conn.execute(
-            f"UPDATE {CHECKPOINTS} SET last_error = $5, last_error_at = $6 WHERE {_LEASED}",
-            self.name,
-            self.version,
-            self.owner,
-            self.epoch,
-            error,
-            time.time(),
-        )
-        if done != "UPDATE 1":
-            raise LeaseLost(self._label)
-
-    async def halted(self) -> ParkedEvent | None:
-        row = await self._conn.fetchrow(
-            f"SELECT {PARKED_COLUMNS} FROM {PARKED} WHERE {_WHERE}"
-            " AND status IN ('halted', 'discard') LIMIT 1",
-            self.name,
-            self.version,
-        )
-        return None if row is None else parked_row(row)
-
-    async def release(self) -> None:
-        if self._conn.is_closed():
-            return
-        try:
-            await self._rollback_quietly()
-            if self.owner is not None and not self._conn.is_closed():
-                await self._conn.execute(
-                    f"UPDATE {CHECKPOINTS} SET owner = NULL, lease_until = 0 WHERE {_LEASED}",
-                    self.name,
-                    self.version,
-                    self.owner,
-                    self.epoch,
-                )
-        finally:
-            if not self._conn.is_closed():
-                await self._conn.close()  # ends the session: the advisory lock goes with it

@@ -9,30 +9,15 @@ process on this host that no longer exists.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import sqlite3
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from eventbook.errors import ValidationError
-from eventbook.projections.buffer import Group, WriteBuffer
-from eventbook.projections.errors import (
-    LeaseLost,
-    ModeMismatch,
-    ProjectionError,
-    UnknownProjection,
-)
-from eventbook.projections.ports import (
-    CheckpointMove,
-    CheckpointRow,
-    ParkedEvent,
-    ParkedStatus,
-    Row,
-)
+from eventbook.projections.errors import ModeMismatch, ProjectionError, UnknownProjection
+from eventbook.projections.ports import CheckpointRow, ParkedEvent, ParkedStatus, Row
 from eventbook.projections.schema import (
     CHECKPOINT_COLUMNS,
     CHECKPOINTS,
@@ -42,80 +27,19 @@ from eventbook.projections.schema import (
     create_tables,
     owner_is_dead,
     parked_row,
-    parked_values,
 )
+from eventbook.projections.sqlite_connection import (
+    WHERE,
+    Connection,
+    Worker,
+    connect,
+    flush,
+    in_write_transaction,
+)
+from eventbook.projections.sqlite_session import SQLiteSession
 from eventbook.wakeup import Wakeup
 
-T = TypeVar("T")
-Connection = sqlite3.Connection
-
-_WHERE = "name = ? AND version = ?"
-_LEASED = f"{_WHERE} AND owner = ? AND epoch = ?"
-
-
-def flush(conn: Connection, groups: Sequence[Group]) -> None:
-    """Run buffered writes: one `executemany` per group of identical statements."""
-    for sql, rows in groups:
-        if len(rows) == 1:
-            conn.execute(sql, rows[0])
-        else:
-            conn.executemany(sql, rows)
-
-
-def in_write_transaction(conn: Connection, work: Callable[[Connection], T]) -> T:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = work(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    return result
-
-
-class _Worker:
-    """One connection, used only from one thread, opened on first use."""
-
-    def __init__(self, path: str, busy_timeout: float, label: str) -> None:
-        self._path = path
-        self._busy_timeout = busy_timeout
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"eventbook-{label}")
-        self._conn: Connection | None = None
-
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._call, work)
-
-    def _call(self, work: Callable[[Connection], T]) -> T:
-        if self._conn is None:
-            self._conn = connect(self._path, self._busy_timeout)
-        return work(self._conn)
-
-    async def close(self) -> None:
-        def close(_: Connection) -> None:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        try:
-            await self.run(close)
-        finally:
-            self._executor.shutdown(wait=False)
-
-
-def connect(path: str, busy_timeout: float = 30.0) -> Connection:
-    """A connection as the read side uses it: autocommit (explicit BEGIN), WAL."""
-    conn = sqlite3.connect(
-        path,
-        timeout=busy_timeout,
-        isolation_level=None,
-        check_same_thread=False,
-        cached_statements=512,
-    )
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
+__all__ = ["SQLiteDatabase", "SQLiteSession", "connect", "flush"]
 
 
 class SQLiteDatabase:
@@ -136,8 +60,8 @@ class SQLiteDatabase:
             )
         self.busy_timeout = busy_timeout
         self.progress = Wakeup()
-        self._admin = _Worker(self.path, busy_timeout, "projections-admin")
-        self._reader = _Worker(self.path, busy_timeout, "projections-reader")
+        self._admin = Worker(self.path, busy_timeout, "projections-admin")
+        self._reader = Worker(self.path, busy_timeout, "projections-reader")
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str], **options: Any) -> SQLiteDatabase:
@@ -156,7 +80,7 @@ class SQLiteDatabase:
         self, name: str, version: int, mode: str, create: Sequence[str], activate: Sequence[str]
     ) -> None:
         def work(conn: Connection) -> None:
-            known = conn.execute(f"SELECT mode FROM {CHECKPOINTS} WHERE {_WHERE}", (name, version))
+            known = conn.execute(f"SELECT mode FROM {CHECKPOINTS} WHERE {WHERE}", (name, version))
             row = known.fetchone()
             if row is not None:
                 if row[0] != mode:
@@ -170,7 +94,7 @@ class SQLiteDatabase:
                 conn.execute(statement)
             active = conn.execute(f"SELECT 1 FROM {CHECKPOINTS} WHERE name = ? AND active", (name,))
             if active.fetchone() is None:
-                conn.execute(f"UPDATE {CHECKPOINTS} SET active = 1 WHERE {_WHERE}", (name, version))
+                conn.execute(f"UPDATE {CHECKPOINTS} SET active = 1 WHERE {WHERE}", (name, version))
                 for statement in activate:
                     conn.execute(statement)
 
@@ -181,7 +105,7 @@ class SQLiteDatabase:
     ) -> SQLiteSession | None:
         def work(conn: Connection) -> int | None:
             row = conn.execute(
-                f"SELECT owner, lease_until, epoch, retired FROM {CHECKPOINTS} WHERE {_WHERE}",
+                f"SELECT owner, lease_until, epoch, retired FROM {CHECKPOINTS} WHERE {WHERE}",
                 (name, version),
             ).fetchone()
             if row is None:
@@ -193,7 +117,7 @@ class SQLiteDatabase:
             if holder not in (None, owner) and until > now and not owner_is_dead(holder):
                 return None
             conn.execute(
-                f"UPDATE {CHECKPOINTS} SET owner = ?, epoch = ?, lease_until = ? WHERE {_WHERE}",
+                f"UPDATE {CHECKPOINTS} SET owner = ?, epoch = ?, lease_until = ? WHERE {WHERE}",
                 (owner, epoch + 1, now + ttl, name, version),
             )
             return int(epoch) + 1
@@ -201,16 +125,16 @@ class SQLiteDatabase:
         epoch = await self._admin.run(lambda conn: in_write_transaction(conn, work))
         if epoch is None:
             return None
-        worker = _Worker(self.path, self.busy_timeout, f"projection-{name}")
+        worker = Worker(self.path, self.busy_timeout, f"projection-{name}")
         return SQLiteSession(self, worker, name, version, owner=owner, epoch=epoch, ttl=ttl)
 
     async def session(self, name: str, version: int) -> SQLiteSession:
-        worker = _Worker(self.path, self.busy_timeout, f"projection-{name}")
+        worker = Worker(self.path, self.busy_timeout, f"projection-{name}")
         return SQLiteSession(self, worker, name, version, owner=None, epoch=0, ttl=0.0)
 
     async def checkpoint(self, name: str, version: int) -> CheckpointRow | None:
         rows = await self._read(
-            f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} WHERE {_WHERE}", (name, version)
+            f"SELECT {CHECKPOINT_COLUMNS} FROM {CHECKPOINTS} WHERE {WHERE}", (name, version)
         )
         return checkpoint_row(rows[0]) if rows else None
 
@@ -222,7 +146,7 @@ class SQLiteDatabase:
 
     async def parked(self, name: str, version: int) -> list[ParkedEvent]:
         rows = await self._read(
-            f"SELECT {PARKED_COLUMNS} FROM {PARKED} WHERE {_WHERE} ORDER BY parked_at",
+            f"SELECT {PARKED_COLUMNS} FROM {PARKED} WHERE {WHERE} ORDER BY parked_at",
             (name, version),
         )
         return [parked_row(row) for row in rows]
@@ -248,10 +172,10 @@ class SQLiteDatabase:
         else:
             sql, params = f"UPDATE {PARKED} SET error = ?, attempts = attempts + 1", [error]
         params += [name, version, str(event_id)]
-        return await self._write_count(f"{sql} WHERE {_WHERE} AND event_id = ?", params) == 1
+        return await self._write_count(f"{sql} WHERE {WHERE} AND event_id = ?", params) == 1
 
     async def delete_parked(self, name: str, version: int, event_id: UUID) -> bool:
-        sql = f"DELETE FROM {PARKED} WHERE {_WHERE} AND event_id = ?"
+        sql = f"DELETE FROM {PARKED} WHERE {WHERE} AND event_id = ?"
         return await self._write_count(sql, (name, version, str(event_id))) == 1
 
     async def reset(
@@ -261,16 +185,16 @@ class SQLiteDatabase:
             moved = conn.execute(
                 f"UPDATE {CHECKPOINTS} SET position = NULL, epoch = epoch + 1, owner = NULL,"
                 " lease_until = 0, last_error = NULL, last_error_at = NULL, updated_at = ?"
-                f" WHERE {_WHERE}",
+                f" WHERE {WHERE}",
                 (time.time(), name, version),
             )
             if moved.rowcount != 1:
                 raise UnknownProjection(f"{name}@v{version}")
-            conn.execute(f"DELETE FROM {PARKED} WHERE {_WHERE}", (name, version))
+            conn.execute(f"DELETE FROM {PARKED} WHERE {WHERE}", (name, version))
             for statement in ddl:
                 conn.execute(statement)
             active = conn.execute(
-                f"SELECT active FROM {CHECKPOINTS} WHERE {_WHERE}", (name, version)
+                f"SELECT active FROM {CHECKPOINTS} WHERE {WHERE}", (name, version)
             )
             if active.fetchone()[0]:
                 for statement in activate:
@@ -281,7 +205,7 @@ class SQLiteDatabase:
     async def activate(self, name: str, version: int, ddl: Sequence[str]) -> None:
         def work(conn: Connection) -> None:
             row = conn.execute(
-                f"SELECT retired FROM {CHECKPOINTS} WHERE {_WHERE}", (name, version)
+                f"SELECT retired FROM {CHECKPOINTS} WHERE {WHERE}", (name, version)
             ).fetchone()
             if row is None:
                 raise UnknownProjection(f"{name}@v{version}")
@@ -304,14 +228,14 @@ class SQLiteDatabase:
     async def drop(self, name: str, version: int, ddl: Sequence[str]) -> None:
         def work(conn: Connection) -> None:
             row = conn.execute(
-                f"SELECT active FROM {CHECKPOINTS} WHERE {_WHERE}", (name, version)
+                f"SELECT active FROM {CHECKPOINTS} WHERE {WHERE}", (name, version)
             ).fetchone()
             if row is not None and row[0]:
                 raise ProjectionError(
                     f"{name}@v{version} is the active build; activate another one first"
                 )
-            conn.execute(f"DELETE FROM {CHECKPOINTS} WHERE {_WHERE}", (name, version))
-            conn.execute(f"DELETE FROM {PARKED} WHERE {_WHERE}", (name, version))
+            conn.execute(f"DELETE FROM {CHECKPOINTS} WHERE {WHERE}", (name, version))
+            conn.execute(f"DELETE FROM {PARKED} WHERE {WHERE}", (name, version))
             for statement in ddl:
                 conn.execute(statement)
 
@@ -332,151 +256,3 @@ class SQLiteDatabase:
             return conn.execute(sql, params).rowcount
 
         return await self._admin.run(lambda conn: in_write_transaction(conn, work))
-
-
-class SQLiteSession:
-    """One runner's connection and lease (`owner is None`: unleased, for operator work)."""
-
-    dialect = "sqlite"
-
-    def __init__(
-        self,
-        database: SQLiteDatabase,
-        worker: _Worker,
-        name: str,
-        version: int,
-        *,
-        owner: str | None,
-        epoch: int,
-        ttl: float,
-    ) -> None:
-        self.database = database
-        self.name = name
-        self.version = version
-        self.owner = owner
-        self.epoch = epoch
-        self._worker = worker
-        self._ttl = ttl
-        self._label = f"{name}@v{version}"
-
-    async def load(self) -> CheckpointRow:
-        row = await self.database.checkpoint(self.name, self.version)
-        if row is None:
-            raise UnknownProjection(self._label)
-        return row
-
-    async def fetch(self, writes: WriteBuffer, sql: str, params: Sequence[Any]) -> list[Row]:
-        groups = writes.take()
-
-        def work(conn: Connection) -> list[Row]:
-            if not conn.in_transaction:
-                conn.execute("BEGIN IMMEDIATE")
-            flush(conn, groups)
-            return conn.execute(sql, params).fetchall()
-
-        return await self._worker.run(work)
-
-    async def commit(
-        self,
-        writes: WriteBuffer | None,
-        move: CheckpointMove | None,
-        *,
-        park: ParkedEvent | None = None,
-        unpark: UUID | None = None,
-    ) -> None:
-        groups = writes.take() if writes is not None else []
-
-        def work(conn: Connection) -> None:
-            if not conn.in_transaction:
-                conn.execute("BEGIN IMMEDIATE")
-            try:
-                flush(conn, groups)
-                self._check_and_move(conn, move)
-                if park is not None:
-                    conn.execute(
-                        f"INSERT OR REPLACE INTO {PARKED} ({PARKED_COLUMNS})"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        parked_values(park),
-                    )
-                    conn.execute(
-                        f"UPDATE {CHECKPOINTS} SET last_error = ?, last_error_at = ?"
-                        f" WHERE {_WHERE}",
-                        (park.error, park.parked_at, self.name, self.version),
-                    )
-                if unpark is not None:
-                    conn.execute(
-                        f"DELETE FROM {PARKED} WHERE {_WHERE} AND event_id = ?",
-                        (self.name, self.version, str(unpark)),
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-        await self._worker.run(work)
-
-    def _check_and_move(self, conn: Connection, move: CheckpointMove | None) -> None:
-        if self.owner is None:
-            if move is not None:
-                raise ProjectionError("only a leased session may move a checkpoint")
-            return
-        now = time.time()
-        lease = (self.name, self.version, self.owner, self.epoch)
-        if move is None:
-            sql = f"UPDATE {CHECKPOINTS} SET lease_until = ? WHERE {_LEASED}"
-            cursor = conn.execute(sql, (now + self._ttl, *lease))
-        else:
-            expected = None if move.expected is None else str(move.expected)
-            sql = (
-                f"UPDATE {CHECKPOINTS} SET position = ?, updated_at = ?, lease_until = ?"
-                f" WHERE {_LEASED} AND position IS ?"
-            )
-            cursor = conn.execute(sql, (str(move.new), now, now + self._ttl, *lease, expected))
-        if cursor.rowcount != 1:
-            raise LeaseLost(self._label)
-
-    async def rollback(self) -> None:
-        def work(conn: Connection) -> None:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-
-        await self._worker.run(work)
-
-    async def renew(self) -> None:
-        await self._worker.run(lambda conn: self._check_and_move(conn, None))
-
-    async def record_error(self, error: str) -> None:
-        def work(conn: Connection) -> None:
-            sql = f"UPDATE {CHECKPOINTS} SET last_error = ?, last_error_at = ? WHERE {_LEASED}"
-            lease = (self.name, self.version, self.owner, self.epoch)
-            if conn.execute(sql, (error, time.time(), *lease)).rowcount != 1:
-                raise LeaseLost(self._label)
-
-        if self.owner is not None:
-            await self._worker.run(work)
-
-    async def halted(self) -> ParkedEvent | None:
-        rows = await self._worker.run(
-            lambda conn: conn.execute(
-                f"SELECT {PARKED_COLUMNS} FROM {PARKED} WHERE {_WHERE}"
-                " AND status IN ('halted', 'discard') LIMIT 1",
-                (self.name, self.version),
-            ).fetchall()
-        )
-        return parked_row(rows[0]) if rows else None
-
-    async def release(self) -> None:
-        def work(conn: Connection) -> None:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if self.owner is not None:
-                conn.execute(
-                    f"UPDATE {CHECKPOINTS} SET owner = NULL, lease_until = 0 WHERE {_LEASED}",
-                    (self.name, self.version, self.owner, self.epoch),
-                )
-
-        try:
-            await self._worker.run(work)
-        finally:
-            await self._worker.close()
