@@ -398,6 +398,30 @@ class EventStoreConformance:
             assert all(e.position > recorded.position for e in rest)
 
     @pytest.mark.asyncio
+    async def test_everything_up_to_the_head_is_readable(self, store: EventStore) -> None:
+        """Readers that move a checkpoint to `head()` (filtered subscriptions, projections)
+        rely on this: once `head()` returned h, no event at or before h appears later."""
+
+        async def writer(tag: int) -> None:
+            for n in range(20):
+                await store.append(f"head-{tag % 3}", [event(tag=tag, n=n)])
+
+        writing = asyncio.gather(*(writer(t) for t in range(6)))
+        seen: list[tuple[Position, list[UUID]]] = []
+        while not writing.done():
+            head = await store.head()
+            if head is not None:
+                early = await collect(store.read_all())
+                seen.append((head, [e.id for e in early if e.position <= head]))
+            await asyncio.sleep(0)
+        await writing
+        everything = await collect(store.read_all())
+        assert len(everything) == 120
+        assert await store.head() == everything[-1].position
+        for head, early_ids in seen:
+            assert [e.id for e in everything if e.position <= head] == early_ids
+
+    @pytest.mark.asyncio
     async def test_head(self, store: EventStore) -> None:
         assert await store.head() is None
         await store.append("q-1", [event()])
