@@ -35,7 +35,9 @@ CHROMIUM_ARGS = [
 expect.set_options(timeout=10_000)
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it
+# is open, which would break every asyncio test that runs after it in the same session.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (set EVENTBOOK_TEST_CHROMIUM)")
