@@ -46,7 +46,8 @@ class DuplicateEventError(EventbookError):
 
 
 class SchemaVersionError(EventbookError):
-    """The database schema is newer than this version of eventbook understands."""
+    """The database schema does not match this version of eventbook (newer, or older with
+    migrations turned off)."""
 
 
 class StoreClosed(EventbookError):
