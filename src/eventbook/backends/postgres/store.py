@@ -9,7 +9,7 @@ docs/backends/postgres.md.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -28,7 +28,6 @@ from eventbook.backends.postgres.jsonb import preserve_all_floats, preserve_floa
 from eventbook.backends.postgres.options import PostgresOptions, parse_url
 from eventbook.backends.postgres.signals import Signals
 from eventbook.backends.postgres.sql import Queries
-from eventbook.encoding import check_position
 from eventbook.errors import UnavailableError
 from eventbook.idempotency import StoredEvent, replayed_result
 from eventbook.store import (
@@ -47,7 +46,12 @@ from eventbook.store import (
 )
 
 if TYPE_CHECKING:
+    from eventbook.backends.postgres.connection import Direct
     from eventbook.backends.postgres.pool import Pool
+    from eventbook.backends.postgres.session import Session
+
+AppendHook = Callable[["Direct", Sequence[RecordedEvent]], Awaitable[None]]
+"""`await hook(connection, events)`, run in an append's transaction before it commits."""
 
 _NEWEST_VERSION = 2**63 - 1
 _RACE_ATTEMPTS = 20  # a lost unique-index race is answered by calling again; this bounds it
@@ -69,6 +73,7 @@ class PostgresEventStore(EventStore):
         self._sql = Queries(options.schema)
         self._signals = Signals(dsn, options, self._sql.notify)
         self._held_back_wait = _HELD_BACK_FIRST_WAIT
+        self._hooks: tuple[AppendHook, ...] = ()
 
     @classmethod
     async def open(cls, url: str, **options: Any) -> PostgresEventStore:
@@ -97,6 +102,19 @@ class PostgresEventStore(EventStore):
         finally:
             await connection.close()
 
+    def add_append_hook(self, hook: AppendHook) -> None:
+        """Run `await hook(connection, events)` inside every later append's transaction.
+
+        Internal extension point (for eventbook's inline projections; not part of the
+        `EventStore` port). The hook gets the append's connection and its `RecordedEvent`s
+        after they are inserted and before the transaction commits; what it writes commits
+        or rolls back with them. If it raises, the append is rolled back and its caller
+        gets the exception. An exact retry of a stored batch does not run it again.
+        Appends then take two more round trips (a transaction and reading the events back).
+        """
+        self._check_open()
+        self._hooks = (*self._hooks, hook)
+
     # -- writing ---------------------------------------------------------------------------
 
     async def _append(self, batch: EncodedBatch) -> AppendResult:
@@ -106,7 +124,7 @@ class PostgresEventStore(EventStore):
             id_taken = False
             async with self._connections.connection("append") as session:
                 try:
-                    row = await session.fetchrow(query, *arguments)
+                    row = await self._insert(session, batch, query, arguments)
                 except asyncpg.UniqueViolationError as exc:
                     if exc.constraint_name != "events_id":
                         continue  # another append took this version first; look again
@@ -132,6 +150,24 @@ class PostgresEventStore(EventStore):
         raise UnavailableError(
             f"could not append to {batch.stream!r}: it lost {_RACE_ATTEMPTS} races in a row"
         )
+
+    async def _insert(
+        self, session: Session, batch: EncodedBatch, query: str, arguments: tuple[object, ...]
+    ) -> asyncpg.Record | None:
+        """Run the append statement; with hooks, in a transaction that also runs them."""
+        if not self._hooks:
+            return await session.fetchrow(query, *arguments)
+        async with session.connection.transaction():
+            row = await session.fetchrow(query, *arguments)
+            if row is not None and row[0] is not None:
+                count = len(batch.events)
+                rows = await session.fetch(
+                    self._sql.read_stream_forwards, batch.stream, row[0] - count + 1, count
+                )
+                events = _recorded(rows)
+                for hook in self._hooks:
+                    await hook(session.connection, events)
+            return row
 
     def _append_statement(
         self, batch: EncodedBatch, ids: list[UUID]
@@ -229,37 +265,20 @@ class PostgresEventStore(EventStore):
 
     # -- subscriptions ---------------------------------------------------------------------
 
-    async def subscribe(
-        self,
-        *,
-        after: Position | None = None,
-        types: Iterable[str] | None = None,
-        categories: Iterable[str] | None = None,
-    ) -> AsyncIterator[RecordedEvent]:
-        """As `EventStore.subscribe`, and it rides out outages: while PostgreSQL cannot be
-        reached it retries with backoff (logging a warning), then resumes after the last
-        event it yielded, so nothing is lost or repeated."""
-        check_position(after)
-        wanted = EventFilter.of(types, categories)
-        self._check_open()
-        outage_wait = _OUTAGE_FIRST_WAIT
+    async def _subscription_page(
+        self, after: Position | None, wanted: EventFilter
+    ) -> list[RecordedEvent]:
+        """A subscription rides out outages: while PostgreSQL cannot be reached it retries
+        with backoff (logging a warning), then goes on after the last event it yielded, so
+        nothing is lost or repeated."""
+        wait = _OUTAGE_FIRST_WAIT
         while True:
-            ticket = self._append_ticket()
             try:
-                page = await self._read_all_page(after, self.read_page_size, wanted)
+                return await self._read_all_page(after, self.read_page_size, wanted)
             except UnavailableError as exc:
-                log.warning("subscription waits for PostgreSQL (%s s): %s", outage_wait, exc)
-                await asyncio.sleep(outage_wait)
-                outage_wait = min(outage_wait * 2, _OUTAGE_MOST_WAIT)
-                self._check_open()
-                continue
-            outage_wait = _OUTAGE_FIRST_WAIT
-            for event in page:
-                yield event
-            if page:
-                after = page[-1].position
-            if len(page) < self.read_page_size:
-                await self._wait_for_append(ticket, self.poll_interval)
+                log.warning("subscription waits for PostgreSQL (%s s): %s", wait, exc)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, _OUTAGE_MOST_WAIT)
                 self._check_open()
 
     def _append_ticket(self) -> int:
