@@ -82,3 +82,16 @@ async def postgres_schema(postgres: PostgresForTests) -> AsyncIterator[str]:
     schema = new_schema_name()
     yield schema
     await drop_schema(postgres.url, schema)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis server: `EVENTBOOK_TEST_REDIS_URL`, or a throwaway one for the session."""
+    given = os.environ.get("EVENTBOOK_TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    from tests.servers.redis import RedisServer
+
+    with RedisServer() as server:
+        yield server.url()

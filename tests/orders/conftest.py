@@ -108,20 +108,8 @@ def embedded_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runni
 
 
 @pytest.fixture(scope="session")
-def redis_server_url() -> Iterator[str]:
-    given = os.environ.get("EVENTBOOK_TEST_REDIS_URL")
-    if given:
-        yield given
-        return
-    from tests.servers.redis import RedisServer
-
-    with RedisServer() as server:
-        yield server.url()
-
-
-@pytest.fixture(scope="session")
 def production_service(
-    tmp_path_factory: pytest.TempPathFactory, postgres: PostgresForTests, redis_server_url: str
+    tmp_path_factory: pytest.TempPathFactory, postgres: PostgresForTests, redis_url: str
 ) -> Iterator[RunningService]:
     logs = tmp_path_factory.mktemp("orders-production")
     schema = new_schema_name()
@@ -129,7 +117,7 @@ def production_service(
         "ORDERS_PROFILE": "production",
         "ORDERS_EVENTS_URL": postgres.store_url(schema),
         "ORDERS_READ_MODELS_URL": postgres.store_url(f"{schema}_rm"),
-        "ORDERS_REDIS_URL": redis_server_url,
+        "ORDERS_REDIS_URL": redis_url,
         "ORDERS_SEED_ORDERS": str(SEED_ORDERS),
     }
     yield from _service(env, logs)

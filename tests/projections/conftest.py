@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -58,18 +57,6 @@ async def database(
     yield database
     await database.close()
     await drop_schema(postgres.url, schema)
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    given = os.environ.get("EVENTBOOK_TEST_REDIS_URL")
-    if given:
-        yield given
-        return
-    from tests.servers.redis import RedisServer
-
-    with RedisServer() as server:
-        yield server.url()
 
 
 async def place_orders(
