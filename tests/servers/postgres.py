@@ -19,9 +19,9 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlencode
+
+from tests.servers.base import ThrowawayServer
 
 FAST_SETTINGS = {
     # Tests need correctness, not durability against power loss: committed data still
@@ -62,7 +62,7 @@ def free_port() -> int:
         return port
 
 
-class PostgresServer:
+class PostgresServer(ThrowawayServer):
     """One cluster in a temporary directory, owned by this object."""
 
     def __init__(self, *, durable: bool = False, settings: dict[str, str] | None = None) -> None:
@@ -126,22 +126,6 @@ class PostgresServer:
             if self._root is not None:
                 shutil.rmtree(self._root, ignore_errors=True)
                 self._root = None
-
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.cleanup()
 
     # -- helpers -----------------------------------------------------------------------------
 

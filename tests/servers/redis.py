@@ -15,9 +15,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
+from tests.servers.base import ThrowawayServer
 from tests.servers.postgres import free_port
 
 
@@ -33,7 +32,7 @@ def find_redis_server() -> str:
     return found
 
 
-class RedisServer:
+class RedisServer(ThrowawayServer):
     """One redis-server process in a temporary directory, owned by this object."""
 
     def __init__(self) -> None:
@@ -103,24 +102,11 @@ class RedisServer:
                 self._process.wait(10)
             self._process = None
 
-    def stop(self) -> None:
+    def cleanup(self) -> None:
         self._kill()
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
 
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def stop(self) -> None:
+        self.cleanup()

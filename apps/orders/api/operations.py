@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -162,6 +162,23 @@ async def rebuild_projection(
     return {"projection": name, "state": "rebuilding"}
 
 
+async def _act_on_parked(
+    request: Request,
+    name: str,
+    event_id: UUID,
+    api_key: str | None,
+    state: str,
+    act: Callable[[Projection[Any]], Awaitable[None]],
+) -> dict[str, str]:
+    """A writer's action on one parked event; an unknown event is a 404."""
+    require_writer(request, api_key)
+    try:
+        await act(_projection(request, name))
+    except ParkedEventNotFound as missing:
+        raise Problem(404, "parked-event-not-found", "Not found", str(missing)) from None
+    return {"event_id": str(event_id), "state": state}
+
+
 @router.get(
     "/projections/{name}/parked",
     summary="Events a projection could not handle",
@@ -185,12 +202,10 @@ async def retry(
     event_id: UUID,
     api_key: str | None = Security(api_key_header),
 ) -> dict[str, str]:
-    require_writer(request, api_key)
-    try:
-        await retry_parked(service_of(request).store, _projection(request, name), event_id)
-    except ParkedEventNotFound as missing:
-        raise Problem(404, "parked-event-not-found", "Not found", str(missing)) from None
-    return {"event_id": str(event_id), "state": "retried"}
+    store = service_of(request).store
+    return await _act_on_parked(
+        request, name, event_id, api_key, "retried", lambda p: retry_parked(store, p, event_id)
+    )
 
 
 @router.delete(
@@ -205,12 +220,9 @@ async def discard(
     event_id: UUID,
     api_key: str | None = Security(api_key_header),
 ) -> dict[str, str]:
-    require_writer(request, api_key)
-    try:
-        await discard_parked(_projection(request, name), event_id)
-    except ParkedEventNotFound as missing:
-        raise Problem(404, "parked-event-not-found", "Not found", str(missing)) from None
-    return {"event_id": str(event_id), "state": "discarded"}
+    return await _act_on_parked(
+        request, name, event_id, api_key, "discarded", lambda p: discard_parked(p, event_id)
+    )
 
 
 @router.get(
