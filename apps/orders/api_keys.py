@@ -14,7 +14,7 @@ import enum
 import hashlib
 import secrets
 
-from eventbook import NO_STREAM, EventStore, NewEvent, Position, RecordedEvent
+from eventbook import NO_STREAM, ConcurrencyError, EventStore, NewEvent, Position, RecordedEvent
 
 
 class Role(enum.Enum):
@@ -61,7 +61,15 @@ class ApiKeys:
         if self._roles.get(digest) == role:
             return
         event = NewEvent("ApiKeyIssued", {"hash": digest, "role": role.value, "name": name})
-        await self._store.append(f"{CATEGORY}-{digest[:32]}", [event], expected=NO_STREAM)
+        stream = f"{CATEGORY}-{digest[:32]}"
+        try:
+            await self._store.append(stream, [event], expected=NO_STREAM)
+        except ConcurrencyError:
+            # Another process registered this key meanwhile (API processes starting
+            # together with the same environment): the key stands with its first role.
+            first = [e async for e in self._store.read_stream(stream, limit=1)]
+            self._apply(first[0])
+            return
         self._roles[digest] = role
 
     def role_of(self, key: str) -> Role | None:

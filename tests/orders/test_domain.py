@@ -223,3 +223,16 @@ def test_snapshots_round_trip() -> None:
 def test_bad_commands_are_refused_with_the_field(payload: dict[str, object]) -> None:
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert(payload, c.PlaceOrder)
+
+
+async def test_two_processes_registering_one_key_both_start() -> None:
+    from apps.orders.api_keys import ApiKeys, Role
+
+    from eventbook.backends.memory import MemoryEventStore
+
+    store = MemoryEventStore()
+    first, second = ApiKeys(store), ApiKeys(store)  # both loaded nothing: the start-up race
+    await first.register("shared-key", Role.WRITER, "from the environment")
+    await second.register("shared-key", Role.WRITER, "from the environment")
+    assert second.role_of("shared-key") is Role.WRITER
+    assert len([e async for e in store.read_all(categories=["apikey"])]) == 1
