@@ -1,6 +1,6 @@
 """A short tour of the event store on the embedded SQLite backend.
 
-    ./run.sh                      # or: .venv/bin/python examples/quickstart.py [DATABASE]
+    .venv/bin/python examples/quickstart.py [DATABASE]     # default: .data/quickstart.db
 
 Appends to an order stream, shows optimistic concurrency refusing a stale writer,
 reads the stream and the global order back, and follows new events live.
