@@ -36,6 +36,7 @@ from typing import Any
 import msgspec
 
 from benchmarks.common import Figures, Target, repeat, report, stopwatch, summarise
+from benchmarks.store_postgres import server_url
 from eventbook.connect import connect
 from eventbook.projections import (
     HandlerMap,
@@ -67,26 +68,10 @@ LIVE_TARGET = Target("live lag p99 <= 50 ms", "live_lag_p99_s", "live_lag_budget
 """Set for PostgreSQL. On SQLite the appender is another process writing the same file, so
 the two writers meet at SQLite's file lock; its lag is reported, not judged."""
 
-_server: Any = None
 _environment: dict[str, Any] = {}
 
 
 # -- where the events live ---------------------------------------------------------------------
-
-
-def postgres_url() -> str:
-    global _server
-    given = os.environ.get("EVENTBOOK_BENCH_POSTGRES_URL")
-    if given:
-        return given
-    if _server is None:
-        from tests.servers.postgres import PostgresServer
-
-        _server = PostgresServer(durable=True)
-        _server.start()
-        atexit.register(_server.cleanup)
-    url: str = _server.url()
-    return url
 
 
 def locations(backend: str, scale: float) -> dict[str, str]:
@@ -98,7 +83,7 @@ def locations(backend: str, scale: float) -> dict[str, str]:
             path = Path(folder) / "events.db"
             _environment.update(store=f"sqlite:///{path}", read=f"sqlite:{path}", path=str(path))
         else:
-            url = postgres_url()
+            url = server_url()
             _environment.update(store=f"{url}?schema=bench", read=f"postgresql:bench_read:{url}")
         _environment["events"] = max(1, int(REBUILD_EVENTS * scale))
     return _environment
