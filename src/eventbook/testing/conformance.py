@@ -219,9 +219,18 @@ class EventStoreConformance:
             ("i-1", [NewEvent("Happened", {"n": 9}, id=one.id), two]),  # other data
         ]
         for stream, batch in cases:
-            with pytest.raises(DuplicateEventError):
-                await store.append(stream, batch)
-        assert len(await collect(store.read_all())) == 2
+            # Refused the same way when the expectation is stale too (checked first), and
+            # when the refused appends are committed together with others.
+            for expected in (ANY, NO_STREAM):
+                with pytest.raises(DuplicateEventError):
+                    await store.append(stream, batch, expected=expected)
+            outcomes = await asyncio.gather(
+                store.append(stream, batch, expected=NO_STREAM),
+                store.append("i-3", [event(n=4)]),
+                return_exceptions=True,
+            )
+            assert isinstance(outcomes[0], DuplicateEventError)
+        assert len(await collect(store.read_all())) == 2 + len(cases)
 
     @pytest.mark.asyncio
     async def test_concurrent_identical_retries_store_once(self, store: EventStore) -> None:

@@ -18,14 +18,19 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+import msgspec
+
 from eventbook.backends.sqlite.documents import decode_documents, encode_document
-from eventbook.backends.sqlite.sql import queries
-from eventbook.errors import ConcurrencyError, UnavailableError
+from eventbook.backends.sqlite.sql import INSERT_CHUNKS, insert_events, queries
+from eventbook.errors import ConcurrencyError, DuplicateEventError, UnavailableError
 from eventbook.idempotency import StoredEvent, replayed_result
 from eventbook.store import AppendResult, EncodedBatch, Position, RecordedEvent, check_expected
 
 AppendHook = Callable[[sqlite3.Connection, Sequence[RecordedEvent]], None]
 """Extra work inside an append's transaction; see `SQLiteEventStore.add_append_hook`."""
+
+_encode_names = msgspec.json.Encoder().encode
+_decode_versions = msgspec.json.Decoder(dict[str, int]).decode
 
 _ID_CHUNK = 500  # ids per lookup statement, well below SQLite's bound-parameter limit
 
@@ -49,31 +54,17 @@ def commit_group(
 
     Returns whether any event was committed (so that subscribers are worth waking).
     """
-    q = queries()
-    written = 0
     try:
         connection.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
         _fail_all(jobs, exc)
         return False
     try:
-        next_position, current = connection.execute(
-            q.group_start, (jobs[0].batch.stream,)
-        ).fetchone()
-        recorded_at = datetime.now(UTC)
-        for job in jobs:
-            try:
-                outcome = _append(connection, job.batch, next_position, recorded_at, hooks, current)
-            except Exception as exc:
-                job.error = unavailable(exc) if isinstance(exc, sqlite3.Error) else exc
-                if not connection.in_transaction:  # SQLite rolled everything back (I/O error...)
-                    raise _TransactionLost(exc) from exc
-                continue
-            finally:
-                current = None  # only the first append's stream version was read already
-            job.result, count = outcome
-            next_position += count
-            written += count
+        written = None if hooks else _append_together(connection, jobs)
+        if written is None:  # hooks to run, or an id stored already: one append at a time
+            for job in jobs:
+                job.result, job.error = None, None
+            written = _append_each(connection, jobs, hooks)
         connection.execute("COMMIT")
     except (sqlite3.Error, _TransactionLost) as exc:
         if connection.in_transaction:
@@ -81,7 +72,92 @@ def commit_group(
         cause = exc.cause if isinstance(exc, _TransactionLost) else exc
         _fail_all(jobs, cause)
         return False
+    except Exception as exc:  # a bug of ours: fail the group, keep the writer thread alive
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        for job in jobs:
+            job.result, job.error = None, exc
+        return False
     return written > 0
+
+
+def _group_start(
+    connection: sqlite3.Connection, jobs: Sequence[AppendJob]
+) -> tuple[int, dict[str, int]]:
+    """The next global position, and the current version of each stream of `jobs`."""
+    streams = _encode_names(list({job.batch.stream: None for job in jobs}))
+    next_position, versions = connection.execute(queries().group_start, (streams,)).fetchone()
+    return next_position, {} if versions is None else _decode_versions(versions)
+
+
+def _append_together(connection: sqlite3.Connection, jobs: Sequence[AppendJob]) -> int | None:
+    """Check every append in Python and insert all their rows in as few statements as can be.
+
+    This is the common path, and it is short on purpose: a statement's step releases the
+    GIL and must take it back, and while the event loop's thread runs Python that wait is
+    long. So the group costs a fixed handful of statements, whatever its size. Returns
+    how many events it wrote, or None when an event id is stored already; then nothing
+    is written, and the caller goes one append at a time to tell retries from reuse.
+    """
+    next_position, versions = _group_start(connection, jobs)
+    recorded_at = datetime.now(UTC)
+    rows: list[_Row] = []
+    for job in jobs:
+        batch = job.batch
+        current = versions.get(batch.stream, 0)
+        try:
+            check_expected(batch.stream, batch.expected, current)
+        except ConcurrencyError as exc:
+            # An exact retry of a stored batch succeeds whatever its (now stale) expectation.
+            ids = {event.id.bytes for event in batch.events}
+            if any(row[1] in ids for row in rows):
+                return None  # a retry of an append in this group: tell which, one by one
+            try:
+                stored = stored_events(connection, batch)
+                job.result = replayed_result(batch, stored) if stored else None
+            except DuplicateEventError as reused:
+                job.error = reused
+            if job.result is None and job.error is None:
+                job.error = exc
+            continue
+        _, new_rows = _rows(batch, current, next_position, recorded_at)
+        rows.extend(new_rows)
+        last = new_rows[-1]
+        job.result = AppendResult(last[3], Position(0, last[0]))
+        versions[batch.stream] = last[3]
+        next_position += len(new_rows)
+    try:
+        _insert(connection, rows)
+    except sqlite3.IntegrityError:
+        # Under the write lock, with the versions checked, only a stored id can collide.
+        connection.execute("ROLLBACK")  # inserts of earlier chunks are undone too
+        connection.execute("BEGIN IMMEDIATE")
+        return None
+    return len(rows)
+
+
+def _append_each(
+    connection: sqlite3.Connection, jobs: Sequence[AppendJob], hooks: Sequence[AppendHook]
+) -> int:
+    """Append `jobs` one by one, each in its own savepoint; returns the events written."""
+    next_position, versions = _group_start(connection, jobs[:1])
+    current: int | None = versions.get(jobs[0].batch.stream, 0)
+    recorded_at = datetime.now(UTC)
+    written = 0
+    for job in jobs:
+        try:
+            outcome = _append(connection, job.batch, next_position, recorded_at, hooks, current)
+        except Exception as exc:
+            job.error = unavailable(exc) if isinstance(exc, sqlite3.Error) else exc
+            if not connection.in_transaction:  # SQLite rolled everything back (I/O error...)
+                raise _TransactionLost(exc) from exc
+            continue
+        finally:
+            current = None  # only the first append's stream version was read already
+        job.result, count = outcome
+        next_position += count
+        written += count
+    return written
 
 
 def _append(
@@ -96,42 +172,23 @@ def _append(
 
     `current` is the stream's version when the caller read it already in this transaction.
     """
-    q = queries()
     stream = batch.stream
     if current is None:
-        (current,) = connection.execute(q.stream_version, (stream,)).fetchone()
+        (current,) = connection.execute(queries().stream_version, (stream,)).fetchone()
     try:
         check_expected(stream, batch.expected, current)
     except ConcurrencyError:
-        # An exact retry of a stored batch succeeds whatever its (now stale) expectation.
         stored = stored_events(connection, batch)
         if stored:
             return replayed_result(batch, stored), 0
         raise
-    before = first_position - 1  # offsets count from 1, like versions
-    documents = [
-        encode_document(event, stream, current + offset, before + offset, recorded_at)
-        for offset, event in enumerate(batch.events, start=1)
-    ]
-    rows = [
-        (before + offset, event.id.bytes, stream, current + offset, event.type, document)
-        for offset, (event, document) in enumerate(zip(batch.events, documents, strict=True), 1)
-    ]
-    # A statement is atomic, so one row needs no savepoint: it is inserted or it is not.
-    # Several rows (several statements) or a hook's writes do, to be undone together.
-    guarded = len(rows) > 1 or bool(hooks)
-    if guarded:
-        connection.execute("SAVEPOINT eventbook_append")
+    documents, rows = _rows(batch, current, first_position, recorded_at)
+    connection.execute("SAVEPOINT eventbook_append")
     try:
         try:
-            if guarded:
-                connection.executemany(q.insert_event, rows)
-            else:
-                connection.execute(q.insert_event, rows[0])
+            _insert(connection, rows)
         except sqlite3.IntegrityError:
-            # Under the write lock, with the version checked, only a stored id can collide.
-            if guarded:
-                connection.execute("ROLLBACK TO eventbook_append")
+            connection.execute("ROLLBACK TO eventbook_append")
             stored = stored_events(connection, batch)
             if not stored:
                 raise
@@ -141,14 +198,44 @@ def _append(
             for hook in hooks:
                 hook(connection, recorded)
     except BaseException:
-        if guarded and connection.in_transaction:
+        if connection.in_transaction:
             connection.execute("ROLLBACK TO eventbook_append")
             connection.execute("RELEASE eventbook_append")
         raise
-    if guarded:
-        connection.execute("RELEASE eventbook_append")
+    connection.execute("RELEASE eventbook_append")
     last = rows[-1]
     return AppendResult(last[3], Position(0, last[0])), len(rows)
+
+
+_Row = tuple[int, bytes, str, int, str, bytes]
+"""position, id, stream, version, type, document: the columns `insert_event` binds."""
+
+
+def _rows(
+    batch: EncodedBatch, current: int, first_position: int, recorded_at: datetime
+) -> tuple[list[bytes], list[_Row]]:
+    """The documents of `batch` appended after version `current`, and their rows."""
+    stream = batch.stream
+    before = first_position - 1  # offsets count from 1, like versions
+    documents = [
+        encode_document(event, stream, current + offset, before + offset, recorded_at)
+        for offset, event in enumerate(batch.events, start=1)
+    ]
+    rows = [
+        (before + offset, event.id.bytes, stream, current + offset, event.type, document)
+        for offset, (event, document) in enumerate(zip(batch.events, documents, strict=True), 1)
+    ]
+    return documents, rows
+
+
+def _insert(connection: sqlite3.Connection, rows: Sequence[_Row]) -> None:
+    """Insert `rows` with a multi-row statement per chunk (one step each, not one per row)."""
+    done = 0
+    while done < len(rows):
+        size = next(size for size in INSERT_CHUNKS if size <= len(rows) - done)
+        chunk = rows[done : done + size]
+        connection.execute(insert_events(size), [value for row in chunk for value in row])
+        done += size
 
 
 def stored_events(connection: sqlite3.Connection, batch: EncodedBatch) -> list[StoredEvent]:

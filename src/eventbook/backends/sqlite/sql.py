@@ -71,6 +71,18 @@ def migrations() -> tuple[Migration, ...]:
     return tuple(found)
 
 
+INSERT_CHUNKS = (64, 32, 16, 8, 4, 2, 1)
+"""Row counts of the multi-row inserts: few distinct statements for the statement cache."""
+
+
+@functools.cache
+def insert_events(rows: int) -> str:
+    """`insert_event` for `rows` rows in one statement (one step, see appends.py)."""
+    statement = queries().insert_event
+    head, values = statement.split("VALUES", 1)
+    return f"{head}VALUES {', '.join([values.strip()] * rows)}"
+
+
 def split_script(script: str) -> list[str]:
     """Split a migration script into complete statements (`executescript` would commit)."""
     import sqlite3
