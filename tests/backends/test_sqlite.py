@@ -305,40 +305,59 @@ async def test_long_reads_interleaved_with_appends(store: SQLiteEventStore) -> N
 async def test_read_ahead_fetches_more_the_longer_a_reader_reads(
     store: SQLiteEventStore,
 ) -> None:
-    from eventbook.backends.sqlite.readahead import ReadAhead, Row
+    from eventbook.backends.sqlite.readahead import ReadAhead
+    from eventbook.backends.sqlite.reads import Chunk
 
-    table: list[Row] = []
+    table: list[tuple[int, bytes]] = []
     async with await SQLiteEventStore.open(":memory:") as source:
         await source.append("ra-1", [new(n) for n in range(7000)])
         async for e in source.read_all():
             table.append((e.position.minor, msgspec.json.encode(e)))
     asked: list[tuple[int, int]] = []
 
-    def fetch(cursor: int, count: int) -> asyncio.Future[list[Row]]:
+    def fetch(cursor: int, count: int) -> asyncio.Future[Chunk]:
         asked.append((cursor, count))
-        future: asyncio.Future[list[Row]] = asyncio.get_running_loop().create_future()
-        future.set_result([row for row in table if row[0] > cursor][:count])
+        rows = [row for row in table if row[0] > cursor][:count]
+        documents = b"[" + b",".join(document for _, document in rows) + b"]"
+        future: asyncio.Future[Chunk] = asyncio.get_running_loop().create_future()
+        future.set_result((documents, len(rows), rows[-1][0]) if rows else (None, 0, None))
         return future
+
+    def position(event: RecordedEvent) -> int:
+        return event.position.minor
 
     ahead = ReadAhead()
     cursor, seen = 0, 0
     while True:
-        page = await ahead.page("all", cursor, 64, fetch, lambda position: position)
+        page = await ahead.page("all", cursor, 64, fetch, position, lambda key: key)
         seen += len(page)
         if not page:
             break
+        assert [position(e) for e in page] == list(range(cursor + 1, cursor + 1 + len(page)))
         cursor = page[-1].position.minor
     assert seen == 7000
-    # 64 + 1024 + 4096 + 4096 rows cover the table; at its end the reader looks for more
-    # before it serves a short page, and once more before the empty one.
-    assert [count for _, count in asked] == [64, 1024, 4096, 4096, 4096, 4096]
+    # 64 + 1024 + 4096 + 4096 rows cover the table: each fetch of a whole chunk is followed
+    # by the next one at once (read ahead); a short chunk never stands for "the end", so
+    # the reader looks for more before it serves a short page, and once more before the
+    # empty one.
+    assert asked == [
+        (0, 64),
+        (64, 1024),
+        (1088, 4096),
+        (5184, 4096),
+        (7000, 4096),
+        (7000, 4096),
+    ]
     asked.clear()
-    assert len(await ahead.page("again", 0, 64, fetch, lambda position: position, 1024)) == 64
+    assert len(await ahead.page("again", 0, 64, fetch, position, lambda key: key, 1024)) == 64
     assert asked == [(0, 1024)]  # a read expected to go on fetches ahead from the start
     # the end of the data moves: a reader at the end asks again, and gets the new rows
-    table.append((7001, table[-1][1]))
-    assert len(await ahead.page("all", 7000, 64, fetch, lambda position: position)) == 1
-    assert await ahead.page("other", 0, 10, fetch, lambda position: position) != []
+    newest = msgspec.json.decode(table[-1][1], type=RecordedEvent)
+    table.append(
+        (7001, msgspec.json.encode(msgspec.structs.replace(newest, position=Position(0, 7001))))
+    )
+    assert len(await ahead.page("all", 7000, 64, fetch, position, lambda key: key)) == 1
+    assert await ahead.page("other", 0, 10, fetch, position, lambda key: key) != []
 
 
 # -- other connections and processes -----------------------------------------------------------

@@ -51,16 +51,14 @@ def encode_document(
     )
 
 
-def decode_documents(documents: Sequence[bytes]) -> list[RecordedEvent]:
-    return [_decode(document) for document in documents]
+def decode_documents(documents: Sequence[bytes | msgspec.Raw]) -> list[RecordedEvent]:
+    """Decode stored documents. One decoder call for them all: joining the documents into a
+    JSON array costs less than calling the decoder once per document."""
+    if len(documents) == 1:
+        return [_decode(documents[0])]
+    return _decode_list(b"[" + b",".join(documents) + b"]")
 
 
-def decode_rows(rows: Sequence[tuple[int, bytes]], start: int, stop: int) -> list[RecordedEvent]:
-    """Decode the documents of `rows[start:stop]` (rows of ordering key and document).
-
-    One decoder call for the whole page: joining the documents into a JSON array costs
-    less than calling the decoder once per document.
-    """
-    if stop - start == 1:
-        return [_decode(rows[start][1])]
-    return _decode_list(b"[" + b",".join([row[1] for row in rows[start:stop]]) + b"]")
+def decode_array(documents: bytes) -> list[RecordedEvent]:
+    """Decode a JSON array of stored documents, as the read queries return them."""
+    return _decode_list(documents)

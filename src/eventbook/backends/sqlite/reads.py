@@ -1,8 +1,8 @@
 """Reads, run in the reader threads, each on that thread's own connection.
 
 Every function is one statement, so it sees one consistent snapshot (WAL), and none
-of them ever waits for the writer. Pages come back as rows of raw JSON documents: the
-caller decodes them on its own thread, a page at a time (see `readahead.py`).
+of them ever waits for the writer. Pages come back as one JSON array of the stored
+documents: the caller decodes it on its own thread, a page at a time (see `readahead.py`).
 """
 
 from __future__ import annotations
@@ -18,28 +18,39 @@ NEWEST = 2**63 - 1
 """Larger than any version or position: "from the end" when reading backwards."""
 
 
+Chunk = tuple[bytes | None, int, int | None]
+"""Rows fetched at once: their documents as one JSON array (None for no rows), how many
+there are, and the ordering key (position or version) of the last one."""
+
+
 def all_page(
     connection: sqlite3.Connection,
     after: int,
     limit: int,
     types: str | None,
     categories: str | None,
-) -> list[tuple[int, bytes]]:
-    """(position, document) rows after position `after`; filters: JSON arrays or None."""
+) -> Chunk:
+    """The rows after position `after`; filters: JSON arrays of names, or None."""
     q = queries()
     if types is None and categories is None:
-        return connection.execute(q.read_all, (after, limit)).fetchall()
+        return _chunk(connection.execute(q.read_all, (after, limit)))
     parameters = {"after": after, "limit": limit, "types": types, "categories": categories}
-    return connection.execute(q.read_all_filtered, parameters).fetchall()
+    return _chunk(connection.execute(q.read_all_filtered, parameters))
 
 
 def stream_page(
     connection: sqlite3.Connection, stream: str, start: int, backwards: bool, limit: int
-) -> list[tuple[int, bytes]]:
-    """(version, document) rows of `stream` from version `start` on, or down `backwards`."""
+) -> Chunk:
+    """The rows of `stream` from version `start` on, or down from it `backwards`."""
     q = queries()
     query = q.read_stream_backwards if backwards else q.read_stream_forwards
-    return connection.execute(query, (stream, start, limit)).fetchall()
+    return _chunk(connection.execute(query, (stream, start, limit)))
+
+
+def _chunk(cursor: sqlite3.Cursor) -> Chunk:
+    joined, count, last = cursor.fetchone()
+    # Brackets added here: in SQL, `'[' || ... || ']'` copies the whole text twice.
+    return None if joined is None else b"[" + joined + b"]", int(count), last
 
 
 def event_by_id(connection: sqlite3.Connection, event_id: bytes) -> bytes | None:

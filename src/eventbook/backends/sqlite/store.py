@@ -30,7 +30,7 @@ from eventbook.backends.sqlite.appends import AppendHook
 from eventbook.backends.sqlite.connection import MEMORY, open_connection
 from eventbook.backends.sqlite.documents import decode_documents
 from eventbook.backends.sqlite.options import SQLiteOptions
-from eventbook.backends.sqlite.readahead import ReadAhead, Row
+from eventbook.backends.sqlite.readahead import ReadAhead
 from eventbook.backends.sqlite.schema import prepare_database
 from eventbook.backends.sqlite.sql import queries
 from eventbook.backends.sqlite.watcher import CommitWatcher
@@ -157,14 +157,15 @@ class SQLiteEventStore(EventStore):
         else:
             start = 1 if from_version is None else from_version
 
-        def fetch(cursor: int, count: int) -> asyncio.Future[list[Row]]:
+        def fetch(cursor: int, count: int) -> asyncio.Future[reads.Chunk]:
             return self._readers.call(
                 lambda c: reads.stream_page(c, stream, cursor, backwards, count)
             )
 
         advance = _version_before if backwards else _version_after
         scope = ("stream", stream, backwards)
-        return await self._ahead.page(scope, start, limit, fetch, advance, self._first(limit))
+        first = self._first(limit)
+        return await self._ahead.page(scope, start, limit, fetch, _version, advance, first)
 
     async def _read_all_page(
         self, after: Position | None, limit: int, wanted: EventFilter
@@ -173,11 +174,12 @@ class SQLiteEventStore(EventStore):
         types = _names(wanted.types)
         categories = _names(wanted.categories)
 
-        def fetch(cursor: int, count: int) -> asyncio.Future[list[Row]]:
+        def fetch(cursor: int, count: int) -> asyncio.Future[reads.Chunk]:
             return self._readers.call(lambda c: reads.all_page(c, cursor, count, types, categories))
 
         scope = ("all", types, categories)
-        return await self._ahead.page(scope, start, limit, fetch, _same, self._first(limit))
+        first = self._first(limit)
+        return await self._ahead.page(scope, start, limit, fetch, _position, _same, first)
 
     def _first(self, limit: int) -> int:
         # A whole page asked for is most likely the start of a longer read (a stream
@@ -242,6 +244,14 @@ def _location(path: object) -> str:
             f"the SQLite path must be a non-empty file path or ':memory:', not {path!r}"
         )
     return path
+
+
+def _position(event: RecordedEvent) -> int:
+    return event.position.minor
+
+
+def _version(event: RecordedEvent) -> int:
+    return event.version
 
 
 def _same(position: int) -> int:
