@@ -7,9 +7,14 @@ import threading
 import time
 from uuid import UUID
 
+_POOL_BYTES = 4096
+"""Random bytes fetched per `os.urandom` call: one system call serves about 400 ids."""
+
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
+_pool = b""
+_taken = 0
 
 
 def uuid7() -> UUID:
@@ -23,13 +28,35 @@ def uuid7() -> UUID:
         now_ms = time.time_ns() // 1_000_000
         if now_ms > _last_ms:
             _last_ms = now_ms
-            _counter = int.from_bytes(os.urandom(2)) & 0x7FF  # leave room to count up
+            _counter = int.from_bytes(_random(2)) & 0x7FF  # leave room to count up
         else:
             _counter += 1
             if _counter > 0xFFF:  # counter exhausted: borrow the next millisecond
                 _last_ms += 1
                 _counter = 0
         ms, counter = _last_ms, _counter
-    tail = int.from_bytes(os.urandom(8)) & 0x3FFF_FFFF_FFFF_FFFF
+        tail = int.from_bytes(_random(8)) & 0x3FFF_FFFF_FFFF_FFFF
     value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | tail
     return UUID(int=value)
+
+
+def _random(count: int) -> bytes:
+    """`count` bytes from the operating system's CSPRNG, fetched in bulk (holding `_lock`).
+
+    A call of `os.urandom` per id costs a system call and a release of the GIL, which
+    under load means waiting to take it back.
+    """
+    global _pool, _taken
+    if _taken + count > len(_pool):
+        _pool, _taken = os.urandom(_POOL_BYTES), 0
+    _taken += count
+    return _pool[_taken - count : _taken]
+
+
+def _forget_pool() -> None:
+    # A forked child must not hand out the random bits its parent hands out too.
+    global _pool, _taken
+    _pool, _taken = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_pool)
