@@ -72,6 +72,8 @@ class EventType:
     version: int
     encode: Callable[[Any], dict[str, Any]]
     decode: Callable[[dict[str, Any]], Any]
+    decode_many: Callable[[list[dict[str, Any]]], list[Any]] | None = None
+    """Decodes a run of events at once (one msgspec call); None for custom decoders."""
 
 
 class EventRegistry:
@@ -130,9 +132,11 @@ class EventRegistry:
             raise ValidationError(
                 f"an upcaster takes {stable_name} v{version} further, so it cannot be current"
             )
+        decode_many = None
         if encoder is None or decoder is None:
             encoder, decoder = _plain_codec(cls, stable_name)
-        entry = EventType(cls, stable_name, version, encoder, decoder)
+            decode_many = functools.partial(msgspec.convert, type=list[cls])  # type: ignore[valid-type]
+        entry = EventType(cls, stable_name, version, encoder, decoder, decode_many)
         self._by_name[stable_name] = entry
         self._by_class[cls] = entry
         self._versions[stable_name] = version
@@ -262,17 +266,27 @@ class EventRegistry:
         """
         decoded = await self.upcast(events)
         typed: list[Any] = []
-        append = typed.append
         by_name = self._by_name.get
+        # The common case, kept lean (replays decode thousands of events at once): runs of
+        # events of one registered type at its current version, each decoded in one call.
+        run: list[RecordedEvent] = []
+        run_entry: EventType | None = None
         for event in decoded:
             entry = by_name(event.type)
             if entry is None or event.metadata.get(SCHEMA_VERSION, 1) != entry.version:
-                append(self._unusual(event, entry, unknown))
+                if run_entry is not None:
+                    typed += _decode_run(run_entry, run)
+                    run, run_entry = [], None
+                typed.append(self._unusual(event, entry, unknown))
                 continue
-            try:  # the common case, kept lean: replays decode thousands of events at once
-                append(entry.decode(event.data))
-            except (msgspec.ValidationError, TypeError, ValueError) as exc:
-                raise _does_not_fit(entry, event, exc) from exc
+            if entry is not run_entry:
+                if run_entry is not None:
+                    typed += _decode_run(run_entry, run)
+                    run = []
+                run_entry = entry
+            run.append(event)
+        if run_entry is not None:
+            typed += _decode_run(run_entry, run)
         return typed
 
     def _unusual(self, event: RecordedEvent, entry: EventType | None, unknown: OnUnknown) -> Any:
@@ -295,6 +309,22 @@ class EventRegistry:
         )
         metadata = {**event.metadata, SCHEMA_VERSION: new_version}
         return msgspec.structs.replace(event, type=name, data=data, metadata=metadata)
+
+
+def _decode_run(entry: EventType, run: list[RecordedEvent]) -> list[Any]:
+    """Typed events for stored events of `entry`'s type and version."""
+    if entry.decode_many is not None and len(run) > 1:
+        try:
+            return entry.decode_many([event.data for event in run])
+        except (msgspec.ValidationError, TypeError, ValueError):
+            pass  # one event does not fit: decoding them one by one says which
+    typed = []
+    for event in run:
+        try:
+            typed.append(entry.decode(event.data))
+        except (msgspec.ValidationError, TypeError, ValueError) as exc:
+            raise _does_not_fit(entry, event, exc) from exc
+    return typed
 
 
 def _decode(entry: EventType, data: dict[str, Any]) -> Any:

@@ -179,6 +179,27 @@ async def test_data_that_does_not_fit_its_class_is_reported(store: EventStore) -
         await order_events().deserialise(await stored_events(store, "order-2"))
 
 
+async def test_runs_of_one_type_decode_together_and_a_misfit_among_them_is_named(
+    store: EventStore,
+) -> None:
+    def shipped(*numbers: int) -> list[NewEvent]:
+        return [NewEvent("OrderShipped", {"carrier": f"C{n}"}) for n in numbers]
+
+    misfit = NewEvent("OrderShipped", {"carrier": 7})
+    await store.append("order-3", [*shipped(0, 1, 2), misfit, *shipped(3, 4)])
+    cancelled = NewEvent("order-cancelled", {"reason": "r"})
+    await store.append("order-4", [*shipped(0, 1), cancelled, *shipped(2)])
+    events = order_events()
+    assert await events.deserialise(await stored_events(store, "order-4")) == [
+        OrderShipped("C0"),
+        OrderShipped("C1"),
+        OrderCancelled("r"),
+        OrderShipped("C2"),
+    ]
+    with pytest.raises(EventSchemaError, match=r"OrderShipped v1 at 'order-3' version 4 .*carrier"):
+        await events.deserialise(await stored_events(store, "order-3"))
+
+
 class ReversibleScramble:
     """A stand-in for encryption: keeps `customer` base64-encoded in the store."""
 
