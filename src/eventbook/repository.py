@@ -246,9 +246,10 @@ class Repository(Generic[A]):
             return aggregate
         limit = None if at_version is None else at_version - start + 1
         batch: list[RecordedEvent] = []
-        async for event in self.store.read_stream(stream, from_version=start, limit=limit):
-            batch.append(event)
-            if len(batch) == _BATCH:
+        pages = self.store.read_stream_pages(stream, from_version=start, limit=limit)
+        async for page in pages:
+            batch += page
+            if len(batch) >= _BATCH:
                 await self._replay(aggregate, batch)
                 batch = []
         if batch:

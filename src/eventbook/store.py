@@ -199,6 +199,28 @@ class EventStore(abc.ABC):
         `from_version` is inclusive: the first version forwards, the newest one backwards.
         With `must_exist`, a stream without events raises `StreamNotFound`.
         """
+        pages = self.read_stream_pages(
+            stream,
+            from_version=from_version,
+            backwards=backwards,
+            limit=limit,
+            must_exist=must_exist,
+        )
+        async for page in pages:
+            for event in page:
+                yield event
+
+    async def read_stream_pages(
+        self,
+        stream: str,
+        *,
+        from_version: int | None = None,
+        backwards: bool = False,
+        limit: int | None = None,
+        must_exist: bool = False,
+    ) -> AsyncIterator[list[RecordedEvent]]:
+        """`read_stream`, a page of events at a time (no empty page): for readers that
+        handle events in batches, such as a repository replaying an aggregate."""
         from eventbook.encoding import check_limit, check_stream_name, check_version
 
         check_stream_name(stream)
@@ -215,8 +237,8 @@ class EventStore(abc.ABC):
             if first_page and not page and must_exist and await self.stream_version(stream) == 0:
                 raise StreamNotFound(stream)
             first_page = False
-            for event in page:
-                yield event
+            if page:
+                yield page
             if len(page) < size:
                 return
             if remaining is not None:

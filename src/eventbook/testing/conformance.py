@@ -22,7 +22,7 @@ import multiprocessing
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import pytest
@@ -54,8 +54,11 @@ def event(kind: str = "Happened", **data: Any) -> NewEvent:
     return NewEvent(kind, data or {"n": 0})
 
 
-async def collect(events: AsyncIterator[RecordedEvent]) -> list[RecordedEvent]:
-    return [e async for e in events]
+T = TypeVar("T")
+
+
+async def collect(items: AsyncIterator[T]) -> list[T]:
+    return [item async for item in items]
 
 
 async def take(events: AsyncIterator[RecordedEvent], count: int) -> list[RecordedEvent]:
@@ -273,6 +276,14 @@ class EventStoreConformance:
         assert [e.data["n"] for e in await collect(store.read_stream("m-1"))] == list(range(1, 51))
         got = await collect(store.read_stream("m-1", backwards=True, limit=20))
         assert [e.version for e in got] == list(range(50, 30, -1))
+        choices: list[dict[str, Any]] = [{}, {"from_version": 10, "limit": 23}, {"backwards": True}]
+        for options in choices:
+            pages = await collect(store.read_stream_pages("m-1", **options))
+            assert all(pages)  # never an empty page
+            assert max(len(page) for page in pages) <= 7
+            flat = [e for page in pages for e in page]
+            assert flat == await collect(store.read_stream("m-1", **options))
+        assert await collect(store.read_stream_pages("nothing-1")) == []
 
     @pytest.mark.asyncio
     async def test_missing_stream(self, store: EventStore) -> None:
