@@ -36,6 +36,14 @@ class TestSQLiteFile(EventStoreConformance):
         return f"sqlite:///{tmp_path}/events.db"
 
 
+class TestSQLiteReaderThreads(EventStoreConformance):
+    """Reads on reader threads (fetching ahead) instead of the event loop's thread."""
+
+    @pytest.fixture
+    def store_url(self, tmp_path: Path) -> str:
+        return f"sqlite:///{tmp_path}/events.db?readers=2"
+
+
 class TestSQLiteMemory(EventStoreConformance):
     """`:memory:` lives in one connection: the tests needing a second one are skipped."""
 
@@ -302,12 +310,27 @@ async def test_long_reads_interleaved_with_appends(store: SQLiteEventStore) -> N
     assert versions == list(range(2990, 3005))
 
 
-async def test_read_ahead_fetches_more_the_longer_a_reader_reads(
-    store: SQLiteEventStore,
-) -> None:
+_AHEAD_CASES = {
+    # Reader threads: each fetch of a whole chunk is followed by the next one at once,
+    # twice as large, up to 4,096 rows.
+    "threads": (
+        {"fetch_ahead": True},
+        [(0, 64), (64, 1024), (1088, 2048), (3136, 4096), (7000, 4096), (7000, 4096)],
+    ),
+    # Reads on the loop's thread: a fetch only when the buffer runs short, 1,024 at most.
+    "loop": (
+        {"fetch_ahead": False, "most": 1024},
+        [(0, 64), *((64 + 1024 * n, 1024) for n in range(7)), (7000, 1024), (7000, 1024)],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_AHEAD_CASES))
+async def test_read_ahead_fetches_more_the_longer_a_reader_reads(case: str) -> None:
     from eventbook.backends.sqlite.readahead import ReadAhead
     from eventbook.backends.sqlite.reads import Chunk
 
+    options, expected_fetches = _AHEAD_CASES[case]
     table: list[tuple[int, bytes]] = []
     async with await SQLiteEventStore.open(":memory:") as source:
         await source.append("ra-1", [new(n) for n in range(7000)])
@@ -326,7 +349,7 @@ async def test_read_ahead_fetches_more_the_longer_a_reader_reads(
     def position(event: RecordedEvent) -> int:
         return event.position.minor
 
-    ahead = ReadAhead()
+    ahead = ReadAhead(**options)  # type: ignore[arg-type]
     cursor, seen = 0, 0
     while True:
         page = await ahead.page("all", cursor, 64, fetch, position, lambda key: key)
@@ -336,21 +359,12 @@ async def test_read_ahead_fetches_more_the_longer_a_reader_reads(
         assert [position(e) for e in page] == list(range(cursor + 1, cursor + 1 + len(page)))
         cursor = page[-1].position.minor
     assert seen == 7000
-    # 64 + 1024 + 4096 + 4096 rows cover the table: each fetch of a whole chunk is followed
-    # by the next one at once (read ahead); a short chunk never stands for "the end", so
-    # the reader looks for more before it serves a short page, and once more before the
-    # empty one.
-    assert asked == [
-        (0, 64),
-        (64, 1024),
-        (1088, 4096),
-        (5184, 4096),
-        (7000, 4096),
-        (7000, 4096),
-    ]
+    # A short chunk never stands for "the end": the reader looks for more before it serves
+    # a short page, and once more before the empty one.
+    assert asked == expected_fetches
     asked.clear()
     assert len(await ahead.page("again", 0, 64, fetch, position, lambda key: key, 1024)) == 64
-    assert asked == [(0, 1024)]  # a read expected to go on fetches ahead from the start
+    assert asked[0] == (0, 1024)  # a read expected to go on fetches ahead from the start
     # the end of the data moves: a reader at the end asks again, and gets the new rows
     newest = msgspec.json.decode(table[-1][1], type=RecordedEvent)
     table.append(

@@ -214,7 +214,7 @@ async def test_the_default_is_durable(tmp_path: Path) -> None:
         ({"busy_timeout": "soon"}, "busy_timeout"),
         ({"busy_timeout": "²"}, "busy_timeout"),
         ({"busy_timeout": True}, "busy_timeout"),
-        ({"readers": "0"}, "readers must be a whole number from 1 to 64"),
+        ({"readers": "-1"}, "readers must be a whole number from 0 to 64"),
         ({"readers": 1.5}, "readers"),
         ({"watch_interval": "0"}, "watch_interval must be a number of seconds"),
         ({"watch_interval": "nan"}, "watch_interval"),

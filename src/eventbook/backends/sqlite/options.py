@@ -25,8 +25,9 @@ class SQLiteOptions:
     busy_timeout: int = 5000
     """Milliseconds to wait for another connection's write lock before giving up."""
 
-    readers: int = 2
-    """Reader threads (each with its own connection) for reads that run beside the writer."""
+    readers: int = 0
+    """Reader threads, each with its own connection; 0 runs reads on the event loop's thread
+    (see `worker.LoopReader` on why that is the default)."""
 
     watch_interval: float = 0.05
     """Seconds between checks for commits by other connections while subscribers wait."""
@@ -45,7 +46,7 @@ class SQLiteOptions:
             busy_timeout=_integer("busy_timeout", options.get("busy_timeout"), 0, 3_600_000)
             if "busy_timeout" in options
             else defaults.busy_timeout,
-            readers=_integer("readers", options.get("readers"), 1, 64)
+            readers=_integer("readers", options.get("readers"), 0, 64)
             if "readers" in options
             else defaults.readers,
             watch_interval=_seconds("watch_interval", options.get("watch_interval"))

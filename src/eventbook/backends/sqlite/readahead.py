@@ -4,7 +4,7 @@ The store hands out small pages: decoding a few dozen events at a time keeps the
 the CPU cache, which matters more than anything else on the read path. A trip to a
 reader thread and back costs tens of microseconds, though, so when a reader comes back
 for the page after the one it was given (a `read_all`, `read_stream` or `subscribe`
-loop), the store fetches many rows at once (1,024, then 4,096 per trip) and serves the
+loop), the store fetches many rows at once (1,024, then up to 4,096 per trip) and serves the
 following pages from memory, decoding each page only when it is asked for. While the
 reader decodes those, a reader thread already fetches the rows after them
 (`_fetch_ahead`), so that a long read seldom waits for the database.
@@ -54,9 +54,12 @@ class _Place:
 
 
 class ReadAhead:
-    def __init__(self, ahead: int = 1024, most: int = 4096, places: int = 16) -> None:
+    def __init__(
+        self, ahead: int = 1024, most: int = 4096, places: int = 16, fetch_ahead: bool = True
+    ) -> None:
         self._ahead = ahead
         self._most = most
+        self._fetch_ahead_at_all = fetch_ahead
         self._limit = places
         self._places: OrderedDict[Hashable, _Place] = OrderedDict()
 
@@ -84,6 +87,8 @@ class ReadAhead:
             if count < place.fetched and count <= limit:  # the whole read: decode it as it came
                 return [] if documents is None else decode_array(documents)
             self._add(place, documents, last, advance)
+            if count == place.fetched > limit:  # a read that goes on, as it was expected to
+                self._fetch_ahead(place, fetch)
         elif place.buffered < limit:
             await self._read_on(place, limit, fetch, advance)
         start = place.offset
@@ -128,9 +133,11 @@ class ReadAhead:
             place.end = advance(last)
 
     def _fetch_ahead(self, place: _Place, fetch: Fetch) -> None:
+        if not self._fetch_ahead_at_all:
+            return
         # The reader thread builds the next chunk while this one is decoded: the query
         # joins the documents in SQLite, which runs without the GIL.
-        place.fetched = min(self._most, 4 * place.fetched)
+        place.fetched = max(self._ahead, min(self._most, 2 * place.fetched))
         place.ahead = fetch(place.end, place.fetched)
         # A reader that stops reading never awaits it: its outcome is of no interest then.
         place.ahead.add_done_callback(_outcome_seen)

@@ -3,8 +3,9 @@
 Threads and connections:
 - one writer thread owns the only writing connection; appends queued while it is busy
   are committed together in its next transaction (group commit, see `appends.py`);
-- reader threads (option `readers`) own read-only connections; with write-ahead logging
-  a read never waits for the writer, and the writer never waits for readers;
+- reads run on the event loop's thread (or, with the option `readers`, on reader threads),
+  on read-only connections of their own; with write-ahead logging a read never waits
+  for the writer, and the writer never waits for readers;
 - an in-memory database exists in one connection only, so there the writer thread also
   serves the reads.
 
@@ -34,7 +35,7 @@ from eventbook.backends.sqlite.readahead import ReadAhead
 from eventbook.backends.sqlite.schema import prepare_database
 from eventbook.backends.sqlite.sql import queries
 from eventbook.backends.sqlite.watcher import CommitWatcher
-from eventbook.backends.sqlite.worker import Workers, Writer
+from eventbook.backends.sqlite.worker import LoopReader, Readers, Workers, Writer
 from eventbook.encoding import check_stream_name
 from eventbook.errors import ValidationError
 from eventbook.store import (
@@ -69,7 +70,7 @@ class SQLiteEventStore(EventStore):
         path: str,
         options: SQLiteOptions,
         writer: Writer,
-        readers: Workers,
+        readers: Readers,
         wakeup: Wakeup,
         watcher: tuple[CommitWatcher, sqlite3.Connection] | None,
     ) -> None:
@@ -80,7 +81,10 @@ class SQLiteEventStore(EventStore):
         self._writer = writer
         self._readers = readers
         self._wakeup = wakeup
-        self._ahead = ReadAhead()
+        # Reads on the loop's thread fetch no more than they are about to decode: fetching
+        # ahead only pays off where a thread can fetch while the loop decodes.
+        threaded = readers is not writer and options.readers > 0
+        self._ahead = ReadAhead(fetch_ahead=threaded, most=4096 if threaded else FIRST_FETCH)
         self._watcher: CommitWatcher | None = None
         self._watch_connection: sqlite3.Connection | None = None
         if watcher is not None:
@@ -92,7 +96,8 @@ class SQLiteEventStore(EventStore):
 
         Options (keywords, or strings from a URL query): `synchronous` (OFF, NORMAL,
         FULL - the default - or EXTRA), `busy_timeout` (ms, default 5000), `readers`
-        (reader threads, default 2), `watch_interval` (seconds, default 0.05).
+        (reader threads; the default, 0, reads on the event loop's thread), `watch_interval`
+        (seconds, default 0.05).
         """
         settings = SQLiteOptions.parse(options)
         location = _location(path)
@@ -101,17 +106,25 @@ class SQLiteEventStore(EventStore):
             "eventbook-sqlite-writer", lambda: open_connection(location, settings), wakeup.notify
         )
         await writer.start()
-        readers: Workers = writer
+        readers: Readers = writer
         watcher: tuple[CommitWatcher, sqlite3.Connection] | None = None
         try:
             await writer.call(lambda connection: prepare_database(connection, location))
             if location != MEMORY:
-                readers = Workers(
-                    "eventbook-sqlite-reader",
-                    lambda: open_connection(location, settings, read_only=True),
-                    settings.readers,
-                )
-                await readers.start()
+
+                def reader_connection() -> sqlite3.Connection:
+                    return open_connection(location, settings, read_only=True)
+
+                if settings.readers:
+                    threads = Workers(
+                        "eventbook-sqlite-reader", reader_connection, settings.readers
+                    )
+                    await threads.start()
+                    readers = threads
+                else:
+                    on_loop = LoopReader(reader_connection)
+                    await on_loop.start()
+                    readers = on_loop
                 watcher = await _start_watcher(location, settings, readers, wakeup)
         except BaseException:
             if readers is not writer:
@@ -275,7 +288,7 @@ def _foreign(position: Position) -> int:
 
 
 async def _start_watcher(
-    path: str, options: SQLiteOptions, readers: Workers, wakeup: Wakeup
+    path: str, options: SQLiteOptions, readers: Readers, wakeup: Wakeup
 ) -> tuple[CommitWatcher, sqlite3.Connection]:
     # The watcher has a connection of its own: PRAGMA data_version counts the commits of
     # *other* connections, so it must always be asked on the same one. The watcher asks
