@@ -85,7 +85,7 @@ def locations(backend: str, scale: float) -> dict[str, str]:
         else:
             url = server_url()
             _environment.update(store=f"{url}?schema=bench", read=f"postgresql:bench_read:{url}")
-        _environment["events"] = max(1, int(REBUILD_EVENTS * scale))
+        _environment["events"] = str(max(1, int(REBUILD_EVENTS * scale)))
     return _environment
 
 
@@ -370,7 +370,7 @@ async def one_run(backend: str, scale: float) -> Figures:
     try:
         await database.setup()
         if await store.head() is None:
-            await fill(store, where["events"])
+            await fill(store, int(where["events"]))
         figures = await measure_catch_up(store, database, max(BATCH, int(CATCH_UP_EVENTS * scale)))
         figures |= await measure_live_lag(store, database, scale)
     finally:

@@ -248,7 +248,8 @@ class Bench:
                 major, minor = page[-1][0], page[-1][1]
 
         async def read_all() -> int:
-            return sum([1 async for e in store.read_all() if e.position <= head])  # type: ignore[operator]
+            assert head is not None
+            return len([e async for e in store.read_all() if e.position <= head])
 
         async def raw_stream() -> None:
             assert len(await raw.fetch(self.sql["stream"], "long-1")) == stream_size

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import statistics
 import tempfile
 import time
 import uuid
@@ -82,6 +83,7 @@ async def one_run(scale: float) -> Figures:
         root = Path(folder)
         figures = await _writes(root, singles, hundreds)
         figures.update(await _reads(root / "read.db", read_total, stream_total))
+        figures.update(await _short_reads(root / "short.db"))
     return figures
 
 
@@ -197,6 +199,24 @@ async def _reads(path: Path, total: int, stream_total: int) -> Figures:
         "raw_read_stream_10k_s": best["raw_stream"],
         "eventbook_read_stream_10k_s": best["eb_stream"],
     }
+
+
+async def _short_reads(path: Path) -> Figures:
+    """The latency of reading a 10-event stream (an aggregate's load), reads on the event
+    loop's thread (the default) beside reads on reader threads: for reference, no target."""
+    async with await SQLiteEventStore.open(path, synchronous=SYNCHRONOUS) as store:
+        await store.append("order-1", [_new(n) for n in range(10)])
+    figures: Figures = {}
+    for name, readers in (("loop", 0), ("reader_threads", 2)):
+        async with await SQLiteEventStore.open(path, readers=readers) as store:
+            taken = []
+            for _ in range(500):
+                start = time.perf_counter()
+                events = [e async for e in store.read_stream("order-1")]
+                taken.append(time.perf_counter() - start)
+                assert len(events) == 10
+        figures[f"eventbook_read_stream_10_events_{name}_s"] = statistics.median(taken)
+    return figures
 
 
 def _best(best: dict[str, float], key: str, expected: int, read: Callable[[], int]) -> None:
