@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
@@ -265,28 +266,23 @@ class EventRegistry:
         is returned as its (upcast) `RecordedEvent`.
         """
         decoded = await self.upcast(events)
-        typed: list[Any] = []
         by_name = self._by_name.get
-        # The common case, kept lean (replays decode thousands of events at once): runs of
-        # events of one registered type at its current version, each decoded in one call.
-        run: list[RecordedEvent] = []
-        run_entry: EventType | None = None
-        for event in decoded:
+
+        def usual(event: RecordedEvent) -> EventType | None:
+            """The event's registered type if it is stored at that type's current version."""
             entry = by_name(event.type)
             if entry is None or event.metadata.get(SCHEMA_VERSION, 1) != entry.version:
-                if run_entry is not None:
-                    typed += _decode_run(run_entry, run)
-                    run, run_entry = [], None
-                typed.append(self._unusual(event, entry, unknown))
-                continue
-            if entry is not run_entry:
-                if run_entry is not None:
-                    typed += _decode_run(run_entry, run)
-                    run = []
-                run_entry = entry
-            run.append(event)
-        if run_entry is not None:
-            typed += _decode_run(run_entry, run)
+                return None
+            return entry
+
+        # The common case, kept lean (replays decode thousands of events at once): runs of
+        # events of one registered type at its current version, each decoded in one call.
+        typed: list[Any] = []
+        for entry, run in itertools.groupby(decoded, key=usual):
+            if entry is None:
+                typed += [self._unusual(event, by_name(event.type), unknown) for event in run]
+            else:
+                typed += _decode_run(entry, list(run))
         return typed
 
     def _unusual(self, event: RecordedEvent, entry: EventType | None, unknown: OnUnknown) -> Any:

@@ -107,18 +107,14 @@ def _append_together(connection: sqlite3.Connection, jobs: Sequence[AppendJob]) 
         current = versions.get(batch.stream, 0)
         try:
             check_expected(batch.stream, batch.expected, current)
-        except ConcurrencyError as exc:
-            # An exact retry of a stored batch succeeds whatever its (now stale) expectation.
+        except ConcurrencyError as conflict:
             ids = {event.id.bytes for event in batch.events}
             if any(row[1] in ids for row in rows):
                 return None  # a retry of an append in this group: tell which, one by one
             try:
-                stored = stored_events(connection, batch)
-                job.result = replayed_result(batch, stored) if stored else None
-            except DuplicateEventError as reused:
-                job.error = reused
-            if job.result is None and job.error is None:
-                job.error = exc
+                job.result = _retried(connection, batch, conflict)
+            except (ConcurrencyError, DuplicateEventError) as refused:
+                job.error = refused
             continue
         _, new_rows = _rows(batch, current, next_position, recorded_at)
         rows.extend(new_rows)
@@ -177,11 +173,8 @@ def _append(
         (current,) = connection.execute(queries().stream_version, (stream,)).fetchone()
     try:
         check_expected(stream, batch.expected, current)
-    except ConcurrencyError:
-        stored = stored_events(connection, batch)
-        if stored:
-            return replayed_result(batch, stored), 0
-        raise
+    except ConcurrencyError as conflict:
+        return _retried(connection, batch, conflict), 0
     documents, rows = _rows(batch, current, first_position, recorded_at)
     connection.execute("SAVEPOINT eventbook_append")
     try:
@@ -205,6 +198,21 @@ def _append(
     connection.execute("RELEASE eventbook_append")
     last = rows[-1]
     return AppendResult(last[3], Position(0, last[0])), len(rows)
+
+
+def _retried(
+    connection: sqlite3.Connection, batch: EncodedBatch, conflict: ConcurrencyError
+) -> AppendResult:
+    """The result of `batch`, whose expected version failed, if it is an exact retry.
+
+    An exact retry of a stored batch succeeds whatever its (now stale) expectation; a
+    batch reusing stored ids otherwise raises `DuplicateEventError`, and a batch with new
+    ids raises `conflict`.
+    """
+    stored = stored_events(connection, batch)
+    if not stored:
+        raise conflict
+    return replayed_result(batch, stored)
 
 
 _Row = tuple[int, bytes, str, int, str, bytes]
