@@ -37,6 +37,12 @@ from eventbook.store import NewEvent
 TARGETS = [
     Target("append 1 task vs raw insert", "eventbook_append_1task_s", "raw_insert_1conn_tx_s", 0.7),
     Target(
+        "append 1 task to a long stream vs to new streams",
+        "eventbook_append_1task_long_stream_s",
+        "eventbook_append_1task_s",
+        0.8,
+    ),
+    Target(
         "append 8 tasks vs raw 8 conns", "eventbook_append_8tasks_s", "raw_insert_8conn_tx_s", 0.7
     ),
     Target(
@@ -193,10 +199,18 @@ class Bench:
                 f"{prefix}-{n}", [NewEvent("OrderPlaced", DATA, METADATA)], expected=0
             )
 
+    async def appends_to(self, store: PostgresEventStore, stream: str, count: int) -> None:
+        for _ in range(count):
+            await store.append(stream, [NewEvent("OrderPlaced", DATA, METADATA)])
+
     async def eventbook_round(self, store: PostgresEventStore, r: int) -> None:
         one, eight = self.one, self.eight
         self.keep(
             "eventbook_append_1task_s", await rate(one, lambda: self.appends(store, f"one{r}", one))
+        )
+        self.keep(
+            "eventbook_append_1task_long_stream_s",
+            await rate(one, lambda: self.appends_to(store, "tall-1", one)),
         )
         listener = await asyncpg.connect(self.url)
         woken = 0
@@ -228,11 +242,11 @@ class Bench:
 
     # -- reads -------------------------------------------------------------------------------
 
-    async def write_stream(self, store: PostgresEventStore) -> None:
-        """The stream the reads fetch whole (written once, not timed)."""
+    async def write_stream(self, store: PostgresEventStore, stream: str) -> None:
+        """A stream of `stream_size` events (written once, not timed)."""
         for b in range(self.stream_size // 100):
             batch = [NewEvent("OrderPlaced", DATA, METADATA) for _ in range(100)]
-            await store.append("long-1", batch, expected=b * 100)
+            await store.append(stream, batch, expected=b * 100)
 
     async def read_rounds(self, store: PostgresEventStore, raw: Any) -> None:
         head = await store.head()
@@ -280,10 +294,11 @@ class Bench:
             ) as store:
                 await self.raw_serial(conns[0], self.sql["insert"], "warm", 50)
                 await self.appends(store, "warm", 50)
+                await self.write_stream(store, "tall-1")  # single appends go to it too
                 for r in range(ROUNDS):
                     await self.raw_round(conns, r)
                     await self.eventbook_round(store, r)
-                await self.write_stream(store)
+                await self.write_stream(store, "long-1")  # the stream the reads fetch whole
                 await self.read_rounds(store, conns[0])
         finally:
             for conn in conns:

@@ -34,10 +34,17 @@ from eventbook.store import EventStore, NewEvent
 
 SYNCHRONOUS = "FULL"  # the store's default: every commit is synced to disk
 ROUNDS = 5
+LONG_STREAM = 20_000  # events in the stream that single appends go to, beside short ones
 
 TARGETS = [
     Target("append 1 event, 1 task", "eventbook_append_1_task_per_s", "raw_tx_1_row_per_s", 0.7),
     Target("append 1 event, 8 tasks", "eventbook_append_8_tasks_per_s", "raw_tx_1_row_per_s", 3.0),
+    Target(
+        "append 1 event to a long stream vs short ones",
+        "eventbook_append_1_task_long_stream_per_s",
+        "eventbook_append_1_task_per_s",
+        0.8,
+    ),
     Target(
         "append 100 events",
         "eventbook_append_100_events_per_s",
@@ -76,12 +83,13 @@ def _new(n: int) -> NewEvent:
 
 async def one_run(scale: float) -> Figures:
     singles = max(10, int(120 * scale))  # per round
+    long_stream = max(1000, int(LONG_STREAM * scale)) // 1000 * 1000
     hundreds = max(2, int(20 * scale))
     read_total = max(2000, int(100_000 * scale))
     stream_total = max(1000, int(10_000 * scale))
     with tempfile.TemporaryDirectory(prefix="eventbook-bench-") as folder:
         root = Path(folder)
-        figures = await _writes(root, singles, hundreds)
+        figures = await _writes(root, singles, hundreds, long_stream)
         figures.update(await _reads(root / "read.db", read_total, stream_total))
         figures.update(await _short_reads(root / "short.db"))
     return figures
@@ -140,18 +148,30 @@ async def _timed_appends(store: EventStore, count: int, tasks: int, size: int) -
     return time.perf_counter() - start
 
 
-async def _writes(root: Path, singles: int, hundreds: int) -> Figures:
+async def _timed_appends_to(store: EventStore, stream: str, count: int) -> float:
+    """Seconds taken by one task appending `count` single events to `stream`."""
+    start = time.perf_counter()
+    for n in range(count):
+        await store.append(stream, [_new(n)])
+    return time.perf_counter() - start
+
+
+async def _writes(root: Path, singles: int, hundreds: int, long_stream: int) -> Figures:
     # One file per measurement on both sides, so that each sees its own WAL checkpoints.
     raw_one, raw_hundred = _RawWriter(root / "raw1.db"), _RawWriter(root / "raw100.db")
-    seconds = dict.fromkeys(("raw1", "raw100", "eb1", "eb8", "eb100"), 0.0)
+    seconds = dict.fromkeys(("raw1", "raw100", "eb1", "eb1long", "eb8", "eb100"), 0.0)
     async with (
         await SQLiteEventStore.open(root / "eb1.db", synchronous=SYNCHRONOUS) as one,
+        await SQLiteEventStore.open(root / "eblong.db", synchronous=SYNCHRONOUS) as long,
         await SQLiteEventStore.open(root / "eb8.db", synchronous=SYNCHRONOUS) as eight,
         await SQLiteEventStore.open(root / "eb100.db", synchronous=SYNCHRONOUS) as hundred,
     ):
+        for n in range(0, long_stream, 1000):  # an append must not cost more as streams grow
+            await long.append("long-1", [_new(n + k) for k in range(1000)])
         for _ in range(ROUNDS):
             seconds["raw1"] += raw_one.transactions(singles, 1)
             seconds["eb1"] += await _timed_appends(one, singles, 1, 1)
+            seconds["eb1long"] += await _timed_appends_to(long, "long-1", singles)
             seconds["eb8"] += await _timed_appends(eight, singles * 4, 8, 1)
             seconds["raw100"] += raw_hundred.transactions(hundreds, 100)
             seconds["eb100"] += await _timed_appends(hundred, hundreds, 1, 100)
@@ -160,6 +180,7 @@ async def _writes(root: Path, singles: int, hundreds: int) -> Figures:
     return {
         "raw_tx_1_row_per_s": ROUNDS * singles / seconds["raw1"],
         "eventbook_append_1_task_per_s": ROUNDS * singles / seconds["eb1"],
+        "eventbook_append_1_task_long_stream_per_s": ROUNDS * singles / seconds["eb1long"],
         "eventbook_append_8_tasks_per_s": ROUNDS * singles * 4 / seconds["eb8"],
         "raw_tx_100_rows_rows_per_s": ROUNDS * hundreds * 100 / seconds["raw100"],
         "eventbook_append_100_events_per_s": ROUNDS * hundreds * 100 / seconds["eb100"],

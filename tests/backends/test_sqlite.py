@@ -209,6 +209,41 @@ async def test_an_append_hook_writes_in_the_append_transaction(store: SQLiteEven
 # -- durability, reopening, positions ------------------------------------------------------------
 
 
+async def test_an_append_costs_the_same_however_long_its_stream(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The expected-version check probes a stream's newest version; it never reads the
+    stream's other events. Counted in SQLite virtual-machine steps, not timed."""
+    steps: list[int] = []
+    real = sqlite_worker.commit_group
+
+    def counted(connection: sqlite3.Connection, jobs: Sequence[AppendJob], hooks: Any) -> bool:
+        taken = 0
+
+        def step() -> int:
+            nonlocal taken
+            taken += 1
+            return 0  # go on
+
+        connection.set_progress_handler(step, 1)
+        try:
+            return real(connection, jobs, hooks)
+        finally:
+            connection.set_progress_handler(None, 1)
+            steps.append(taken)
+
+    monkeypatch.setattr(sqlite_worker, "commit_group", counted)
+    async with await SQLiteEventStore.open(path) as store:
+        await store.append("short-1", [new()])
+        for n in range(4):
+            await store.append("long-1", [new(n) for _ in range(1000)])
+        steps.clear()
+        await store.append("short-1", [new()], expected=1)
+        await store.append("long-1", [new()], expected=4000)
+    short, long = steps
+    assert long < short + 100, steps
+
+
 async def test_reopening_keeps_everything(path: Path) -> None:
     async with await SQLiteEventStore.open(path) as store:
         first = await store.append("o-1", [new(1), new(2)])

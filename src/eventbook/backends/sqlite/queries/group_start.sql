@@ -3,8 +3,12 @@
 -- streams that have events; `?` is a JSON array of the group's stream names).
 -- sqlite_sequence holds the highest position ever used (AUTOINCREMENT), so deleted rows
 -- never give their position away. One row, so one step: see appends.py on why.
+-- Each version is its own `max()` subquery: SQLite answers that with one probe of the
+-- (stream, version) index, whereas `max()` with GROUP BY reads every index entry of the
+-- stream, which made an append cost more the longer its stream grew.
 SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'eventbook_events'), 0) + 1,
        (SELECT json_group_object(stream, version)
-        FROM (SELECT stream, max(version) AS version FROM eventbook_events
-              WHERE stream IN (SELECT value FROM json_each(?))
-              GROUP BY stream))
+        FROM (SELECT value AS stream,
+                     (SELECT max(version) FROM eventbook_events WHERE stream = value) AS version
+              FROM json_each(?))
+        WHERE version IS NOT NULL)
