@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,12 @@ LONG_STREAM = 20_000  # events in the stream that single appends go to, beside s
 
 TARGETS = [
     Target("append 1 event, 1 task", "eventbook_append_1_task_per_s", "raw_tx_1_row_per_s", 0.7),
+    Target(
+        "append 1 event, 1 task vs raw transactions on a thread",
+        "eventbook_append_1_task_per_s",
+        "raw_tx_1_row_on_a_thread_per_s",
+        0.85,
+    ),
     Target("append 1 event, 8 tasks", "eventbook_append_8_tasks_per_s", "raw_tx_1_row_per_s", 3.0),
     Target(
         "append 1 event to a long stream vs short ones",
@@ -99,7 +106,7 @@ async def one_run(scale: float) -> Figures:
 
 
 def _raw_connection(path: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(path, isolation_level=None)
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
     return connection
@@ -108,30 +115,43 @@ def _raw_connection(path: Path) -> sqlite3.Connection:
 class _RawWriter:
     """A hand-written append: encode, insert the rows, commit. No checks."""
 
+    INSERT = (
+        "INSERT INTO eventbook_events (id, stream, version, type, document)"
+        " VALUES (?, ?, ?, ?, CAST(? AS TEXT))"
+    )
+
     def __init__(self, path: Path) -> None:
         self.connection = _raw_connection(path)
         for statement in split_script(migrations()[0].script):
             self.connection.execute(statement)
         self.version = 0
 
+    def transaction(self, n: int, rows: int) -> None:
+        batch = []
+        for _ in range(rows):
+            self.version += 1
+            row = {"type": "OrderPlaced", "data": _data(n), "metadata": _metadata()}
+            batch.append(
+                (uuid.uuid4().bytes, f"s-{n % 50}", self.version, "OrderPlaced", _encode(row))
+            )
+        self.connection.execute("BEGIN IMMEDIATE")
+        self.connection.executemany(self.INSERT, batch)
+        self.connection.execute("COMMIT")
+
     def transactions(self, count: int, rows: int) -> float:
         """Seconds taken for `count` transactions of `rows` rows each."""
-        insert = (
-            "INSERT INTO eventbook_events (id, stream, version, type, document)"
-            " VALUES (?, ?, ?, ?, CAST(? AS TEXT))"
-        )
         start = time.perf_counter()
         for n in range(count):
-            batch = []
-            for _ in range(rows):
-                self.version += 1
-                row = {"type": "OrderPlaced", "data": _data(n), "metadata": _metadata()}
-                batch.append(
-                    (uuid.uuid4().bytes, f"s-{n % 50}", self.version, "OrderPlaced", _encode(row))
-                )
-            self.connection.execute("BEGIN IMMEDIATE")
-            self.connection.executemany(insert, batch)
-            self.connection.execute("COMMIT")
+            self.transaction(n, rows)
+        return time.perf_counter() - start
+
+    async def transactions_on_a_thread(self, count: int, thread: ThreadPoolExecutor) -> float:
+        """Seconds taken for `count` one-row transactions, each run on `thread` and awaited:
+        the least any writer that keeps disk syncs off the event loop must pay."""
+        loop = asyncio.get_running_loop()
+        start = time.perf_counter()
+        for n in range(count):
+            await loop.run_in_executor(thread, self.transaction, n, 1)
         return time.perf_counter() - start
 
 
@@ -159,7 +179,9 @@ async def _timed_appends_to(store: EventStore, stream: str, count: int) -> float
 async def _writes(root: Path, singles: int, hundreds: int, long_stream: int) -> Figures:
     # One file per measurement on both sides, so that each sees its own WAL checkpoints.
     raw_one, raw_hundred = _RawWriter(root / "raw1.db"), _RawWriter(root / "raw100.db")
-    seconds = dict.fromkeys(("raw1", "raw100", "eb1", "eb1long", "eb8", "eb100"), 0.0)
+    raw_threaded = _RawWriter(root / "raw1thread.db")
+    seconds = dict.fromkeys(("raw1", "raw1thread", "raw100", "eb1", "eb1long", "eb8", "eb100"), 0.0)
+    thread = ThreadPoolExecutor(1)
     async with (
         await SQLiteEventStore.open(root / "eb1.db", synchronous=SYNCHRONOUS) as one,
         await SQLiteEventStore.open(root / "eblong.db", synchronous=SYNCHRONOUS) as long,
@@ -170,15 +192,18 @@ async def _writes(root: Path, singles: int, hundreds: int, long_stream: int) -> 
             await long.append("long-1", [_new(n + k) for k in range(1000)])
         for _ in range(ROUNDS):
             seconds["raw1"] += raw_one.transactions(singles, 1)
+            seconds["raw1thread"] += await raw_threaded.transactions_on_a_thread(singles, thread)
             seconds["eb1"] += await _timed_appends(one, singles, 1, 1)
             seconds["eb1long"] += await _timed_appends_to(long, "long-1", singles)
             seconds["eb8"] += await _timed_appends(eight, singles * 4, 8, 1)
             seconds["raw100"] += raw_hundred.transactions(hundreds, 100)
             seconds["eb100"] += await _timed_appends(hundred, hundreds, 1, 100)
-    raw_one.connection.close()
-    raw_hundred.connection.close()
+    thread.shutdown()
+    for raw in (raw_one, raw_threaded, raw_hundred):
+        raw.connection.close()
     return {
         "raw_tx_1_row_per_s": ROUNDS * singles / seconds["raw1"],
+        "raw_tx_1_row_on_a_thread_per_s": ROUNDS * singles / seconds["raw1thread"],
         "eventbook_append_1_task_per_s": ROUNDS * singles / seconds["eb1"],
         "eventbook_append_1_task_long_stream_per_s": ROUNDS * singles / seconds["eb1long"],
         "eventbook_append_8_tasks_per_s": ROUNDS * singles * 4 / seconds["eb8"],
