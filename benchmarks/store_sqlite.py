@@ -4,7 +4,9 @@ Both sides use the same `synchronous` setting, the same table (created by the st
 migration) and msgspec for JSON. The raw side does the least a hand-written store would:
 encode the event to JSON and insert a row per event in its own transaction; read rows
 back and decode each document. eventbook adds validation, the expected-version and id
-checks, the hop to its writer or reader thread, and building `RecordedEvent`s.
+checks, the hop to its writer or reader thread, and building `RecordedEvent`s. A second
+raw writer runs the same one-row transactions on a thread, each awaited from asyncio: the
+hops alone, which any writer that keeps disk syncs off the event loop must make.
 
 Disk syncs and a shared machine make single measurements noisy, so each figure is the
 sum (writes) or the best (reads) of several rounds, the raw and eventbook rounds taking
