@@ -58,7 +58,8 @@ class MemoryEventStore(EventStore):
             )
             for offset, event in enumerate(batch.events, start=1)
         ]
-        self._streams[batch.stream] = stream + recorded
+        # In place: an append must not copy its whole stream.
+        self._streams.setdefault(batch.stream, stream).extend(recorded)
         self._log.extend(recorded)
         self._by_id.update((e.id, e) for e in recorded)
         self._wakeup.notify()
@@ -82,7 +83,8 @@ class MemoryEventStore(EventStore):
         if wanted.types is None and wanted.categories is None:
             return self._log[start : start + limit]
         page: list[RecordedEvent] = []
-        for event in self._log[start:]:
+        for index in range(start, len(self._log)):  # no copy of the rest of the log
+            event = self._log[index]
             if wanted.matches(event):
                 page.append(event)
                 if len(page) == limit:

@@ -7,9 +7,11 @@ WITH snap AS (
 ), held AS (
     SELECT count(*) AS events, min(h.recorded_at) AS oldest
     FROM (
+        -- The horizon as a scalar subquery, not a join with `snap`: only then does the
+        -- planner use it as an index condition instead of scanning every event.
         SELECT e.recorded_at
-        FROM {schema}.events AS e, snap
-        WHERE e.tx >= snap.horizon
+        FROM {schema}.events AS e
+        WHERE e.tx >= (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)
         ORDER BY e.tx, e.seq
         LIMIT $1
     ) AS h
