@@ -15,13 +15,19 @@ ORDER_COLUMNS = (
     "order_id, customer, status, currency, total_cents, paid_cents, item_count, address,"
     " carrier, placed_at, updated_at, version, position"
 )
+# Each sort runs down an index of `orders` (alone, and after a status filter): keep the two
+# directions of a sort the same, or the database sorts every matching order instead.
 SORTS = {
     "-placed_at": "placed_at DESC, order_id DESC",
     "placed_at": "placed_at ASC, order_id ASC",
-    "-total": "total_cents DESC, order_id",
-    "total": "total_cents ASC, order_id",
+    "-total": "total_cents DESC, order_id DESC",
+    "total": "total_cents ASC, order_id ASC",
     "-updated_at": "updated_at DESC, order_id DESC",
 }
+STREAMS_PAGE = (
+    "SELECT stream, category, events, last_type, last_recorded_at FROM streams"
+    " ORDER BY events DESC, stream DESC LIMIT ? OFFSET ?"  # down the (events, stream) index
+)
 SEARCH_LIMIT = 1000
 """Most search hits considered before filters and paging."""
 
@@ -179,11 +185,7 @@ class Queries:
 
     async def streams(self, page: int, page_size: int) -> dict[str, Any]:
         total = (await self._fetch("SELECT COUNT(*) FROM streams"))[0][0]
-        rows = await self._fetch(
-            "SELECT stream, category, events, last_type, last_recorded_at FROM streams"
-            " ORDER BY events DESC, stream LIMIT ? OFFSET ?",
-            [page_size, (page - 1) * page_size],
-        )
+        rows = await self._fetch(STREAMS_PAGE, [page_size, (page - 1) * page_size])
         items = [
             {"stream": s, "category": c, "events": int(n), "last_type": t, "last_recorded_at": at}
             for s, c, n, t, at in rows

@@ -22,10 +22,14 @@ SCHEMA = [
     " paid_cents BIGINT NOT NULL, item_count INTEGER NOT NULL, address TEXT NOT NULL,"
     " city TEXT NOT NULL, country TEXT NOT NULL, carrier TEXT, placed_at TEXT NOT NULL,"
     " updated_at TEXT NOT NULL, version INTEGER NOT NULL, position TEXT NOT NULL)",
-    "CREATE INDEX {orders}_placed ON {orders} (placed_at)",
-    "CREATE INDEX {orders}_status ON {orders} (status, placed_at)",
-    "CREATE INDEX {orders}_customer ON {orders} (customer, placed_at)",
-    "CREATE INDEX {orders}_total ON {orders} (total_cents)",
+    # One index per sort of the list, alone and after a status filter (see queries.SORTS).
+    "CREATE INDEX {orders}_placed ON {orders} (placed_at, order_id)",
+    "CREATE INDEX {orders}_updated ON {orders} (updated_at, order_id)",
+    "CREATE INDEX {orders}_total ON {orders} (total_cents, order_id)",
+    "CREATE INDEX {orders}_status ON {orders} (status, placed_at, order_id)",
+    "CREATE INDEX {orders}_status_updated ON {orders} (status, updated_at, order_id)",
+    "CREATE INDEX {orders}_status_total ON {orders} (status, total_cents, order_id)",
+    "CREATE INDEX {orders}_customer ON {orders} (customer, placed_at, order_id)",
     "CREATE TABLE {order_lines} (order_id TEXT NOT NULL, product TEXT NOT NULL,"
     " quantity INTEGER NOT NULL, unit_price_cents BIGINT NOT NULL,"
     " PRIMARY KEY (order_id, product))",
