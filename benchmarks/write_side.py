@@ -13,6 +13,10 @@
   per call from 8 tasks (the store's own rate, measured in the same run) — once with
   plain repositories (a read and an append per command) and once with a state cache
   (an append per command; the read is skipped while the cached state is current).
+  For reference, the same commands written by hand against the store (read the stream,
+  convert and apply each event, check, append with the expected version: no bus, no
+  metadata, no repository): what the store alone allows a command, telling eventbook's
+  share of the cost from the store's.
 
 Within a run, the workloads alternate; a load time is the best of its repetitions and a
 rate the median of its rounds. The report gives the medians across runs. `--scale 0.1`
@@ -275,7 +279,12 @@ async def throughput(store: EventStore, scale: float) -> Figures:
     plain = Repository(store, Basket, events)
     cached = Repository(store, Basket, events, cache_size=len(names))
     for name in names:  # existing aggregates, and streams of the same size for the store
-        for prefix, repository in (("basket", plain), ("cached", cached), ("plain", plain)):
+        for prefix, repository in (
+            ("basket", plain),
+            ("cached", cached),
+            ("plain", plain),
+            ("by-hand", plain),
+        ):
             basket = repository.new(f"{prefix}-{name}")
             for n in range(EVENTS_PER_AGGREGATE):
                 basket.add(*_line(n))
@@ -306,6 +315,21 @@ async def throughput(store: EventStore, scale: float) -> Figures:
         )
         return bus
 
+    async def by_hand(stream: str, sku: str, qty: int, price: float) -> None:
+        basket, version = Basket(), 0
+        async for page in store.read_stream_pages(stream):
+            for event in page:
+                basket.apply(msgspec.convert(event.data, LineAdded))
+            version = page[-1].version
+        if qty < 1:
+            raise eventbook.DomainError("a line needs a quantity")
+        added = msgspec.to_builtins(LineAdded(sku, qty, price, "gift wrap, leave at the door"))
+        await store.append(stream, [NewEvent("LineAdded", added, {"schema_version": 1})], version)
+
+    async def commanding_by_hand(task: int) -> None:
+        for n in range(per_task):
+            await by_hand(f"by-hand-{task}-{n % AGGREGATES_PER_TASK}", *_line(n))
+
     async def commanding(bus: CommandBus, task: int) -> None:
         for n in range(per_task):
             sku, qty, price = _line(n)
@@ -325,12 +349,13 @@ async def throughput(store: EventStore, scale: float) -> Figures:
             ("store_append_1_event_8_tasks_per_s", appending),
             ("eventbook_commands_8_tasks_per_s", lambda t: commanding(plain_bus, t)),
             ("eventbook_commands_8_tasks_cached_per_s", lambda t: commanding(cached_bus, t)),
+            ("hand_written_commands_8_tasks_per_s", commanding_by_hand),
         ):
             rounds.setdefault(name, []).append(await rate(work))
     figures = {name: statistics.median(rates) for name, rates in rounds.items()}
     last = AGGREGATES_PER_TASK - 1
     expected = EVENTS_PER_AGGREGATE + ROUNDS * len(range(last, per_task, AGGREGATES_PER_TASK))
-    for prefix in ("basket", "cached"):
+    for prefix in ("basket", "cached", "by-hand"):
         assert (await plain.load(f"{prefix}-{names[-1]}")).version == expected
     assert cached.cache is not None
     assert cached.cache.misses == 0
