@@ -42,7 +42,7 @@ from eventbook.encoding import check_name
 from eventbook.errors import ConcurrencyError, ValidationError
 from eventbook.repository import Repository
 from eventbook.store import EventStore, Position
-from eventbook.validation import check_command, to_command
+from eventbook.validation import check_command, plain_data, to_command
 
 log = logging.getLogger("eventbook.commands")
 
@@ -161,8 +161,8 @@ class CommandBus:
         route = self._by_class.get(type(command))
         if route is None:
             raise UnknownCommandError(f"no handler is registered for {type(command).__qualname__}")
-        payload = check_command(route.name, command)
-        return await self._run(route, command, payload, metadata or CommandMetadata())
+        checked, payload = check_command(route.name, command)
+        return await self._run(route, checked, payload, metadata or CommandMetadata())
 
     async def dispatch_payload(
         self, name: str, payload: Mapping[str, Any], metadata: CommandMetadata | None = None
@@ -173,8 +173,7 @@ class CommandBus:
             known = ", ".join(sorted(self._by_name)) or "none"
             raise UnknownCommandError(f"unknown command {name!r}; known commands: {known}")
         command = to_command(route.name, route.cls, payload)
-        plain = msgspec.to_builtins(command)
-        return await self._run(route, command, plain, metadata or CommandMetadata())
+        return await self._run(route, command, plain_data(command), metadata or CommandMetadata())
 
     async def _run(
         self, route: _Route[Any], command: object, payload: Any, metadata: CommandMetadata

@@ -19,6 +19,7 @@ from eventbook.errors import ValidationError
 from eventbook.ids import uuid7
 from eventbook.messages import SCHEMA_VERSION
 from eventbook.store import AppendResult, Position, RecordedEvent
+from eventbook.validation import check_command
 
 # The metadata keys eventbook writes into every event a command produces.
 COMMAND_ID = "command_id"
@@ -157,7 +158,7 @@ class CommandContext:
     ) -> CommandContext:
         """A context for handling `command` outside a `CommandBus` (scripts, tests)."""
         command_type = name or type(command).__name__
-        payload = msgspec.to_builtins(command)
+        _, payload = check_command(command_type, command)  # hashed as the bus hashes it
         return cls(command_type, command_hash(command_type, payload), metadata or CommandMetadata())
 
     @property

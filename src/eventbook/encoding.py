@@ -6,6 +6,7 @@ so that bad input fails the same way everywhere and writes nothing.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -99,9 +100,25 @@ def encode_object(what: str, value: object) -> bytes:
     if not isinstance(value, dict):
         raise ValidationError(f"{what} must be a JSON object (dict), not {type(value).__name__}")
     try:
-        return _encode(value)
+        encoded = _encode(value)
     except (TypeError, ValueError, OverflowError, UnicodeEncodeError) as exc:
         raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from None
+    # msgspec writes NaN and the infinities as null, which would read back as something
+    # else; only an encoding that holds a null can hide one, so the check is rarely made.
+    if b"null" in encoded:
+        _refuse_non_finite(what, msgspec.to_builtins(value), "$")
+    return encoded
+
+
+def _refuse_non_finite(what: str, value: object, path: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(f"{what} holds {value} at {path}; JSON has no NaN or infinity")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_non_finite(what, item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_non_finite(what, item, f"{path}[{index}]")
 
 
 def encode_batch(stream: str, events: Sequence[NewEvent], expected: object) -> EncodedBatch:

@@ -44,4 +44,4 @@ def replayed_result(batch: EncodedBatch, stored: Sequence[StoredEvent]) -> Appen
         if old.type != new.type or old.data != decode_object(new.data):
             raise DuplicateEventError(new.id, "the stored event has a different type or data")
     last = stored[-1]
-    return AppendResult(last.version, last.position)
+    return AppendResult(last.version, last.position, replayed=True)

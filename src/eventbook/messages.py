@@ -205,7 +205,10 @@ class EventRegistry:
     def to_data(self, event: object) -> tuple[str, int, dict[str, Any]]:
         """An event's stable name, schema version and plain (JSON) data."""
         entry = self.type_of(event)
-        data = entry.encode(event)
+        try:
+            data = entry.encode(event)
+        except (TypeError, ValueError, msgspec.MsgspecError) as exc:
+            raise ValidationError(f"{entry.name} cannot be encoded: {exc}") from exc
         if not isinstance(data, dict):
             raise ValidationError(
                 f"{entry.name} encodes to a {type(data).__name__}; events must encode to a dict"

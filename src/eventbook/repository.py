@@ -202,9 +202,10 @@ class Repository(Generic[A]):
             if self.cache is not None:
                 self.cache.distrust(stream)
             raise
-        # A fresh append lands right after the loaded version; anything else is the store
-        # returning the stored result of an earlier run of the same command.
-        replayed = result.version != loaded + len(pending)
+        # The store returned the stored result of an earlier run of the same command (its
+        # event ids derive from the command id). The version alone cannot tell: a state
+        # made fresh by new() or kept in the cache may sit where that run started.
+        replayed = result.replayed
         if context is not None:
             context.record_save(stream, result, ids, replayed=replayed)
         if replayed:

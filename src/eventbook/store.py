@@ -100,10 +100,15 @@ class Snapshot(msgspec.Struct, frozen=True, gc=False):
 
 
 class AppendResult(msgspec.Struct, frozen=True, gc=False):
-    """Where an append landed: the stream version and global position of its last event."""
+    """Where an append landed: the stream version and global position of its last event.
+
+    `replayed` is True when the batch was stored already (a retry after a lost reply): the
+    result is the original one and nothing was written this time.
+    """
 
     version: int
     position: Position
+    replayed: bool = False
 
 
 def check_expected(stream: str, expected: Expected, actual: int) -> None:

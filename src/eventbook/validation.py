@@ -44,8 +44,9 @@ def to_command(command_type: str, cls: type[T], payload: object) -> T:
         raise CommandValidationError(command_type, problems) from None
 
 
-def check_command(command_type: str, command: object) -> dict[str, Any]:
-    """Check a typed command's field values (constraints included); return its plain data.
+def check_command(command_type: str, command: T) -> tuple[T, dict[str, Any]]:
+    """Check a typed command's field values (constraints included); return the command as
+    its type declares it (an int given for a float field becomes a float) and its plain data.
 
     Instances built in code skip msgspec's constraints (`Meta(ge=1)`, ...), so the command
     is converted to plain data and back.
@@ -59,8 +60,15 @@ def check_command(command_type: str, command: object) -> dict[str, Any]:
             command_type,
             {"$": f"commands must encode to a JSON object, not {type(payload).__name__}"},
         )
-    to_command(command_type, type(command), payload)
-    return payload
+    checked = to_command(command_type, type(command), payload)
+    return checked, plain_data(checked)
+
+
+def plain_data(command: object) -> dict[str, Any]:
+    """A checked command as plain data, the same whatever the order of its sets or dicts:
+    what its hash is taken of, so that one command hashes alike in every process."""
+    data: dict[str, Any] = msgspec.to_builtins(command, order="deterministic")
+    return data
 
 
 def _field_problems(cls: type[Any], payload: Mapping[Any, Any]) -> dict[str, str]:

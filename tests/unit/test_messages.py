@@ -131,6 +131,18 @@ def test_registration_mistakes_are_explained() -> None:
         events.to_data(OrderPlaced("ann", 1, "EUR"))
 
 
+async def test_an_event_that_cannot_be_encoded_is_a_validation_error(store: EventStore) -> None:
+    class Holding(msgspec.Struct, frozen=True):
+        thing: Any
+
+    events = EventRegistry([Holding])
+    with pytest.raises(ValidationError, match="Holding cannot be encoded"):
+        events.to_data(Holding(object()))
+    with pytest.raises(ValidationError, match="NaN"):
+        await store.append("h-1", await events.serialise("h-1", [Holding(float("nan"))]))
+    assert await stored_events(store) == []
+
+
 def test_any_class_with_an_explicit_encoder_and_decoder() -> None:
     class Money:  # stands for a pydantic model or any hand-written class
         def __init__(self, cents: int) -> None:

@@ -74,6 +74,35 @@ def test_with_a_registry_events_go_through_serialisation_and_upcasting() -> None
         scenario(Order).given(stored("OrderPlaced", {})).when(lambda o: None).then()
 
 
+class Measured(msgspec.Struct, frozen=True):
+    value: Any
+
+
+class Gauge(Order):
+    def measure(self, value: Any) -> None:
+        self.record(Measured(value))  # type: ignore[arg-type]
+
+    async def measure_later(self, value: Any) -> None:
+        self.measure(value)
+
+
+def test_events_are_checked_through_json_as_the_store_keeps_them() -> None:
+    events = EventRegistry([OrderPlaced, Measured])
+    spec = scenario(Gauge, events=events)
+    spec.given().when(lambda g: g.measure([1, 2])).then(Measured([1, 2]))
+    with pytest.raises(AssertionError, match=r"does not survive serialisation"):
+        spec.given().when(lambda g: g.measure((1, 2))).then(Measured((1, 2)))  # a list in JSON
+    with pytest.raises(AssertionError, match=r"cannot be stored: .*NaN"):
+        spec.given().when(lambda g: g.measure(float("nan"))).then_nothing()
+    with pytest.raises(AssertionError, match=r"cannot be stored: .*inf"):
+        spec.given().when(lambda g: g.measure({"peak": float("inf")})).then_nothing()
+
+
+def test_an_async_action_is_refused_rather_than_skipped() -> None:
+    with pytest.raises(TypeError, match="async action"):
+        scenario(Gauge).given().when(lambda g: g.measure_later(1)).then_nothing()
+
+
 def failure(run: Any) -> str:
     with pytest.raises(AssertionError) as caught:
         run()
