@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from eventbook.backends.sqlite.options import SQLiteOptions
 from eventbook.errors import UnavailableError
@@ -46,9 +47,26 @@ def enable_wal(connection: sqlite3.Connection, path: str) -> None:
     """
     if path == MEMORY:
         return  # an in-memory database has one connection and no file to log to
-    (mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
+    (mode,) = _switch_to_wal(connection)
     if str(mode).lower() != "wal":
         raise UnavailableError(
             f"SQLite database {path!r} cannot use write-ahead logging (journal mode stays"
             f" {mode!r}); eventbook needs WAL, which needs a local file system"
         )
+
+
+def _switch_to_wal(connection: sqlite3.Connection) -> tuple[str]:
+    # The switch needs an exclusive lock, and SQLite does not wait for that one: while
+    # another connection opens the same new file, it fails at once with "database is
+    # locked". Try again for as long as busy_timeout allows any other wait.
+    (timeout_ms,) = connection.execute("PRAGMA busy_timeout").fetchone()
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        try:
+            row: tuple[str] = connection.execute("PRAGMA journal_mode = WAL").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.002)
+        else:
+            return row
