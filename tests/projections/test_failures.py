@@ -182,7 +182,7 @@ async def test_a_projection_that_stops_on_failure_halts_until_an_operator_acts(
         await asyncio.sleep(0.3)
         status = await projection_status(memory_store, projection)
         assert status is not None
-        assert (status.state, status.stuck) == (ProjectionState.FAILED, True)
+        assert (status.state, status.stuck, status.parked) == (ProjectionState.FAILED, True, 1)
         assert status.lag_events == 6 * 2 + 3  # stopped right before order-4's first event
         assert (await model(database))["applied"] == 4 * 2 + 2
         broken["on"] = False

@@ -168,7 +168,10 @@ class ProjectionDatabase(Protocol):
 
     async def parked(self, name: str, version: int) -> list[ParkedEvent]: ...
 
-    async def parked_counts(self) -> dict[tuple[str, int], int]: ...
+    async def parked_summary(self, name: str, version: int) -> tuple[int, bool]:
+        """How many events the build parked, and whether one of them halts it: counted by
+        the database, so a status poll never reads the parked events themselves."""
+        ...
 
     async def update_parked(
         self,

@@ -33,6 +33,7 @@ from eventbook.projections.schema import (
     CHECKPOINTS,
     PARKED,
     PARKED_COLUMNS,
+    PARKED_SUMMARY,
     checkpoint_row,
     create_tables,
     parked_row,
@@ -182,9 +183,12 @@ class PostgresDatabase:
         sql = f"SELECT {PARKED_COLUMNS} FROM {PARKED} WHERE {WHERE} ORDER BY parked_at"
         return [parked_row(row) for row in await self.fetch(sql, (name, version))]
 
-    async def parked_counts(self) -> dict[tuple[str, int], int]:
-        rows = await self.fetch(f"SELECT name, version, count(*) FROM {PARKED} GROUP BY 1, 2")
-        return {(row[0], int(row[1])): int(row[2]) for row in rows}
+    async def parked_summary(self, name: str, version: int) -> tuple[int, bool]:
+        rows = await self.fetch(
+            f"SELECT {PARKED_SUMMARY} FROM {PARKED} WHERE {WHERE}", (name, version)
+        )
+        (row,) = rows
+        return int(row[0]), bool(row[1])
 
     async def update_parked(
         self,

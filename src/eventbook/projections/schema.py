@@ -69,6 +69,10 @@ CHECKPOINT_COLUMNS = (
 PARKED_COLUMNS = (
     "name, version, event_id, position, stream, type, error, attempts, parked_at, status"
 )
+PARKED_SUMMARY = (
+    "count(*), coalesce(sum(CASE WHEN status IN ('halted', 'discard') THEN 1 ELSE 0 END), 0)"
+)
+"""A build's parked events, counted, and how many of them halt it."""
 
 
 def checkpoint_row(row: Row) -> CheckpointRow:

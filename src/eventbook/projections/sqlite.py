@@ -23,6 +23,7 @@ from eventbook.projections.schema import (
     CHECKPOINTS,
     PARKED,
     PARKED_COLUMNS,
+    PARKED_SUMMARY,
     checkpoint_row,
     create_tables,
     owner_is_dead,
@@ -151,11 +152,12 @@ class SQLiteDatabase:
         )
         return [parked_row(row) for row in rows]
 
-    async def parked_counts(self) -> dict[tuple[str, int], int]:
+    async def parked_summary(self, name: str, version: int) -> tuple[int, bool]:
         rows = await self._read(
-            f"SELECT name, version, count(*) FROM {PARKED} GROUP BY name, version", ()
+            f"SELECT {PARKED_SUMMARY} FROM {PARKED} WHERE {WHERE}", (name, version)
         )
-        return {(row[0], int(row[1])): int(row[2]) for row in rows}
+        (row,) = rows
+        return int(row[0]), bool(row[1])
 
     async def update_parked(
         self,

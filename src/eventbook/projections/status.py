@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventbook.projections.lag import count_between, oldest_pending_age
-from eventbook.projections.ports import CheckpointRow, ParkedStatus
+from eventbook.projections.ports import CheckpointRow
 from eventbook.projections.projection import Projection
 from eventbook.store import EventStore
 
@@ -61,8 +61,7 @@ async def projection_status(
     row = await database.checkpoint(projection.name, projection.version)
     if row is None:
         return None
-    parked = await database.parked(projection.name, projection.version)
-    halted = any(p.status is not ParkedStatus.PARKED for p in parked)
+    parked, halted = await database.parked_summary(projection.name, projection.version)
     if row.mode == "inline":
         lag, exact, age = 0, True, 0.0
     else:
@@ -80,7 +79,7 @@ async def projection_status(
         lag_events=lag,
         lag_exact=exact,
         lag_seconds=age,
-        parked=len(parked),
+        parked=parked,
         last_error=row.last_error,
         last_error_at=row.last_error_at,
         owner=row.owner if row.lease_until > now else None,
