@@ -28,6 +28,7 @@ from eventbook.errors import (
 )
 from eventbook.store import NO_STREAM, EventStore, NewEvent, Position, RecordedEvent
 from eventbook.testing import EventStoreConformance
+from tests.sqlite_steps import counting_steps
 
 
 class TestSQLiteFile(EventStoreConformance):
@@ -220,19 +221,10 @@ async def test_an_append_costs_the_same_however_long_its_stream(
     real = sqlite_worker.commit_group
 
     def counted(connection: sqlite3.Connection, jobs: Sequence[AppendJob], hooks: Any) -> bool:
-        taken = 0
-
-        def step() -> int:
-            nonlocal taken
-            taken += 1
-            return 0  # go on
-
-        connection.set_progress_handler(step, 1)
-        try:
-            return real(connection, jobs, hooks)
-        finally:
-            connection.set_progress_handler(None, 1)
-            steps.append(taken)
+        with counting_steps(connection) as taken:
+            committed = real(connection, jobs, hooks)
+        steps.append(taken.count)
+        return committed
 
     monkeypatch.setattr(sqlite_worker, "commit_group", counted)
     async with await SQLiteEventStore.open(path) as store:

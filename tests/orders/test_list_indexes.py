@@ -11,6 +11,8 @@ from apps.orders.queries import ORDER_COLUMNS, SORTS, STREAMS_PAGE
 from apps.orders.read_models.order_list import SCHEMA
 from apps.orders.read_models.store_stats import SCHEMA as STORE_SCHEMA
 
+from tests.sqlite_steps import counting_steps
+
 STATUSES = ("placed", "paid", "shipped", "cancelled")
 
 
@@ -36,19 +38,9 @@ def _orders(count: int) -> sqlite3.Connection:
 
 
 def _steps(connection: sqlite3.Connection, sql: str, parameters: list[str]) -> int:
-    taken = 0
-
-    def step() -> int:
-        nonlocal taken
-        taken += 1
-        return 0  # go on
-
-    connection.set_progress_handler(step, 1)
-    try:
+    with counting_steps(connection) as steps:
         connection.execute(sql, parameters).fetchall()
-    finally:
-        connection.set_progress_handler(None, 1)
-    return taken
+    return steps.count
 
 
 @pytest.mark.parametrize("sort", sorted(SORTS))
