@@ -143,7 +143,18 @@ PRODUCTS = {
     "Glass teapot": "33.00",
 }
 CARRIERS = ["DHL", "UPS", "DPD", "GLS", "PostNL", "Royal Mail"]
-CURRENCIES = ["EUR"] * 7 + ["GBP", "GBP", "CHF"]
+CURRENCY_MIX: list[c.Currency] = [
+    "EUR",
+    "EUR",
+    "EUR",
+    "EUR",
+    "EUR",
+    "EUR",
+    "EUR",
+    "GBP",
+    "GBP",
+    "CHF",
+]
 LEGACY_SHARE = 0.04
 
 
@@ -202,7 +213,7 @@ def _later(at: datetime, rng: random.Random, low_hours: float, high_hours: float
 
 
 def _steps(
-    order_id: str, at: datetime, rng: random.Random, currency: str
+    order_id: str, at: datetime, rng: random.Random, currency: c.Currency
 ) -> Iterator[tuple[datetime, object]]:
     """The commands of one order's life, in time order (some may be refused: that is life)."""
     customer = _customer(rng)
@@ -246,7 +257,7 @@ class _Life:
         self.actor = rng.choice(["web", "web", "web", "mobile", "support"])
 
     async def run(self, at: datetime, *, legacy: bool) -> None:
-        currency = "EUR" if legacy else self.rng.choice(CURRENCIES)
+        currency: c.Currency = "EUR" if legacy else self.rng.choice(CURRENCY_MIX)
         for when, command in _steps(self.order_id, at, self.rng, currency):
             if when > self.end:
                 break  # the future has not happened yet

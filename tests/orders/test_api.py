@@ -121,7 +121,8 @@ def test_business_rules_and_bad_input_are_problems(service: RunningService) -> N
         )
         detail = problem(invalid, 422)["detail"]
         assert "customer" in detail or "items" in detail
-        problem(client.post("/api/orders", content=b"{not json", headers=service.writer), 400)
+        json_body = {**service.writer, "content-type": "application/json"}
+        problem(client.post("/api/orders", content=b"{not json", headers=json_body), 400)
         problem(client.post(f"/api/orders/{order_id}/ship", json={"carrier": "DHL"}), 401)
         problem(
             client.post(
@@ -134,6 +135,53 @@ def test_business_rules_and_bad_input_are_problems(service: RunningService) -> N
         # Nothing of the refused commands was stored.
         events = client.get(f"/api/orders/{order_id}/events").json()["items"]
         assert [e["type"] for e in events] == ["OrderPlaced"]
+
+
+def test_bodies_that_are_not_clean_json_commands_are_refused(service: RunningService) -> None:
+    with service.client() as client:
+        json_body = {**service.writer, "content-type": "application/json"}
+        for content in (b'{"customer": "\xff"}', b"[" * 5000 + b"]" * 5000):
+            problem(client.post("/api/orders", content=content, headers=json_body), 400)
+        for content_type in ("text/plain", "application/json; charset=latin-1", None):
+            headers = {**service.writer, **({"content-type": content_type} if content_type else {})}
+            problem(client.post("/api/orders", content=b"{}", headers=headers), 415)
+        address = {**ADDRESS, "country": "DK\n"}
+        for body in (
+            {"currency": "JPY"},  # no rate to turn it into euros
+            {"shipping_address": address},
+            {"items": [{"product": "Tea", "quantity": 1, "unit_price": "1e2"}]},
+            {"items": [{"product": "Tea", "quantity": 1, "unit_price": " 5"}]},
+        ):
+            base = {
+                "customer": "Ada",
+                "items": [{"product": "Tea", "quantity": 1, "unit_price": "5"}],
+            }
+            refused = client.post(
+                "/api/orders",
+                json={"shipping_address": ADDRESS, "currency": "EUR", **base, **body},
+                headers=service.writer,
+            )
+            problem(refused, 422)
+        huge = [{"product": "Tea", "quantity": 10_000, "unit_price": "1.00"}] * 2  # one line
+        assert problem(place(client, service, items=huge), 409)["rule"] == "OrderTooLarge"
+        gold = [{"product": "Gold", "quantity": 2, "unit_price": "1000000"}]  # unpayable
+        assert problem(place(client, service, items=gold), 409)["rule"] == "OrderTooLarge"
+
+
+def test_one_payment_in_any_notation_is_one_command(service: RunningService) -> None:
+    with service.client() as client:
+        placed = place(client, service).json()  # totals 56.00
+        key = {"Idempotency-Key": f"pay-{uuid.uuid4()}"}
+        paid = [
+            client.post(
+                f"/api/orders/{placed['order_id']}/process-payment",
+                json={"amount": amount},
+                headers={**service.writer, **key},
+            )
+            for amount in ("56", "56.00", 56)
+        ]
+        assert [r.status_code for r in paid] == [202, 202, 202], [r.text for r in paid]
+        assert [r.json()["duplicate"] for r in paid] == [False, True, True]
 
 
 def test_an_order_through_its_life_with_time_travel(service: RunningService) -> None:

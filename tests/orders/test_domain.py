@@ -34,6 +34,7 @@ from apps.orders.domain.order import (
     OrderNotPaid,
     PaymentAmountMismatch,
 )
+from apps.orders.read_models.common import EUR_PER_UNIT
 
 from eventbook.testing.scenarios import scenario, stored
 
@@ -236,3 +237,7 @@ async def test_two_processes_registering_one_key_both_start() -> None:
     await second.register("shared-key", Role.WRITER, "from the environment")
     assert second.role_of("shared-key") is Role.WRITER
     assert len([e async for e in store.read_all(categories=["apikey"])]) == 1
+
+
+def test_every_accepted_currency_has_a_rate_to_euros() -> None:
+    assert set(EUR_PER_UNIT) == set(c.CURRENCIES)

@@ -9,7 +9,8 @@ constrained as the command types constrain them, so that OpenAPI says what is ac
 
 from __future__ import annotations
 
-from typing import Annotated, Any, get_args
+import re
+from typing import Annotated, Any
 from uuid import UUID, uuid5
 
 import msgspec
@@ -54,9 +55,7 @@ the bounds `check_price` enforces."""
 NO_NUL = r"^[^\x00]*$"
 """Free text may hold any character but NUL, which PostgreSQL cannot store."""
 
-OrderIdPath = Annotated[
-    str, Path(pattern=get_args(c.OrderId)[1].pattern, description="the order's id")
-]
+OrderIdPath = Annotated[str, Path(pattern=c.ORDER_ID_PATTERN, description="the order's id")]
 IfMatch = Annotated[
     str | None,
     Header(
@@ -100,12 +99,16 @@ def _endpoint(command_type: type[Any], *, new_order: bool) -> Any:
         if_match: str | None,
     ) -> JSONResponse:
         role = require_writer(request, api_key)
+        _require_json(request.headers.get("content-type"))
         try:
             body = BODIES.decode(await request.body())
-        except msgspec.DecodeError as error:
-            raise Problem(400, "malformed-json", "Malformed JSON", str(error)) from None
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as error:
+            detail = "JSON nested too deeply" if isinstance(error, RecursionError) else str(error)
+            raise Problem(400, "malformed-json", "Malformed JSON", detail) from None
         if not isinstance(body, dict):
             raise Problem(422, "invalid-command", "Invalid command", "the body must be an object")
+        if (bad_amount := _bad_amount(body)) is not None:
+            raise Problem(422, "invalid-command", "Invalid command", bad_amount)
         if "order_id" in body:
             raise Problem(422, "invalid-command", "Invalid command", "order_id comes from the URL")
         if _has_nul(body):  # PostgreSQL cannot store it: refused on every profile alike
@@ -183,6 +186,44 @@ def _documented(schema: Any) -> Any:
     return schema
 
 
+def _require_json(content_type: str | None) -> None:
+    media, _, parameters = (content_type or "").partition(";")
+    media = media.strip().lower()
+    charset = next(
+        (p.split("=", 1)[1].strip().strip('"').lower() for p in parameters.split(";") if "=" in p),
+        "utf-8",
+    )
+    if (media == "application/json" or media.endswith("+json")) and charset in ("utf-8", "utf8"):
+        return
+    raise Problem(
+        415,
+        "unsupported-media-type",
+        "Unsupported media type",
+        f"send the command as application/json in UTF-8, not {content_type or 'no content type'}",
+    )
+
+
+AMOUNT_TEXT = re.compile(AMOUNT["anyOf"][0]["pattern"])
+AMOUNT_FIELDS = ("amount", "unit_price")
+
+
+def _bad_amount(value: Any, where: str = "") -> str | None:
+    """What is wrong with the first amount given as text outside the documented form
+    ("12.50"): Python's `Decimal` would also read "1e2", "1_000" or " 5 "."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            place = f"{where}.{key}" if where else str(key)
+            if key in AMOUNT_FIELDS and isinstance(item, str) and not AMOUNT_TEXT.fullmatch(item):
+                return f'{place}: {item[:40]!r} is not an amount such as "12.50"'
+            if (problem := _bad_amount(item, place)) is not None:
+                return problem
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if (problem := _bad_amount(item, f"{where}[{index}]")) is not None:
+                return problem
+    return None
+
+
 def _has_nul(value: Any) -> bool:
     if isinstance(value, str):
         return "\x00" in value
@@ -215,7 +256,7 @@ for path, command_type, summary in ROUTES:
         name=command_type.__name__,
         responses={
             **schemas.answer("CommandAccepted", 202, "Accepted: the events are stored"),
-            **problems.responses(400, 401, 403, 409, 412, 422),
+            **problems.responses(400, 401, 403, 409, 412, 415, 422),
         },
         openapi_extra={
             "requestBody": {

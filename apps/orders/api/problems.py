@@ -33,6 +33,7 @@ WHEN = {
     404: "Not found",
     409: "A business rule was broken, or the order changed meanwhile",
     412: "The order is not at the If-Match version",
+    415: "The body is not sent as application/json (UTF-8)",
     422: "The request is invalid",
     503: "The read model did not reach `min_position` in time",
 }
@@ -136,7 +137,8 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = _allowed(request)
-    return problem(exc.status_code, _slug(title.replace(" ", "")), title, str(exc.detail), headers)
+    slug = title.lower().replace(" ", "-")  # not-found, method-not-allowed, like the others
+    return problem(exc.status_code, slug, title, str(exc.detail), headers)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -85,7 +85,9 @@ async def list_orders(
     page_size: PageSize = 25,
     min_position: MinPosition = None,
 ) -> dict[str, Any]:
-    await caught_up(request, "order_search" if q else "orders", min_position)
+    if q:  # a search ranks with the index, then reads the orders it found from the list
+        await caught_up(request, "order_search", min_position)
+    await caught_up(request, "orders", min_position)
     return await service_of(request).queries.orders(
         status=status,
         customer=customer,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -57,6 +57,11 @@ class LastItem(OrderError):
 class PaymentAmountMismatch(OrderError): ...
 
 
+class OrderTooLarge(OrderError):
+    """An order holds at most `MAX_QUANTITY` of a product and totals at most `MAX_PRICE`,
+    the largest payment: a larger one could never be paid."""
+
+
 class OrderNotPaid(OrderError): ...
 
 
@@ -97,6 +102,7 @@ class Order(Aggregate[OrderEvent]):
                 raise OrderError(f"{line.product} is listed twice with different prices")
             quantity = line.quantity + (earlier.quantity if earlier else 0)
             merged[line.product] = LineItem(line.product, quantity, line.unit_price)
+        _check_size(merged.values())
         self.record(
             OrderPlaced(
                 order_id=command.order_id,
@@ -117,6 +123,12 @@ class Order(Aggregate[OrderEvent]):
                 f" not {command.unit_price}"
             )
         item = LineItem(command.product, command.quantity, command.unit_price)
+        held = earlier.quantity if earlier is not None else 0
+        after = {
+            **self.items,
+            item.product: LineItem(item.product, held + item.quantity, item.unit_price),
+        }
+        _check_size(after.values())
         self.record(ItemAdded(order_id=self.order_id, item=item, at=now()))
 
     def remove_item(self, command: c.RemoveItem, now: Clock = utc_now) -> None:
@@ -236,6 +248,20 @@ class Order(Aggregate[OrderEvent]):
         self._require_exists()
         if self.status != "placed":
             raise OrderNotOpen(f"order {self.order_id} is {self.status}")
+
+
+def _check_size(items: Iterable[LineItem]) -> None:
+    """Refuse an order that would hold too much of a product, or cost more than can be paid."""
+    total = ZERO
+    for item in items:
+        if item.quantity > c.MAX_QUANTITY:
+            raise OrderTooLarge(
+                f"the order would hold {item.quantity} of {item.product};"
+                f" at most {c.MAX_QUANTITY} of a product"
+            )
+        total += item.amount
+    if total > c.MAX_PRICE:
+        raise OrderTooLarge(f"the order would total {total}; at most {c.MAX_PRICE}")
 
 
 def _address(address: c.NewAddress) -> Address:
