@@ -84,9 +84,15 @@ def _field_problems(cls: type[Any], payload: Mapping[Any, Any]) -> dict[str, str
         except msgspec.ValidationError as exc:
             message = _AT_ROOT.sub("", str(exc)).replace("`$", f"`$.{name}")
             if ", got " not in message and not isinstance(value, dict | list):
-                message = f"{message}, got {value!r}"
+                message = f"{message}, got {_shown(value)}"
             problems[name] = message
     return problems
+
+
+def _shown(value: object, most: int = 60) -> str:
+    """`repr(value)`, cut short: an error about a 10 MB string need not repeat it."""
+    text = repr(value)
+    return text if len(text) <= most else f"{text[:most]}… ({len(text)} characters)"
 
 
 def _fields(cls: type[Any]) -> list[tuple[str, Any, bool]]:

@@ -30,6 +30,7 @@ from eventbook import (
     ValidationError,
     aggregate_handler,
 )
+from eventbook.validation import to_command
 from tests.unit.write_domain import (
     CancelOrder,
     Order,
@@ -561,3 +562,12 @@ async def test_domain_errors_reach_the_caller_and_store_nothing(store: EventStor
     assert OrderPlaced("ann", 1, "EUR") in await order_events().deserialise(
         await stored_events(store)
     )
+
+
+def test_an_error_about_a_huge_value_does_not_repeat_it() -> None:
+    with pytest.raises(CommandValidationError) as caught:
+        to_command(
+            "PlaceOrder", PlaceOrder, {"order_id": "1", "customer": "ann", "total": "9" * 10**6}
+        )
+    assert len(str(caught.value)) < 300
+    assert "characters)" in str(caught.value)
