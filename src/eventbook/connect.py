@@ -23,10 +23,17 @@ async def connect(url: str, **options: Any) -> EventStore:
     """
     if not isinstance(url, str):
         raise ValidationError(f"the store URL must be a string, not {type(url).__name__}")
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise ValidationError(f"not a store URL: {url!r} ({exc})") from None
+    scheme = parts.scheme.lower()
     if scheme == "memory":
         from eventbook.backends.memory import MemoryEventStore
 
+        if parts.query or options:
+            unknown = sorted({*dict(parse_qsl(parts.query, keep_blank_values=True)), *options})
+            raise ValidationError(f"the memory store takes no options, not {', '.join(unknown)}")
         return MemoryEventStore()
     if scheme == "sqlite":
         from eventbook.backends.sqlite import SQLiteEventStore
@@ -54,4 +61,5 @@ def _sqlite_path(url: str) -> tuple[str, dict[str, str]]:
             f"not a SQLite URL: {url!r}; write sqlite:///relative.db, sqlite:////abs/path.db"
             " or sqlite://:memory:"
         )
-    return path, dict(parse_qsl(query))
+    # Blank values are kept, so that `?synchronous=` is refused as a bad value, not ignored.
+    return path, dict(parse_qsl(query, keep_blank_values=True))

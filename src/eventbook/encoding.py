@@ -37,6 +37,9 @@ MAX_BATCH_EVENTS = 10_000
 # C0/C1 control characters and lone surrogates (which cannot be encoded as UTF-8).
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
+MAX_NUMBER = 2**63 - 1
+"""The largest version, position or limit: what a signed 64-bit database integer holds."""
+
 _encode = msgspec.json.Encoder().encode
 
 
@@ -51,9 +54,9 @@ def check_name(what: str, name: object) -> None:
         )
     bad = _FORBIDDEN.search(name)
     if bad is not None:
-        raise ValidationError(
-            f"{what} {name[:40]!r} contains the control character U+{ord(bad.group()):04X}"
-        )
+        code = ord(bad.group())
+        kind = "a lone surrogate" if 0xD800 <= code <= 0xDFFF else "the control character"
+        raise ValidationError(f"{what} {name[:40]!r} contains {kind} U+{code:04X}")
 
 
 def check_stream_name(stream: object) -> None:
@@ -65,6 +68,7 @@ def check_version(what: str, version: object) -> None:
         raise ValidationError(f"{what} must be an int, not {type(version).__name__}")
     if version < 1:
         raise ValidationError(f"{what} must be 1 or more, not {version}")
+    _check_bound(what, version)
 
 
 def check_limit(limit: object) -> None:
@@ -72,6 +76,7 @@ def check_limit(limit: object) -> None:
         return
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValidationError(f"limit must be a positive int or None, not {limit!r}")
+    _check_bound("limit", limit)
 
 
 def check_position(position: object) -> None:
@@ -80,6 +85,14 @@ def check_position(position: object) -> None:
             f"after must be a Position or None, not {type(position).__name__}"
             " (use Position.parse() for a stored string)"
         )
+    if position is not None:
+        _check_bound("after", max(position.major, position.minor))
+
+
+def _check_bound(what: str, number: int) -> None:
+    # Databases keep versions and positions as signed 64-bit integers.
+    if number > MAX_NUMBER:
+        raise ValidationError(f"{what} must be at most {MAX_NUMBER}, not {number}")
 
 
 def normalise_expected(expected: object) -> Expected:
@@ -92,6 +105,7 @@ def normalise_expected(expected: object) -> Expected:
         )
     if expected < 0:
         raise ValidationError(f"expected version must not be negative, not {expected}")
+    _check_bound("expected version", expected)
     return NO_STREAM if expected == 0 else expected
 
 
@@ -99,6 +113,9 @@ def encode_object(what: str, value: object) -> bytes:
     """Encode a JSON object (a dict with string keys), or explain why it is not one."""
     if not isinstance(value, dict):
         raise ValidationError(f"{what} must be a JSON object (dict), not {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str):
+            raise ValidationError(f"{what} has the key {key!r}; JSON object keys are strings")
     try:
         encoded = _encode(value)
     except (TypeError, ValueError, OverflowError, UnicodeEncodeError) as exc:
@@ -116,7 +133,7 @@ def _refuse_non_finite(what: str, value: object, path: str) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             _refuse_non_finite(what, item, f"{path}.{key}")
-    elif isinstance(value, list):
+    elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             _refuse_non_finite(what, item, f"{path}[{index}]")
 

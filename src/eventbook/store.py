@@ -60,7 +60,7 @@ class Position(msgspec.Struct, frozen=True, order=True, gc=False):
         return cls(int(major) if major else 0, int(minor))
 
 
-_POSITION_PATTERN = re.compile(r"(?:(\d{1,20}):)?(\d{1,20})")
+_POSITION_PATTERN = re.compile(r"(?:([0-9]{1,19}):)?([0-9]{1,19})")  # ASCII digits only
 
 
 class NewEvent(msgspec.Struct, frozen=True):

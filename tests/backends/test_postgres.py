@@ -387,6 +387,9 @@ def test_url_options_and_keywords() -> None:
         ("postgresql://h/db", {"pool": 3}),
         ("postgresql://h/db", {"pool_timeout": -1}),
         ("postgresql://h/db", {"pool_min_size": 5, "pool_size": 2}),
+        ("postgresql://h/db?statement_timeout=nan", {}),
+        ("postgresql://h/db?poll_interval=inf", {}),
+        ("postgresql://h/db?statement_timeout=1e-9", {}),  # 0 ms would mean "no limit"
     ],
 )
 def test_bad_options_are_refused(url: str, keywords: dict[str, Any]) -> None:

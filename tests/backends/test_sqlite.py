@@ -287,6 +287,19 @@ async def test_a_held_write_lock_makes_appends_unavailable_then_recover(path: Pa
         assert (await store.append("l-1", [new()])).version == 1
 
 
+async def test_a_held_write_lock_makes_snapshots_unavailable_too(path: Path) -> None:
+    async with await SQLiteEventStore.open(path, busy_timeout=50) as store:
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(UnavailableError, match="the snapshot was not saved"):
+                await store.save_snapshot("l-1", 1, {"n": 1}, schema="S:1")
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        await store.save_snapshot("l-1", 1, {"n": 1}, schema="S:1")
+
+
 async def test_readers_do_not_wait_for_the_writer(path: Path) -> None:
     async with await SQLiteEventStore.open(path, busy_timeout=50) as store:
         await store.append("w-1", [new()])

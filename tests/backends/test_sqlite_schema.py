@@ -233,6 +233,29 @@ async def test_bad_options_are_refused_before_the_file_is_touched(
     assert not path.exists()
 
 
+@pytest.mark.parametrize(
+    ("query", "complaint"),
+    [
+        ("synchronous=", "synchronous must be one of"),  # blank is a bad value, not "default"
+        ("busy_timeout=", "busy_timeout must be a whole number"),
+        ("synchronus", "unknown SQLite option 'synchronus'"),  # a bare, misspelt flag
+    ],
+)
+async def test_blank_and_bare_url_options_are_refused(
+    tmp_path: Path, query: str, complaint: str
+) -> None:
+    with pytest.raises(ValidationError, match=complaint):
+        await connect(f"sqlite:///{tmp_path}/never.db?{query}")
+    assert not (tmp_path / "never.db").exists()
+
+
+async def test_urls_that_do_not_parse_or_give_the_memory_store_options_are_refused() -> None:
+    with pytest.raises(ValidationError, match="not a store URL"):
+        await connect("memory://[")
+    with pytest.raises(ValidationError, match="takes no options"):
+        await connect("memory://?readers=2")
+
+
 async def test_a_bad_path_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="non-empty file path"):
         await SQLiteEventStore.open("  ")

@@ -6,7 +6,7 @@ import bisect
 from datetime import UTC, datetime
 from uuid import UUID
 
-from eventbook.encoding import decode_object
+from eventbook.encoding import check_stream_name, decode_object
 from eventbook.idempotency import StoredEvent, replayed_result
 from eventbook.store import (
     AppendResult,
@@ -106,6 +106,7 @@ class MemoryEventStore(EventStore):
         return kept[max(usable)] if usable else None
 
     async def stream_version(self, stream: str) -> int:
+        check_stream_name(stream)
         self._check_open()
         return len(self._streams.get(stream, ()))
 

@@ -521,6 +521,8 @@ class EventStoreConformance:
             ("order-1", [NewEvent("A", {"x": float("nan")})], ANY),  # no JSON form
             ("order-1", [NewEvent("A", {"x": [1, {"y": float("inf")}]})], ANY),
             ("order-1", [NewEvent("A", {}, {"z": float("-inf")})], ANY),
+            ("order-1", [NewEvent("A", {"x": (1, float("nan"))})], ANY),  # inside a tuple
+            ("order-1", [NewEvent("A", {1: "one"})], ANY),  # type: ignore[dict-item]  # str keys
             ("order-1", [{"type": "A", "data": {}}], ANY),
             ("order-1", [NewEvent("A", {})], -1),
             ("order-1", [NewEvent("A", {})], "1"),
@@ -549,6 +551,30 @@ class EventStoreConformance:
             await collect(store.read_all(types=[]))
         with pytest.raises(ValidationError):
             Position.parse("twelve")
+        with pytest.raises(ValidationError):
+            Position.parse("\u0661\u0662")  # Arabic-Indic digits: positions are ASCII
+        with pytest.raises(ValidationError):
+            await store.stream_version("")
+        too_big = 2**63  # beyond a signed 64-bit database integer
+        with pytest.raises(ValidationError):
+            await collect(store.read_stream("s-1", from_version=too_big))
+        with pytest.raises(ValidationError):
+            await collect(store.read_stream("s-1", limit=too_big))
+        with pytest.raises(ValidationError):
+            await collect(store.read_all(after=Position(0, too_big)))
+        with pytest.raises(ValidationError):
+            await store.load_snapshot("s-1", schema="S:1", max_version=too_big)
+
+    @pytest.mark.asyncio
+    async def test_an_expectation_beyond_32_bits_is_checked_like_any(
+        self, store: EventStore
+    ) -> None:
+        await store.append("big-version-1", [event()])
+        with pytest.raises(ConcurrencyError) as caught:
+            await store.append("big-version-1", [event()], expected=2**31)
+        assert (caught.value.expected, caught.value.actual) == (2**31, 1)
+        with pytest.raises(ValidationError):
+            await store.append("big-version-1", [event()], expected=2**63)
 
     @pytest.mark.asyncio
     async def test_an_event_just_under_the_limit_is_stored(self, store: EventStore) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -68,12 +69,21 @@ class PostgresOptions:
             value = getattr(self, name)
             if value is None and name == "command_timeout":
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
                 raise ValidationError(f"{name} must be a positive number of seconds, not {value!r}")
+        if self.statement_timeout < 0.001:  # PostgreSQL counts milliseconds; 0 means "none"
+            raise ValidationError(
+                f"statement_timeout must be at least 0.001 seconds, not {self.statement_timeout!r}"
+            )
         if (
             isinstance(self.notify_interval, bool)
             or not isinstance(self.notify_interval, int | float)
-            or not 0 <= self.notify_interval <= 1
+            or not 0 <= self.notify_interval <= 1  # False for NaN too
         ):
             raise ValidationError(
                 f"notify_interval must be between 0 and 1 second, not {self.notify_interval!r}"

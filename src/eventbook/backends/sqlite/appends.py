@@ -274,11 +274,13 @@ def _fail_all(jobs: Sequence[AppendJob], cause: BaseException) -> None:
             job.error = unavailable(cause)
 
 
-def unavailable(cause: BaseException) -> UnavailableError:
+def unavailable(
+    cause: BaseException, outcome: str = "the append was not stored"
+) -> UnavailableError:
     """A driver failure as eventbook's error; a busy database says how to wait longer."""
     text = str(cause)
     if isinstance(cause, sqlite3.OperationalError) and "locked" in text:
         text += " (another connection held the write lock longer than busy_timeout)"
-    error = UnavailableError(f"SQLite: {text}; the append was not stored")
+    error = UnavailableError(f"SQLite: {text}; {outcome}")
     error.__cause__ = cause
     return error

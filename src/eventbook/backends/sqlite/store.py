@@ -27,7 +27,7 @@ from uuid import UUID
 import msgspec
 
 from eventbook.backends.sqlite import reads
-from eventbook.backends.sqlite.appends import AppendHook
+from eventbook.backends.sqlite.appends import AppendHook, unavailable
 from eventbook.backends.sqlite.connection import MEMORY, open_connection
 from eventbook.backends.sqlite.documents import decode_documents
 from eventbook.backends.sqlite.options import SQLiteOptions
@@ -208,7 +208,10 @@ class SQLiteEventStore(EventStore):
     async def _save_snapshot(self, stream: str, version: int, schema: str, state: bytes) -> None:
         taken_at = datetime.now(UTC).isoformat()
         row = (stream, schema, version, state, taken_at)
-        await self._writer.call(lambda c: c.execute(queries().save_snapshot, row).close())
+        try:
+            await self._writer.call(lambda c: c.execute(queries().save_snapshot, row).close())
+        except sqlite3.Error as exc:
+            raise unavailable(exc, "the snapshot was not saved") from exc
 
     async def _load_snapshot(
         self, stream: str, schema: str, max_version: int | None

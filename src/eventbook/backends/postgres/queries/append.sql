@@ -10,7 +10,7 @@ WITH inserted AS (
     ) AS current,
     unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[])
         WITH ORDINALITY AS e (id, type, data, metadata, n)
-    WHERE $2 = -1 OR ($2 = -2 AND current.version > 0) OR $2 = current.version
+    WHERE $2::bigint = -1 OR ($2::bigint = -2 AND current.version > 0) OR $2::bigint = current.version
     ORDER BY e.n
     RETURNING version, tx, seq
 )
