@@ -25,7 +25,7 @@ from eventbook.projections import (
     projection_status,
     wait_for,
 )
-from eventbook.store import NewEvent, RecordedEvent
+from eventbook.store import NewEvent, Position, RecordedEvent
 from tests.projections.conftest import place_orders
 from tests.projections.models import model, orders_projection, sql_for
 
@@ -182,6 +182,9 @@ async def test_wait_for_times_out_saying_how_far_behind(
     with pytest.raises(ProjectionTimeout, match=r"at the start, 13 event\(s\) behind") as caught:
         await wait_for(projection, head, 0.2, store=memory_store)
     assert caught.value.wanted == str(head)
+    beyond = Position(head.major, head.minor + 100)  # no append has returned it
+    with pytest.raises(ProjectionTimeout, match=r"newest visible event is at \d+: no append"):
+        await wait_for(projection, beyond, 0.1, store=memory_store)
 
 
 async def test_status_reports_position_lag_and_state(

@@ -48,7 +48,13 @@ class ProjectionTimeout(ProjectionError, TimeoutError):
     """`wait_for` gave up before the projection reached the position."""
 
     def __init__(
-        self, projection: str, wanted: str, reached: str | None, behind: str, waited: float
+        self,
+        projection: str,
+        wanted: str,
+        reached: str | None,
+        behind: str,
+        waited: float,
+        note: str = "",
     ) -> None:
         self.projection = projection
         self.wanted = wanted
@@ -56,7 +62,7 @@ class ProjectionTimeout(ProjectionError, TimeoutError):
         self.behind = behind
         super().__init__(
             f"projection {projection!r} did not reach position {wanted} within {waited:.3g}s:"
-            f" it is at {reached or 'the start'}, {behind} event(s) behind"
+            f" it is at {reached or 'the start'}, {behind} event(s) behind{note}"
         )
 
 

@@ -41,16 +41,23 @@ async def wait_for(
             return
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            behind = "an unknown number of"
+            behind, note = "an unknown number of", ""
             if store is not None:
                 count, exact = await count_between(store, projection, row.position, wanted)
                 behind = f"{count}" if exact else f"more than {count}"
+                head = await store.head()
+                if head is None or head < wanted:
+                    note = (
+                        f"; the store's newest visible event is at {head or 'nothing yet'}:"
+                        " no append has returned that position, or it is held back"
+                    )
             raise ProjectionTimeout(
                 projection.label,
                 str(wanted),
                 None if row.position is None else str(row.position),
                 behind,
                 timeout,
+                note,
             )
         await database.progress.wait(ticket, min(poll, remaining))
         poll = min(_MAX_POLL, poll * 2)
