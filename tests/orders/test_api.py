@@ -131,6 +131,11 @@ def test_business_rules_and_bad_input_are_problems(service: RunningService) -> N
             403,
         )
         problem(client.get("/api/orders/no-such-order"), 404)
+        for path in ("events", "state", "state?version=1"):
+            unknown = client.get(f"/api/orders/no-such-order/{path}")
+            assert problem(unknown, 404)["type"] == "/problems/order-not-found"
+        past = client.get(f"/api/orders/{order_id}/state", params={"version": 9})
+        assert problem(past, 404)["type"] == "/problems/version-not-found"
         problem(client.get("/api/orders", params={"min_position": "soon"}), 422)
         # Nothing of the refused commands was stored.
         events = client.get(f"/api/orders/{order_id}/events").json()["items"]

@@ -61,6 +61,8 @@ async def order_state(
     try:
         order = await service.orders.load(stream_of(order_id), at_version=version)
     except ValidationError as missing:  # the order never reached that version
+        if await service.store.stream_version(stream_of(order_id)) == 0:
+            raise Problem(404, "order-not-found", "Not found", f"no order {order_id!r}") from None
         raise Problem(404, "version-not-found", "Not found", str(missing)) from None
     if order.version == 0:
         raise Problem(404, "order-not-found", "Not found", f"no order {order_id!r}")
