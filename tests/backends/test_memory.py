@@ -4,7 +4,8 @@ import pytest
 import pytest_asyncio
 
 from eventbook.backends.memory import MemoryEventStore
-from eventbook.store import EventStore
+from eventbook.errors import ValidationError
+from eventbook.store import EventStore, Position
 from eventbook.testing import EventStoreConformance
 
 
@@ -17,3 +18,9 @@ class TestMemoryStore(EventStoreConformance):
     async def store(self, store_url: None) -> AsyncIterator[EventStore]:
         async with MemoryEventStore() as store:
             yield store
+
+
+async def test_a_position_from_a_store_with_several_sequences_is_refused() -> None:
+    async with MemoryEventStore() as store:
+        with pytest.raises(ValidationError, match="does not come from a memory store"):
+            [e async for e in store.read_all(after=Position(5, 1))]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from eventbook.encoding import check_stream_name, decode_object
+from eventbook.errors import ValidationError
 from eventbook.idempotency import StoredEvent, replayed_result
 from eventbook.store import (
     AppendResult,
@@ -79,6 +80,8 @@ class MemoryEventStore(EventStore):
     async def _read_all_page(
         self, after: Position | None, limit: int, wanted: EventFilter
     ) -> list[RecordedEvent]:
+        if after is not None and after.major != 0:  # one sequence here, as on SQLite
+            raise ValidationError(f"position {after} does not come from a memory store")
         start = 0 if after is None else bisect.bisect_right(self._log, after, key=_position)
         if wanted.types is None and wanted.categories is None:
             return self._log[start : start + limit]
