@@ -99,6 +99,24 @@ async def test_blue_green_switch_under_query_load_never_shows_an_empty_model(
     assert "orders_v1" not in tables
 
 
+async def test_a_retired_build_falls_behind_without_being_stuck(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    blue, green = orders_projection(database, version=1), orders_projection(database, version=2)
+    await place_orders(memory_store, 3)
+    async with ProjectionDaemon(memory_store, [blue, green], settings=FAST):
+        await switch_to(memory_store, green, timeout=30)
+        await place_orders(memory_store, 1, start=3)
+        await wait_for(green, await memory_store.head() or Position(0, 0), 10)
+    retired = await projection_status(memory_store, blue, stuck_after=0)
+    assert retired is not None
+    assert (retired.state, retired.lag_events, retired.stuck) == (
+        ProjectionState.RETIRED,
+        2,  # order-3: placed and an item added
+        False,
+    )
+
+
 async def test_the_active_build_cannot_be_dropped(
     memory_store: MemoryEventStore, database: ProjectionDatabase
 ) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from collections.abc import Sequence
 
 import pytest
 
@@ -18,6 +20,7 @@ from eventbook.projections import (
     Projection,
     ProjectionDaemon,
     ProjectionDatabase,
+    ProjectionHalted,
     ProjectionState,
     RetryPolicy,
     RunnerSettings,
@@ -26,6 +29,7 @@ from eventbook.projections import (
     discard_parked,
     list_parked,
     projection_status,
+    rebuild,
     retry_parked,
     wait_for,
 )
@@ -224,3 +228,59 @@ async def test_unknown_parked_events_are_reported(
 
 def _never() -> object:
     raise AssertionError("the store is empty")
+
+
+async def test_a_failing_batch_observer_changes_nothing(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    """`on_batch` runs after the batch committed: its error is logged, the batch is not
+    applied again and the checkpoint does not move back."""
+    await place_orders(memory_store, 6)
+    seen = {"batches": 0}
+
+    def observer(*_: object) -> None:
+        seen["batches"] += 1
+        if seen["batches"] == 1:
+            raise RuntimeError("metrics hiccup")
+
+    projection = orders_projection(database)
+    async with ProjectionDaemon(memory_store, [projection], settings=FAST, on_batch=observer):
+        await wait_for(projection, await memory_store.head() or _never(), 5)
+        await place_orders(memory_store, 2, start=6)  # the runner goes on from where it was
+        await wait_for(projection, await memory_store.head() or _never(), 5)
+    built = await model(database)
+    assert (built["applied"], built["duplicates"]) == (8 * 2 + 4, 0)
+    assert await list_parked(projection) == []
+    assert seen["batches"] >= 2
+
+
+async def test_a_failing_batch_upcast_parks_the_event_it_fails_on(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    await place_orders(memory_store, 4)
+    events = [e async for e in memory_store.read_all()]
+    bad = events[5]
+
+    async def upcast(batch: Sequence[RecordedEvent]) -> list[RecordedEvent]:
+        if any(e.id == bad.id for e in batch):
+            raise ValueError(f"cannot upcast {bad.id}")
+        return list(batch)
+
+    retry = RetryPolicy(max_attempts=1, backoff=0.01)
+    projection = dataclasses.replace(orders_projection(database, retry=retry), upcast_batch=upcast)
+    async with ProjectionDaemon(memory_store, [projection], settings=FAST):
+        await wait_for(projection, events[-1].position, 5)
+    (parked,) = await list_parked(projection)
+    assert parked.event_id == bad.id
+    assert (await model(database))["applied"] == len(events) - 1
+
+
+async def test_a_catch_up_of_a_halted_build_raises_instead_of_waiting(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    await place_orders(memory_store, 3)
+    poisoned = {e.id async for e in memory_store.read_all() if e.stream == "order-1"}
+    retry = RetryPolicy(max_attempts=1, backoff=0.01, on_failure=OnFailure.STOP)
+    projection = orders_projection(database, retry=retry, poison=lambda e: e.id in poisoned)
+    with pytest.raises(ProjectionHalted):
+        await asyncio.wait_for(rebuild(memory_store, projection, timeout=30), 10)

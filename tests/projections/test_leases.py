@@ -15,6 +15,7 @@ from eventbook.projections import (
     LeaseLost,
     ProjectionDaemon,
     ProjectionDatabase,
+    ProjectionRunner,
     RunnerSettings,
     RunnerState,
     SQLiteDatabase,
@@ -199,3 +200,19 @@ async def test_postgres_schemas_hold_their_own_leases(
     finally:
         await other.close()
         await drop_schema(postgres.url, other_schema)
+
+
+async def test_a_runner_asked_to_reach_a_position_returns_when_another_got_there(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    """A catch-up whose runner finds the lease taken (a daemon started meanwhile) waits on
+    standby only until the build reaches the position, not forever."""
+    await place_orders(memory_store, 30)
+    head = await memory_store.head()
+    assert head is not None
+    projection = orders_projection(database)
+    async with ProjectionDaemon(memory_store, [projection], settings=QUICK):
+        await wait_for(projection, head, 10)
+        standby = ProjectionRunner(memory_store, projection, settings=QUICK)
+        await asyncio.wait_for(standby.run(until=head), 10)
+        assert standby.state is RunnerState.STANDBY

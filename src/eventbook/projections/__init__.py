@@ -21,6 +21,7 @@ from eventbook.projections.errors import (
     ModeMismatch,
     ParkedEventNotFound,
     ProjectionError,
+    ProjectionHalted,
     ProjectionTimeout,
     UnknownProjection,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "ProjectionDaemon",
     "ProjectionDatabase",
     "ProjectionError",
+    "ProjectionHalted",
     "ProjectionRunner",
     "ProjectionState",
     "ProjectionStatus",

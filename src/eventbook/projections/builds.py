@@ -9,11 +9,12 @@ see an empty or half-built model: they see v1 until the commit, v2 after it.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from eventbook.projections.projection import Projection
 from eventbook.projections.runner import ProjectionRunner, RunnerSettings
-from eventbook.projections.waiting import wait_for
+from eventbook.projections.waiting import timed_out, wait_for
 from eventbook.store import EventStore
 
 
@@ -86,7 +87,12 @@ async def catch_up(
         await wait_for(projection, head, timeout, store=store)
         return
     await session.release()
-    await runner.run(until=head)
+    # A daemon may take the lease meanwhile: the runner then waits on standby until the
+    # build reaches the head, so the whole of it is bounded by the timeout.
+    try:
+        await asyncio.wait_for(runner.run(until=head), timeout)
+    except TimeoutError:
+        raise await timed_out(projection, head, timeout, store) from None
     await wait_for(projection, head, timeout, store=store)
 
 

@@ -40,6 +40,18 @@ class HandlerFailed(ProjectionError):
         )
 
 
+class ProjectionHalted(ProjectionError):
+    """A catch-up or rebuild met an event that halts the build (policy `OnFailure.STOP`):
+    it cannot get further until the event is retried or discarded."""
+
+    def __init__(self, projection: str) -> None:
+        self.projection = projection
+        super().__init__(
+            f"projection {projection!r} is halted at a parked event;"
+            " retry or discard it (see its parked events) to go on"
+        )
+
+
 class InlineProjectionError(HandlerFailed):
     """An inline projection failed inside an append; the append was not stored."""
 

@@ -16,9 +16,9 @@ import time
 from collections.abc import Sequence
 from typing import Any, Generic
 
-from eventbook.projections.errors import LeaseLost, UnknownProjection
+from eventbook.projections.errors import LeaseLost, ProjectionHalted, UnknownProjection
 from eventbook.projections.ports import CheckpointMove, ParkedEvent, ParkedStatus, Session
-from eventbook.projections.projection import C, OnFailure, Projection
+from eventbook.projections.projection import BatchUpcaster, C, OnFailure, Projection
 from eventbook.projections.schema import new_owner
 from eventbook.projections.settings import (
     BatchObserver,
@@ -38,6 +38,21 @@ class _Failed(Exception):
         super().__init__(str(cause))
         self.index = index
         self.cause = cause
+
+
+async def _first_failing_upcast(
+    upcast_batch: BatchUpcaster,
+    events: Sequence[RecordedEvent],
+    error: Exception,
+) -> _Failed:
+    """The event a batch upcast fails on, found by upcasting one event at a time, so that
+    the events before it are not retried or parked for its fault."""
+    for index, event in enumerate(events):
+        try:
+            await upcast_batch([event])
+        except Exception as own:
+            return _Failed(index, own)
+    return _Failed(0, error)  # only the batch as a whole fails: the first event takes it
 
 
 class _Stopping(Exception):
@@ -94,6 +109,9 @@ class ProjectionRunner(Generic[C]):
                     log.info("%s: retired (a newer build is active); runner ends", p.label)
                     self.state = RunnerState.RETIRED
                     return
+                reached = row.position if row is not None else None
+                if until is not None and reached is not None and reached >= until:
+                    return  # another runner took the lease and got there
                 self.state = RunnerState.STANDBY
                 await self._pause(s.acquire_interval or s.lease_ttl / 4)
                 continue
@@ -104,6 +122,9 @@ class ProjectionRunner(Generic[C]):
                 failures = 0
             except LeaseLost as lost:
                 log.warning("%s: %s", p.label, lost)
+            except ProjectionHalted:
+                self.state = RunnerState.FAILED
+                raise
             except Exception:
                 failures += 1
                 log.exception("%s: runner failed; will take the lease again", p.label)
@@ -133,6 +154,8 @@ class ProjectionRunner(Generic[C]):
                     return True
                 if self._halted:
                     if not await self._resume(session):
+                        if until is not None:  # a catch-up cannot get past it: say so
+                            raise ProjectionHalted(self.projection.label)
                         self.state = RunnerState.FAILED
                         await self._pause(self.settings.poll_interval)
                         await self._renew_if_due(session)
@@ -241,7 +264,7 @@ class ProjectionRunner(Generic[C]):
             try:
                 events = await projection.upcast_batch(events)
             except Exception as error:
-                raise _Failed(0, error) from error  # isolated event by event, as any failure
+                raise await _first_failing_upcast(projection.upcast_batch, events, error) from error
         get = handlers.get
         for index, stored in enumerate(events):
             try:
@@ -262,7 +285,10 @@ class ProjectionRunner(Generic[C]):
         self._renewed_at = time.monotonic()
         self._db.progress.notify()
         if self._on_batch is not None and events:
-            self._on_batch(self.projection, events, time.time())
+            try:
+                self._on_batch(self.projection, events, time.time())
+            except Exception:  # the batch is committed: a failing observer changes nothing
+                log.exception("%s: on_batch callback failed", self.projection.label)
 
     async def _recover(
         self, session: Session, events: list[RecordedEvent], index: int, cause: Exception

@@ -83,7 +83,8 @@ async def projection_status(
         last_error=row.last_error,
         last_error_at=row.last_error_at,
         owner=row.owner if row.lease_until > now else None,
-        stuck=state is ProjectionState.FAILED or (lag > 0 and idle_for > stuck_after),
+        stuck=state is ProjectionState.FAILED
+        or (state is not ProjectionState.RETIRED and lag > 0 and idle_for > stuck_after),
     )
 
 

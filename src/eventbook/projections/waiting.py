@@ -41,23 +41,27 @@ async def wait_for(
             return
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            behind, note = "an unknown number of", ""
-            if store is not None:
-                count, exact = await count_between(store, projection, row.position, wanted)
-                behind = f"{count}" if exact else f"more than {count}"
-                head = await store.head()
-                if head is None or head < wanted:
-                    note = (
-                        f"; the store's newest visible event is at {head or 'nothing yet'}:"
-                        " no append has returned that position, or it is held back"
-                    )
-            raise ProjectionTimeout(
-                projection.label,
-                str(wanted),
-                None if row.position is None else str(row.position),
-                behind,
-                timeout,
-                note,
-            )
+            raise await timed_out(projection, wanted, timeout, store)
         await database.progress.wait(ticket, min(poll, remaining))
         poll = min(_MAX_POLL, poll * 2)
+
+
+async def timed_out(
+    projection: Projection[Any], wanted: Position, waited: float, store: EventStore | None
+) -> ProjectionTimeout:
+    """The error for a build that did not reach `wanted` in `waited` seconds, saying where
+    it is and (given the store) how many events it is behind."""
+    row = await projection.sink.database.checkpoint(projection.name, projection.version)
+    reached = None if row is None else row.position
+    behind, note = "an unknown number of", ""
+    if store is not None:
+        count, exact = await count_between(store, projection, reached, wanted)
+        behind = f"{count}" if exact else f"more than {count}"
+        head = await store.head()
+        if head is None or head < wanted:
+            note = (
+                f"; the store's newest visible event is at {head or 'nothing yet'}:"
+                " no append has returned that position, or it is held back"
+            )
+    shown = None if reached is None else str(reached)
+    return ProjectionTimeout(projection.label, str(wanted), shown, behind, waited, note)
