@@ -10,20 +10,24 @@ import pytest
 
 from eventbook.backends.memory import MemoryEventStore
 from eventbook.projections import (
+    HandlerMap,
+    Projection,
     ProjectionDaemon,
     ProjectionDatabase,
     ProjectionError,
     ProjectionState,
     RunnerSettings,
+    SqlBatch,
+    SqlSink,
     drop_build,
     projection_status,
     rebuild,
     switch_to,
     wait_for,
 )
-from eventbook.store import Position
+from eventbook.store import NewEvent, Position, RecordedEvent
 from tests.projections.conftest import place_orders
-from tests.projections.models import model, orders_projection
+from tests.projections.models import model, orders_projection, sql_for
 
 FAST = RunnerSettings(batch_size=25, poll_interval=0.05, lease_ttl=2.0, acquire_interval=0.05)
 
@@ -164,3 +168,28 @@ async def _tables(database: ProjectionDatabase) -> set[str]:
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
         )
     return {row[0] for row in rows}
+
+
+async def test_a_rebuild_while_a_slow_batch_is_in_flight_waits_for_it(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    """The batch holds the build's tables and wants its checkpoint row; the reset takes
+    them in the same order, so it waits instead of deadlocking (PostgreSQL), and the
+    rebuilt model has every event once."""
+    handlers: HandlerMap[SqlBatch] = HandlerMap()
+
+    @handlers.on("Seen")
+    async def seen(event: RecordedEvent, batch: SqlBatch) -> None:
+        batch.execute(sql_for(database.dialect, "INSERT INTO {seen} VALUES (?)"), (str(event.id),))
+        await batch.fetch(sql_for(database.dialect, "SELECT count(*) FROM {seen}"))  # writes now
+        await asyncio.sleep(0.1)  # and holds them a while
+
+    sink = SqlSink(database, tables=["seen"], schema=["CREATE TABLE {seen} (id TEXT PRIMARY KEY)"])
+    projection = Projection("slow", sink, handlers, batch_size=1)
+    for n in range(6):
+        await memory_store.append(f"seen-{n}", [NewEvent("Seen", {})])
+    async with ProjectionDaemon(memory_store, [projection], settings=FAST):
+        await asyncio.sleep(0.25)  # a batch is in flight
+        await asyncio.wait_for(rebuild(memory_store, projection, timeout=30), 30)
+    rows = await database.fetch("SELECT count(*), count(DISTINCT id) FROM seen")
+    assert tuple(rows[0]) == (6, 6)

@@ -16,9 +16,11 @@ from eventbook.projections import (
     ProjectionDaemon,
     ProjectionDatabase,
     ProjectionRunner,
+    RetryPolicy,
     RunnerSettings,
     RunnerState,
     SQLiteDatabase,
+    list_parked,
     setup_projection,
     wait_for,
 )
@@ -216,3 +218,25 @@ async def test_a_runner_asked_to_reach_a_position_returns_when_another_got_there
         standby = ProjectionRunner(memory_store, projection, settings=QUICK)
         await asyncio.wait_for(standby.run(until=head), 10)
         assert standby.state is RunnerState.STANDBY
+
+
+async def test_a_retry_backoff_longer_than_the_lease_keeps_the_lease(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    """Two daemons, a poison event, a backoff longer than the lease: the runner retrying
+    renews its lease while it waits, so its attempts are counted to the end and the event
+    is parked (another runner taking over would start them over, again and again)."""
+    await place_orders(memory_store, 2)
+    poisoned = {e.id async for e in memory_store.read_all() if e.type == "ItemAdded"}
+    retry = RetryPolicy(max_attempts=3, backoff=0.5, max_backoff=0.5)
+    projection = orders_projection(database, retry=retry, poison=lambda e: e.id in poisoned)
+    settings = RunnerSettings(
+        batch_size=10, poll_interval=0.05, lease_ttl=0.3, acquire_interval=0.05
+    )
+    first = ProjectionDaemon(memory_store, [projection], settings=settings)
+    second = ProjectionDaemon(memory_store, [projection], settings=settings)
+    async with first, second:
+        await wait_for(projection, await memory_store.head() or Position(0, 0), 10)
+    parked = await list_parked(projection)
+    assert {p.event_id for p in parked} == poisoned
+    assert {p.attempts for p in parked} == {3}

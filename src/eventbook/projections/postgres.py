@@ -219,6 +219,12 @@ class PostgresDatabase:
         self, name: str, version: int, ddl: Sequence[str], activate: Sequence[str]
     ) -> None:
         async def work(conn: Connection) -> None:
+            # The build's tables first, then its checkpoint row: the order a runner's batch
+            # takes them in (writes, then the checkpoint), so that the two wait for each
+            # other instead of deadlocking. A runner's batch in flight commits first; its
+            # next one then fails on the new epoch.
+            for statement in ddl:
+                await conn.execute(statement)
             done = await conn.execute(
                 f"UPDATE {CHECKPOINTS} SET position = NULL, epoch = epoch + 1, owner = NULL,"
                 " lease_until = 0, last_error = NULL, last_error_at = NULL, updated_at = $3"
@@ -228,10 +234,8 @@ class PostgresDatabase:
                 time.time(),
             )
             if done != "UPDATE 1":
-                raise UnknownProjection(f"{name}@v{version}")
+                raise UnknownProjection(f"{name}@v{version}")  # rolls the tables back too
             await conn.execute(f"DELETE FROM {PARKED} WHERE {WHERE}", name, version)
-            for statement in ddl:
-                await conn.execute(statement)
             sql = f"SELECT active FROM {CHECKPOINTS} WHERE {WHERE}"
             if await conn.fetchval(sql, name, version):
                 for statement in activate:
@@ -272,10 +276,10 @@ class PostgresDatabase:
                 raise ProjectionError(
                     f"{name}@v{version} is the active build; activate another one first"
                 )
+            for statement in ddl:  # tables before the checkpoint row, as in `reset`
+                await conn.execute(statement)
             await conn.execute(f"DELETE FROM {CHECKPOINTS} WHERE {WHERE}", name, version)
             await conn.execute(f"DELETE FROM {PARKED} WHERE {WHERE}", name, version)
-            for statement in ddl:
-                await conn.execute(statement)
 
         await self._in_transaction(name, work)
 

@@ -266,7 +266,11 @@ class ProjectionRunner(Generic[C]):
             except Exception as error:
                 raise await _first_failing_upcast(projection.upcast_batch, events, error) from error
         get = handlers.get
+        renew_at = self._renewed_at + self.settings.lease_ttl / 3
         for index, stored in enumerate(events):
+            if time.monotonic() > renew_at:  # a slow batch keeps its lease
+                await self._renew_if_due(session)
+                renew_at = self._renewed_at + self.settings.lease_ttl / 3
             try:
                 event = stored if upcast is None else upcast(stored)
                 handler = get(event.type)
@@ -324,8 +328,7 @@ class ProjectionRunner(Generic[C]):
                 error,
             )
             await session.record_error(describe(error))
-            await self._pause(policy.delay(attempts), raise_on_stop=True)
-            await session.renew()
+            await self._pause_holding(session, policy.delay(attempts))
             try:
                 batch = await self._handle(session, [event])
                 await self._commit(session, [event], batch, event.position)
@@ -385,6 +388,21 @@ class ProjectionRunner(Generic[C]):
         return False
 
     # -- waiting -------------------------------------------------------------------------------
+
+    async def _pause_holding(self, session: Session, seconds: float) -> None:
+        """Pause for `seconds` (a retry's backoff), renewing the lease meanwhile: a backoff
+        longer than the lease must not hand the event to another runner, which would start
+        its attempts over (and so never park it)."""
+        deadline = time.monotonic() + seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            await self._pause(
+                max(0.0, min(remaining, self.settings.lease_ttl / 3)), raise_on_stop=True
+            )
+            await session.renew()  # raises LeaseLost if another runner took over anyway
+            self._renewed_at = time.monotonic()
+            if self._renewed_at >= deadline:
+                return
 
     async def _pause(self, seconds: float, *, raise_on_stop: bool = False) -> None:
         try:
