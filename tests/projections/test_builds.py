@@ -109,6 +109,7 @@ async def test_a_retired_build_falls_behind_without_being_stuck(
     blue, green = orders_projection(database, version=1), orders_projection(database, version=2)
     await place_orders(memory_store, 3)
     async with ProjectionDaemon(memory_store, [blue, green], settings=FAST):
+        await wait_for(blue, await memory_store.head() or Position(0, 0), 10)
         await switch_to(memory_store, green, timeout=30)
         await place_orders(memory_store, 1, start=3)
         await wait_for(green, await memory_store.head() or Position(0, 0), 10)
