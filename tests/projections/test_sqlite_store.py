@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,9 +19,12 @@ from eventbook.projections import (
     SQLiteDatabase,
     wait_for,
 )
+from eventbook.projections.schema import PARKED, PARKED_COLUMNS, create_tables
+from eventbook.projections.sqlite_connection import WHERE
 from eventbook.store import NewEvent
 from tests.projections.conftest import place_orders
 from tests.projections.models import model, orders_projection
+from tests.sqlite_steps import counting_steps
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,3 +119,29 @@ async def test_the_command_line_reports_status(store: SQLiteEventStore, tmp_path
 
 def _never() -> object:
     raise AssertionError("the store is empty")
+
+
+def test_finding_a_builds_halting_event_does_not_read_its_parked_events() -> None:
+    """Every lease taken asks whether a parked event halts the build: with thousands of
+    events parked (skipped), the question costs the same (counted in SQLite steps)."""
+
+    def steps_with(parked: int) -> int:
+        connection = sqlite3.connect(":memory:")
+        for statement in create_tables("sqlite"):
+            connection.execute(statement)
+        connection.executemany(
+            f"INSERT INTO {PARKED} ({PARKED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("orders", 1, f"e-{n}", f"{n}", "s-1", "T", "boom", 3, 0.0, "parked")
+                for n in range(parked)
+            ],
+        )
+        with counting_steps(connection) as halting:
+            connection.execute(
+                f"SELECT {PARKED_COLUMNS} FROM {PARKED} WHERE {WHERE}"
+                " AND status IN ('halted', 'discard') LIMIT 1",
+                ("orders", 1),
+            ).fetchall()
+        return halting.count
+
+    assert steps_with(5_000) <= steps_with(10) + 20
