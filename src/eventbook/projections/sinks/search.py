@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,18 @@ from eventbook.projections.sinks.sql import SqlBatch, TableNames, check_identifi
 
 POINTERS = "eventbook_search_active"
 _TERM = re.compile(r"\w+", re.UNICODE)
+
+
+def _words(text: str | None) -> str | None:
+    """Text as the words a query is split into, without accents: PostgreSQL's parser would
+    otherwise keep an e-mail address, a URL or "3.14" as one token that no query term
+    could match, and would tell "cafe" from "café", which SQLite's tokenizer does not."""
+    return None if text is None else " ".join(_terms(text))
+
+
+def _terms(text: str) -> list[str]:
+    folded = unicodedata.normalize("NFKD", text)
+    return _TERM.findall("".join(c for c in folded if not unicodedata.combining(c)))
 _LETTERS = "ABCD"
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
@@ -68,7 +81,7 @@ class SearchBatch(SqlBatch):
             raise ValidationError(
                 f"unknown search fields {sorted(unknown)}; declared: {self._fields}"
             )
-        values = [fields.get(name) for name in self._fields]
+        values = [_words(fields.get(name)) for name in self._fields]
         row = (doc_id, *values, _encode(dict(data or {})).decode())
         self.buffer.add(self._upsert_sql, row, self._footprint)
 
@@ -201,8 +214,9 @@ class SearchSink:
     # -- reading -------------------------------------------------------------------------------
 
     async def search(self, text: str, *, limit: int = 20, prefix: bool = True) -> list[SearchHit]:
-        """Documents matching every term of `text`, best first. Punctuation is ignored."""
-        terms = [t.lower() for t in _TERM.findall(text)]
+        """Documents matching every term of `text`, best first. Punctuation and accents
+        are ignored."""
+        terms = [t.lower() for t in _terms(text)]
         if not terms:
             return []
         if self._pg:
