@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 from eventbook.errors import ValidationError
 from eventbook.store import EventStore
 
-SCHEMES = ("memory", "sqlite", "postgresql", "postgres", "nats")
+SCHEMES = ("memory", "sqlite", "postgresql", "postgres")
 
 
 async def connect(url: str, **options: Any) -> EventStore:

@@ -17,6 +17,7 @@ from eventbook.projections import (
     ProjectionDaemon,
     RunnerSettings,
     SQLiteDatabase,
+    cli,
     wait_for,
 )
 from eventbook.projections.schema import PARKED, PARKED_COLUMNS, create_tables
@@ -145,3 +146,40 @@ def test_finding_a_builds_halting_event_does_not_read_its_parked_events() -> Non
         return halting.count
 
     assert steps_with(5_000) <= steps_with(10) + 20
+
+
+@pytest.mark.parametrize(
+    ("arguments", "exit_code", "message"),
+    [
+        (["--log-level", "bogus"], 2, "invalid choice: 'BOGUS'"),
+        (["--batch-size", "0"], 2, "batch_size must be at least 1"),
+        (["--lease-ttl", "-1"], 2, "lease_ttl must be a number of seconds"),
+        (["--target", "nosuch_module:build"], 1, "No module named 'nosuch_module'"),
+        (["--target", "app"], 1, "expected 'package.module:function'"),
+        (["--store", "bogus://x"], 1, "unknown event store URL scheme 'bogus'"),
+    ],
+)
+def test_the_command_line_says_what_is_wrong_without_a_traceback(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    exit_code: int,
+    message: str,
+) -> None:
+    target, store = "tests.projections.crash_app:build", f"sqlite:///{tmp_path}/x.db"
+    options: list[str] = []
+    for name, value in zip(arguments[::2], arguments[1::2], strict=True):
+        if name == "--target":
+            target = value
+        elif name == "--store":
+            store = value
+        else:
+            options += [name, value]
+    try:
+        code = cli.main(["status", target, "--store", store, *options])
+    except SystemExit as exit:  # argparse's own errors
+        code = int(exit.code or 0)
+    err = capsys.readouterr().err
+    assert code == exit_code
+    assert message in err
+    assert "Traceback" not in err

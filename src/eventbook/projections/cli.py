@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventbook.connect import connect
-from eventbook.errors import ValidationError
+from eventbook.errors import EventbookError, ValidationError
 from eventbook.projections.daemon import ProjectionDaemon
 from eventbook.projections.projection import Projection
 from eventbook.projections.runner import RunnerSettings
@@ -107,29 +107,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("target", help="package.module:function building the projections")
     parser.add_argument("--store", default=env.get("EVENTBOOK_STORE_URL"), help="store URL")
     parser.add_argument(
-        "--batch-size", type=int, default=int(env.get("EVENTBOOK_PROJECTIONS_BATCH_SIZE", 1000))
+        "--batch-size",
+        type=int,
+        default=env.get("EVENTBOOK_PROJECTIONS_BATCH_SIZE", "1000"),  # argparse converts it
     )
     parser.add_argument("--max-wait", type=float, default=0.0, help="seconds to fill a batch")
     parser.add_argument("--poll-interval", type=float, default=1.0)
     parser.add_argument(
-        "--lease-ttl", type=float, default=float(env.get("EVENTBOOK_PROJECTIONS_LEASE_TTL", 10))
+        "--lease-ttl", type=float, default=env.get("EVENTBOOK_PROJECTIONS_LEASE_TTL", "10")
     )
-    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-level", default="INFO", type=str.upper, choices=logging.getLevelNamesMapping()
+    )
     args = parser.parse_args(argv)
     if not args.store:
         parser.error("give --store or set EVENTBOOK_STORE_URL")
+    try:
+        settings = RunnerSettings(
+            batch_size=args.batch_size,
+            max_wait=args.max_wait,
+            poll_interval=args.poll_interval,
+            lease_ttl=args.lease_ttl,
+        )
+    except ValidationError as error:
+        parser.error(str(error))
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     sys.path.insert(0, os.getcwd())  # like `python -m`, find the app's modules here
-    if args.command == "status":
-        asyncio.run(print_status(args.target, args.store))
-        return 0
-    settings = RunnerSettings(
-        batch_size=args.batch_size,
-        max_wait=args.max_wait,
-        poll_interval=args.poll_interval,
-        lease_ttl=args.lease_ttl,
-    )
-    asyncio.run(run_daemon(args.target, args.store, settings))
+    try:
+        if args.command == "status":
+            asyncio.run(print_status(args.target, args.store))
+        else:
+            asyncio.run(run_daemon(args.target, args.store, settings))
+    except (EventbookError, ImportError) as error:
+        # A bad target, store URL or projection: one line saying what, not a traceback.
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
     return 0

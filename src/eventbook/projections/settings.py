@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+import math
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eventbook.errors import ValidationError
 from eventbook.projections.projection import Projection
 from eventbook.store import RecordedEvent
 
@@ -29,6 +31,31 @@ class RunnerSettings:
     """How often a standby runner tries to take the lease; default `lease_ttl / 4`."""
     shutdown_timeout: float = 30.0
     """How long a graceful stop waits for batches in flight before cancelling them."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int):
+            raise ValidationError(f"batch_size must be an int, not {self.batch_size!r}")
+        if self.batch_size < 1:
+            raise ValidationError(f"batch_size must be at least 1, not {self.batch_size}")
+        for name, zero_allowed in (
+            ("max_wait", True),
+            ("poll_interval", False),
+            ("lease_ttl", False),
+            ("acquire_interval", False),
+            ("shutdown_timeout", True),
+        ):
+            value = getattr(self, name)
+            if value is None and name == "acquire_interval":
+                continue  # the default: a quarter of lease_ttl
+            if not _seconds(value, zero_allowed):
+                least = "0 or more" if zero_allowed else "more than 0"
+                raise ValidationError(f"{name} must be a number of seconds, {least}, not {value!r}")
+
+
+def _seconds(value: object, zero_allowed: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    return value >= 0 if zero_allowed else value > 0
 
 
 class RunnerState(enum.Enum):

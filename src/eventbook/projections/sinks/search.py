@@ -47,6 +47,8 @@ def _words(text: str | None) -> str | None:
 def _terms(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKD", text)
     return _TERM.findall("".join(c for c in folded if not unicodedata.combining(c)))
+
+
 _LETTERS = "ABCD"
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
