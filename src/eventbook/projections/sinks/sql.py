@@ -52,6 +52,8 @@ class TableNames:
         self.version = version
         self.mapping = {table: versioned(table, version) for table in tables}
         self._reorder = reorder
+        self._views = {table.lower() for table in self.mapping}
+        self._tables = {table.lower() for table in self.mapping.values()}
         self._cache: dict[str, tuple[str, Footprint]] = {}
         self.statements = self._cache
         """The cache itself, for the batch's fast path: sql -> (resolved, footprint)."""
@@ -73,6 +75,13 @@ class TableNames:
         if not self._reorder:
             return None
         words = set(_WORD.findall(resolved.lower()))
+        # A statement may reach the build's tables by another name: the readers' view
+        # (the bare table name) or an object named after a table (`{a}_count`, a view in
+        # the schema). Its footprint is then unknown, and it is never moved past a write.
+        if words & self._views or any(
+            word.startswith(table + "_") for word in words for table in self._tables
+        ):
+            return None
         named = frozenset(t for t in self.mapping.values() if t.lower() in words)
         return named or None
 
@@ -109,6 +118,8 @@ class SqlBatch:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         """Record a write; it runs when the batch commits (or before the next read)."""
+        if isinstance(params, list):  # kept until the flush: a caller may reuse its list
+            params = tuple(params)
         found = self._statements.get(sql)
         if found is None:
             found = self._names.lookup(sql)
