@@ -376,9 +376,13 @@ class EventStore(abc.ABC):
         self._check_open()
         return await self._load_snapshot(stream, schema, max_version)
 
-    @abc.abstractmethod
     async def stream_version(self, stream: str) -> int:
         """The version of the stream's last event; 0 when the stream has none."""
+        from eventbook.encoding import check_stream_name
+
+        check_stream_name(stream)
+        self._check_open()
+        return await self._stream_version(stream)
 
     @abc.abstractmethod
     async def head(self) -> Position | None:
@@ -413,6 +417,9 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def _read_event(self, event_id: UUID) -> RecordedEvent | None: ...
+
+    @abc.abstractmethod
+    async def _stream_version(self, stream: str) -> int: ...
 
     @abc.abstractmethod
     async def _save_snapshot(

@@ -6,7 +6,7 @@ import bisect
 from datetime import UTC, datetime
 from uuid import UUID
 
-from eventbook.encoding import check_stream_name, decode_object
+from eventbook.encoding import decode_object
 from eventbook.errors import ValidationError
 from eventbook.idempotency import StoredEvent, replayed_result
 from eventbook.store import (
@@ -108,9 +108,7 @@ class MemoryEventStore(EventStore):
         usable = [v for v in kept if max_version is None or v <= max_version]
         return kept[max(usable)] if usable else None
 
-    async def stream_version(self, stream: str) -> int:
-        check_stream_name(stream)
-        self._check_open()
+    async def _stream_version(self, stream: str) -> int:
         return len(self._streams.get(stream, ()))
 
     async def head(self) -> Position | None:

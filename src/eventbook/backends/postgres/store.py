@@ -28,7 +28,6 @@ from eventbook.backends.postgres.jsonb import preserve_all_floats, preserve_floa
 from eventbook.backends.postgres.options import PostgresOptions, parse_url
 from eventbook.backends.postgres.signals import Signals
 from eventbook.backends.postgres.sql import Queries
-from eventbook.encoding import check_stream_name
 from eventbook.errors import UnavailableError
 from eventbook.idempotency import StoredEvent, replayed_result
 from eventbook.store import (
@@ -238,9 +237,7 @@ class PostgresEventStore(EventStore):
             )
         return None if row is None else Snapshot(row[0], row[1], row[2], row[3], row[4])
 
-    async def stream_version(self, stream: str) -> int:
-        check_stream_name(stream)
-        self._check_open()
+    async def _stream_version(self, stream: str) -> int:
         async with self._connections.connection("read a stream version") as connection:
             version: int = await connection.fetchval(self._sql.stream_version, stream)
         return version

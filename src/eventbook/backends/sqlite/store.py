@@ -36,7 +36,6 @@ from eventbook.backends.sqlite.schema import prepare_database
 from eventbook.backends.sqlite.sql import queries
 from eventbook.backends.sqlite.watcher import CommitWatcher
 from eventbook.backends.sqlite.worker import LoopReader, Readers, Workers, Writer
-from eventbook.encoding import check_stream_name
 from eventbook.errors import ValidationError
 from eventbook.store import (
     AppendResult,
@@ -220,9 +219,7 @@ class SQLiteEventStore(EventStore):
             lambda c: reads.load_snapshot(c, stream, schema, max_version)
         )
 
-    async def stream_version(self, stream: str) -> int:
-        check_stream_name(stream)
-        self._check_open()
+    async def _stream_version(self, stream: str) -> int:
         return await self._readers.call(lambda c: reads.stream_version(c, stream))
 
     async def head(self) -> Position | None:
