@@ -10,6 +10,7 @@ constrained as the command types constrain them, so that OpenAPI says what is ac
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any
 from uuid import UUID, uuid5
 
@@ -107,12 +108,8 @@ def _endpoint(command_type: type[Any], *, new_order: bool) -> Any:
             raise Problem(400, "malformed-json", "Malformed JSON", detail) from None
         if not isinstance(body, dict):
             raise Problem(422, "invalid-command", "Invalid command", "the body must be an object")
-        if (bad_amount := _bad_amount(body)) is not None:
-            raise Problem(422, "invalid-command", "Invalid command", bad_amount)
-        if "order_id" in body:
-            raise Problem(422, "invalid-command", "Invalid command", "order_id comes from the URL")
-        if _has_nul(body):  # PostgreSQL cannot store it: refused on every profile alike
-            raise Problem(422, "invalid-command", "Invalid command", "text may not contain NUL")
+        if (problem := _body_problem(body)) is not None:
+            raise Problem(422, "invalid-command", "Invalid command", problem)
         command_id = idempotency_key or str(uuid7())
         order_id = order_id or new_order_id(command_id)
         expected = _if_match(if_match)
@@ -207,31 +204,37 @@ AMOUNT_TEXT = re.compile(AMOUNT["anyOf"][0]["pattern"])
 AMOUNT_FIELDS = ("amount", "unit_price")
 
 
-def _bad_amount(value: Any, where: str = "") -> str | None:
-    """What is wrong with the first amount given as text outside the documented form
-    ("12.50"): Python's `Decimal` would also read "1e2", "1_000" or " 5 "."""
+def _body_problem(body: dict[str, Any]) -> str | None:
+    """What the command types cannot see wrong in a body, in one walk over it: an amount
+    given as text outside the documented form ("12.50": Python's `Decimal` would also read
+    "1e2", "1_000" or " 5 "), an `order_id` (it comes from the URL), or a NUL character
+    (PostgreSQL cannot store it: refused on every profile alike)."""
+    bad_amount, has_nul = None, False
+    for place, key, item in _entries(body):
+        has_nul = has_nul or "\x00" in key or (isinstance(item, str) and "\x00" in item)
+        amount = key in AMOUNT_FIELDS and isinstance(item, str)
+        if bad_amount is None and amount and not AMOUNT_TEXT.fullmatch(item):
+            bad_amount = f'{place}: {item[:40]!r} is not an amount such as "12.50"'
+    if bad_amount is not None:
+        return bad_amount
+    if "order_id" in body:
+        return "order_id comes from the URL"
+    return "text may not contain NUL" if has_nul else None
+
+
+def _entries(value: Any, where: str = "") -> Iterator[tuple[str, str, Any]]:
+    """Every object member and array element below `value`: its place, its key (an
+    element's is ""), its value."""
     if isinstance(value, dict):
         for key, item in value.items():
             place = f"{where}.{key}" if where else str(key)
-            if key in AMOUNT_FIELDS and isinstance(item, str) and not AMOUNT_TEXT.fullmatch(item):
-                return f'{place}: {item[:40]!r} is not an amount such as "12.50"'
-            if (problem := _bad_amount(item, place)) is not None:
-                return problem
+            yield place, str(key), item
+            yield from _entries(item, place)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            if (problem := _bad_amount(item, f"{where}[{index}]")) is not None:
-                return problem
-    return None
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
+            place = f"{where}[{index}]"
+            yield place, "", item
+            yield from _entries(item, place)
 
 
 def body_schema(command_type: type[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
