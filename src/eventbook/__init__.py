@@ -4,37 +4,35 @@ This module lists the public API; everything else is an implementation detail.
 """
 
 from eventbook.aggregate import Aggregate, DomainError
-from eventbook.commands import (
-    CommandBus,
-    CommandIdReused,
-    CommandResult,
-    RetryPolicy,
-    UnknownCommandError,
-    aggregate_handler,
-)
+from eventbook.commands import CommandBus, CommandResult, RetryPolicy, aggregate_handler
 from eventbook.connect import connect
 from eventbook.context import CommandContext, CommandMetadata
 from eventbook.decider import Decider, DeciderAggregate
 from eventbook.errors import (
+    CommandIdReused,
+    CommandValidationError,
     ConcurrencyError,
     DuplicateEventError,
     EventbookError,
+    EventSchemaError,
     SchemaVersionError,
     StoreClosed,
     StreamNotFound,
     UnavailableError,
+    UnknownCommandError,
+    UnknownEventType,
     ValidationError,
 )
 from eventbook.ids import uuid7
-from eventbook.messages import EventRegistry, PipelineStage, UnknownEventType
+from eventbook.messages import EventRegistry, PipelineStage
 from eventbook.repository import Repository
 from eventbook.snapshots import SnapshotPolicy, SnapshotStats, snapshot_every
-from eventbook.store import (
+from eventbook.store import EventStore
+from eventbook.types import (
     ANY,
     NO_STREAM,
     STREAM_EXISTS,
     AppendResult,
-    EventStore,
     Expected,
     ExpectedVersion,
     NewEvent,
@@ -43,8 +41,8 @@ from eventbook.store import (
     Snapshot,
     category_of,
 )
-from eventbook.upcasting import EventSchemaError, Upcaster
-from eventbook.validation import CommandValidationError
+from eventbook.upcasting import Upcaster
+from eventbook.wakeup import AppendSignal, Wakeup
 
 __all__ = [
     "ANY",
@@ -52,6 +50,7 @@ __all__ = [
     "STREAM_EXISTS",
     "Aggregate",
     "AppendResult",
+    "AppendSignal",
     "CommandBus",
     "CommandContext",
     "CommandIdReused",
@@ -86,6 +85,7 @@ __all__ = [
     "UnknownEventType",
     "Upcaster",
     "ValidationError",
+    "Wakeup",
     "aggregate_handler",
     "category_of",
     "connect",

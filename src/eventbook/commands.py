@@ -39,7 +39,12 @@ from eventbook.context import (
 )
 from eventbook.decider import DeciderAggregate
 from eventbook.encoding import check_name
-from eventbook.errors import ConcurrencyError, ValidationError
+from eventbook.errors import (
+    CommandIdReused,
+    ConcurrencyError,
+    UnknownCommandError,
+    ValidationError,
+)
 from eventbook.repository import Repository
 from eventbook.store import EventStore, Position
 from eventbook.validation import check_command, plain_data, to_command
@@ -53,21 +58,6 @@ E = TypeVar("E")
 
 Handler = Callable[[C, CommandContext], Awaitable[object]]
 """`async def handle(command, context) -> None`; its return value is ignored."""
-
-
-class UnknownCommandError(ValidationError):
-    """No handler is registered for this command type."""
-
-
-class CommandIdReused(ValidationError):
-    """A command id already ran with another command or payload; nothing was written."""
-
-    def __init__(self, command_id: str, stored_type: object) -> None:
-        self.command_id = command_id
-        super().__init__(
-            f"command id {command_id!r} was already used for a different command"
-            f" ({stored_type}, other payload); use a new id for a new command"
-        )
 
 
 class CommandResult(msgspec.Struct, frozen=True):

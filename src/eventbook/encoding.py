@@ -15,7 +15,7 @@ from uuid import UUID
 import msgspec
 
 from eventbook.errors import ValidationError
-from eventbook.store import (
+from eventbook.types import (
     NO_STREAM,
     EncodedBatch,
     EncodedEvent,

@@ -1,19 +1,80 @@
-"""Every error eventbook raises on purpose derives from `EventbookError`."""
+"""Every error eventbook raises on purpose, in one place.
+
+Catch `EventbookError` for all of them, or a branch of the tree::
+
+    EventbookError
+    ├── ValidationError (also a ValueError)        bad input; nothing was written
+    │   ├── CommandValidationError                 a command's payload does not fit its type
+    │   ├── UnknownCommandError                    no handler for this command type
+    │   └── CommandIdReused                        a command id reused for another command
+    ├── ConcurrencyError                           the stream was not at the expected version
+    ├── DuplicateEventError                        an event id stored already, not a retry
+    ├── StreamNotFound                             a stream that must exist has no events
+    ├── SchemaVersionError                         the database schema is not this version's
+    ├── StoreClosed                                the store was used after close()
+    ├── UnavailableError                           the backend could not be reached
+    ├── UnknownEventType                           a stored type no class is registered for
+    ├── EventSchemaError                           stored data cannot be upcast or read
+    ├── DomainError                                a business rule refused a command
+    └── ProjectionError                            the read side (eventbook.projections)
+        ├── LeaseLost                              another runner took the projection over
+        ├── HandlerFailed                          a handler raised on one event
+        │   └── InlineProjectionError              ... inside an append's transaction
+        ├── ProjectionHalted                       a build stopped at a parked event
+        ├── ProjectionTimeout (also TimeoutError)  wait_for gave up
+        ├── ParkedEventNotFound (also LookupError)
+        ├── UnknownProjection (also LookupError)
+        └── ModeMismatch                           inline vs async registration disagree
+
+The write-side and store errors are exported by `eventbook`, the read side's by
+`eventbook.projections`.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from eventbook.store import Expected
+    from eventbook.types import Expected, RecordedEvent
 
 
 class EventbookError(Exception):
     """Base class of the errors eventbook raises on purpose."""
 
 
+# -- bad input ---------------------------------------------------------------------------
+
+
 class ValidationError(EventbookError, ValueError):
     """Input was rejected before anything was written."""
+
+
+class CommandValidationError(ValidationError):
+    """A command's payload does not fit its type. `problems` maps each field to what is wrong."""
+
+    def __init__(self, command_type: str, problems: dict[str, str]) -> None:
+        self.command_type = command_type
+        self.problems = problems
+        listed = "; ".join(f"{field}: {problem}" for field, problem in problems.items())
+        super().__init__(f"{command_type} is invalid: {listed}")
+
+
+class UnknownCommandError(ValidationError):
+    """No handler is registered for this command type."""
+
+
+class CommandIdReused(ValidationError):
+    """A command id already ran with another command or payload; nothing was written."""
+
+    def __init__(self, command_id: str, stored_type: object) -> None:
+        self.command_id = command_id
+        super().__init__(
+            f"command id {command_id!r} was already used for a different command"
+            f" ({stored_type}, other payload); use a new id for a new command"
+        )
+
+
+# -- the event store -----------------------------------------------------------------------
 
 
 class ConcurrencyError(EventbookError):
@@ -29,20 +90,20 @@ class ConcurrencyError(EventbookError):
         )
 
 
-class StreamNotFound(EventbookError):
-    """A reader asked for a stream that has no events."""
-
-    def __init__(self, stream: str) -> None:
-        self.stream = stream
-        super().__init__(f"stream {stream!r} does not exist")
-
-
 class DuplicateEventError(EventbookError):
     """An event id is already stored, but the batch is not a retry of the stored one."""
 
     def __init__(self, event_id: object, reason: str) -> None:
         self.event_id = event_id
         super().__init__(f"event id {event_id} is already stored: {reason}")
+
+
+class StreamNotFound(EventbookError):
+    """A reader asked for a stream that has no events."""
+
+    def __init__(self, stream: str) -> None:
+        self.stream = stream
+        super().__init__(f"stream {stream!r} does not exist")
 
 
 class SchemaVersionError(EventbookError):
@@ -56,3 +117,23 @@ class StoreClosed(EventbookError):
 
 class UnavailableError(EventbookError):
     """The backend could not be reached or gave up; the operation may not have happened."""
+
+
+# -- reading events as types -----------------------------------------------------------------
+
+
+class UnknownEventType(EventbookError):
+    """A stored event's type name is not registered (even after its upcasters)."""
+
+    def __init__(self, type_name: str, event: RecordedEvent | None = None) -> None:
+        self.type_name = type_name
+        self.event = event
+        where = f" (stream {event.stream!r}, version {event.version})" if event else ""
+        super().__init__(
+            f"stored event type {type_name!r}{where} is not registered; register its class,"
+            " or an upcaster that renames it to a registered type"
+        )
+
+
+class EventSchemaError(EventbookError):
+    """Stored event data cannot be brought to, or read as, the current schema."""

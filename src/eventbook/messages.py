@@ -25,10 +25,10 @@ from uuid import UUID
 import msgspec
 
 from eventbook.encoding import check_name
-from eventbook.errors import EventbookError, ValidationError
+from eventbook.errors import EventSchemaError, UnknownEventType, ValidationError
 from eventbook.ids import uuid7
 from eventbook.store import NewEvent, RecordedEvent
-from eventbook.upcasting import EventSchemaError, Upcaster, Upcasters, version_mismatch
+from eventbook.upcasting import Upcaster, Upcasters, version_mismatch
 
 SCHEMA_VERSION = "schema_version"
 """The metadata key holding an event's schema version (1 when absent)."""
@@ -37,19 +37,6 @@ T = TypeVar("T")
 
 OnUnknown = Literal["raise", "keep"]
 """What `deserialise` does with a stored type no class is registered for."""
-
-
-class UnknownEventType(EventbookError):
-    """A stored event's type name is not registered (even after its upcasters)."""
-
-    def __init__(self, type_name: str, event: RecordedEvent | None = None) -> None:
-        self.type_name = type_name
-        self.event = event
-        where = f" (stream {event.stream!r}, version {event.version})" if event else ""
-        super().__init__(
-            f"stored event type {type_name!r}{where} is not registered; register its class,"
-            " or an upcaster that renames it to a registered type"
-        )
 
 
 class PipelineStage(Protocol):

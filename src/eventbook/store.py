@@ -1,160 +1,66 @@
-"""The event-store port: the types and the contract every backend keeps.
+"""The event-store port: the contract every backend keeps.
 
 Backends subclass `EventStore` and implement a handful of page-sized primitives
-(`_append`, `_read_stream_page`, `_read_all_page`, ...); the public iterators,
-subscriptions and input validation live here once, so every backend behaves alike.
+(`_append`, `_read_stream_page`, `_read_all_page`, ...) and one public property,
+`append_signal`; the public iterators, subscriptions and input validation live here
+once, so every backend behaves alike. The value types are in `eventbook.types`.
 """
 
 from __future__ import annotations
 
 import abc
-import enum
-import re
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime
 from typing import Any, Self
 from uuid import UUID
 
-import msgspec
+from eventbook.encoding import (
+    check_limit,
+    check_name,
+    check_position,
+    check_stream_name,
+    check_version,
+    encode_batch,
+    encode_object,
+)
+from eventbook.errors import StoreClosed, StreamNotFound, ValidationError
+from eventbook.types import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    AppendResult,
+    EncodedBatch,
+    EncodedEvent,
+    EventFilter,
+    Expected,
+    ExpectedVersion,
+    NewEvent,
+    Position,
+    RecordedEvent,
+    Snapshot,
+    category_of,
+    check_expected,
+)
+from eventbook.wakeup import AppendSignal
 
-from eventbook.errors import ConcurrencyError, StoreClosed, StreamNotFound, ValidationError
-from eventbook.ids import uuid7
-
-
-class ExpectedVersion(enum.Enum):
-    """What an append expects of its stream, besides an exact version number."""
-
-    ANY = "any"
-    NO_STREAM = "no_stream"
-    STREAM_EXISTS = "stream_exists"
-
-
-ANY = ExpectedVersion.ANY
-NO_STREAM = ExpectedVersion.NO_STREAM
-STREAM_EXISTS = ExpectedVersion.STREAM_EXISTS
-
-Expected = ExpectedVersion | int
-"""`ANY`, `NO_STREAM`, `STREAM_EXISTS`, or the exact current version (0 means no stream)."""
-
-
-class Position(msgspec.Struct, frozen=True, order=True, gc=False):
-    """An opaque, totally ordered place in the global order of one store.
-
-    Treat it as a token: compare it, store `str(position)`, read it back with
-    `Position.parse`. Backends with a single sequence use `major == 0`.
-    """
-
-    major: int
-    minor: int
-
-    def __str__(self) -> str:
-        return str(self.minor) if self.major == 0 else f"{self.major}:{self.minor}"
-
-    @classmethod
-    def parse(cls, text: str) -> Position:
-        """Read back a position written with `str()`."""
-        match = _POSITION_PATTERN.fullmatch(text.strip()) if isinstance(text, str) else None
-        if match is None:
-            raise ValidationError(f"not a position: {text!r} (expected '123' or '45:123')")
-        major, minor = match.group(1), match.group(2)
-        return cls(int(major) if major else 0, int(minor))
-
-
-_POSITION_PATTERN = re.compile(r"(?:([0-9]{1,19}):)?([0-9]{1,19})")  # ASCII digits only
-
-
-class NewEvent(msgspec.Struct, frozen=True):
-    """An event about to be appended. `data` and `metadata` must be JSON objects."""
-
-    type: str
-    data: dict[str, Any]
-    metadata: dict[str, Any] = msgspec.field(default_factory=dict)
-    id: UUID = msgspec.field(default_factory=uuid7)
-
-
-class RecordedEvent(msgspec.Struct, frozen=True, gc=False):
-    """An event as the store keeps it."""
-
-    id: UUID
-    stream: str
-    version: int
-    position: Position
-    type: str
-    data: dict[str, Any]
-    metadata: dict[str, Any]
-    recorded_at: datetime
-
-    @property
-    def category(self) -> str:
-        return category_of(self.stream)
-
-
-class Snapshot(msgspec.Struct, frozen=True, gc=False):
-    """An aggregate's state as of one stream version, tagged with its schema."""
-
-    stream: str
-    version: int
-    schema: str
-    state: dict[str, Any]
-    taken_at: datetime
-
-
-class AppendResult(msgspec.Struct, frozen=True, gc=False):
-    """Where an append landed: the stream version and global position of its last event.
-
-    `replayed` is True when the batch was stored already (a retry after a lost reply): the
-    result is the original one and nothing was written this time.
-    """
-
-    version: int
-    position: Position
-    replayed: bool = False
-
-
-def check_expected(stream: str, expected: Expected, actual: int) -> None:
-    """Raise `ConcurrencyError` unless a stream at version `actual` meets `expected`."""
-    if expected is ANY:
-        return
-    if expected is NO_STREAM:
-        ok = actual == 0
-    elif expected is STREAM_EXISTS:
-        ok = actual > 0
-    else:
-        ok = actual == expected
-    if not ok:
-        raise ConcurrencyError(stream, expected, actual)
-
-
-def category_of(stream: str) -> str:
-    """The category of a stream: its name up to the first '-' (`order-42` -> `order`)."""
-    return stream.split("-", 1)[0]
-
-
-class EventFilter(msgspec.Struct, frozen=True):
-    """Which events a global read or subscription wants; `None` means all."""
-
-    types: frozenset[str] | None = None
-    categories: frozenset[str] | None = None
-
-    @classmethod
-    def of(cls, types: Iterable[str] | None, categories: Iterable[str] | None) -> EventFilter:
-        return cls(_name_set("type", types), _name_set("category", categories))
-
-    def matches(self, event: RecordedEvent) -> bool:
-        return (self.types is None or event.type in self.types) and (
-            self.categories is None or event.category in self.categories
-        )
-
-
-def _name_set(what: str, names: Iterable[str] | None) -> frozenset[str] | None:
-    if names is None:
-        return None
-    if isinstance(names, str):
-        names = (names,)
-    chosen = frozenset(names)
-    if not chosen or not all(isinstance(n, str) and n for n in chosen):
-        raise ValidationError(f"{what} filter must be a non-empty collection of names")
-    return chosen
+__all__ = [  # the value types are re-exported for modules that import them from here
+    "ANY",
+    "NO_STREAM",
+    "STREAM_EXISTS",
+    "AppendResult",
+    "AppendSignal",
+    "EncodedBatch",
+    "EncodedEvent",
+    "EventFilter",
+    "EventStore",
+    "Expected",
+    "ExpectedVersion",
+    "NewEvent",
+    "Position",
+    "RecordedEvent",
+    "Snapshot",
+    "category_of",
+    "check_expected",
+]
 
 
 class EventStore(abc.ABC):
@@ -184,8 +90,6 @@ class EventStore(abc.ABC):
         batch is not an exact retry of the stored one (an exact retry returns the
         original result).
         """
-        from eventbook.encoding import encode_batch
-
         self._check_open()
         batch = encode_batch(stream, events, expected)
         return await self._append(batch)
@@ -226,8 +130,6 @@ class EventStore(abc.ABC):
     ) -> AsyncIterator[list[RecordedEvent]]:
         """`read_stream`, a page of events at a time (no empty page): for readers that
         handle events in batches, such as a repository replaying an aggregate."""
-        from eventbook.encoding import check_limit, check_stream_name, check_version
-
         check_stream_name(stream)
         if from_version is not None:
             check_version("from_version", from_version)
@@ -261,8 +163,6 @@ class EventStore(abc.ABC):
         categories: Iterable[str] | None = None,
     ) -> AsyncIterator[RecordedEvent]:
         """Yield events of every stream in global order, strictly after `after`."""
-        from eventbook.encoding import check_limit, check_position
-
         check_position(after)
         check_limit(limit)
         wanted = EventFilter.of(types, categories)
@@ -288,8 +188,6 @@ class EventStore(abc.ABC):
         categories: Iterable[str] | None = None,
     ) -> list[RecordedEvent]:
         """One page of `read_all` as a list: what batch consumers such as projections want."""
-        from eventbook.encoding import check_limit, check_position
-
         check_position(after)
         check_limit(limit)
         self._check_open()
@@ -306,14 +204,13 @@ class EventStore(abc.ABC):
 
         Cancel the consuming task (or break out of the loop) to stop.
         """
-        from eventbook.encoding import check_position
-
         check_position(after)
         wanted = EventFilter.of(types, categories)
         filtered = wanted.types is not None or wanted.categories is not None
         self._check_open()
+        signal = self.append_signal
         while True:
-            ticket = self._append_ticket()
+            ticket = signal.ticket()
             # A short filtered page proves that nothing matching lies between `after` and
             # the head seen before the read; moving `after` there spares the next look a
             # rescan of every non-matching event. Gap safety makes this sound: nothing can
@@ -327,7 +224,7 @@ class EventStore(abc.ABC):
             if len(page) < self.read_page_size:
                 if horizon is not None and (after is None or horizon > after):
                     after = horizon
-                await self._wait_for_append(ticket, self.poll_interval)
+                await signal.wait(ticket, self.poll_interval)
                 self._check_open()
 
     async def _subscription_page(
@@ -350,8 +247,6 @@ class EventStore(abc.ABC):
 
         Saving the same (stream, schema, version) again replaces the earlier snapshot.
         """
-        from eventbook.encoding import check_name, check_stream_name, check_version, encode_object
-
         check_stream_name(stream)
         check_version("version", version)
         check_name("snapshot schema", schema)
@@ -367,8 +262,6 @@ class EventStore(abc.ABC):
         Snapshots under another schema tag are never returned: changing the tag retires
         every snapshot taken with the old one.
         """
-        from eventbook.encoding import check_name, check_stream_name, check_version
-
         check_stream_name(stream)
         check_name("snapshot schema", schema)
         if max_version is not None:
@@ -378,11 +271,18 @@ class EventStore(abc.ABC):
 
     async def stream_version(self, stream: str) -> int:
         """The version of the stream's last event; 0 when the stream has none."""
-        from eventbook.encoding import check_stream_name
-
         check_stream_name(stream)
         self._check_open()
         return await self._stream_version(stream)
+
+    @property
+    @abc.abstractmethod
+    def append_signal(self) -> AppendSignal:
+        """How a caught-up reader sleeps until new events may be there (see `AppendSignal`).
+
+        Take `ticket()` before a read; after a short page, `await wait(ticket, timeout)`.
+        `subscribe` does exactly this; projection runners and live feeds do the same.
+        """
 
     @abc.abstractmethod
     async def head(self) -> Position | None:
@@ -432,33 +332,8 @@ class EventStore(abc.ABC):
     ) -> Snapshot | None: ...
 
     @abc.abstractmethod
-    def _append_ticket(self) -> int:
-        """A token taken before a read; `_wait_for_append` returns early once it is stale."""
-
-    @abc.abstractmethod
-    async def _wait_for_append(self, ticket: int, timeout: float) -> None:
-        """Return when an append may have committed since `ticket`, or after `timeout`."""
-
-    @abc.abstractmethod
     async def _close(self) -> None: ...
 
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosed("the event store is closed")
-
-
-class EncodedEvent(msgspec.Struct, frozen=True, gc=False):
-    """A validated event with its JSON already encoded, ready for a backend to write."""
-
-    id: UUID
-    type: str
-    data: bytes
-    metadata: bytes
-
-
-class EncodedBatch(msgspec.Struct, frozen=True, gc=False):
-    """A validated append request."""
-
-    stream: str
-    expected: Expected
-    events: tuple[EncodedEvent, ...]

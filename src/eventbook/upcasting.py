@@ -14,14 +14,10 @@ from typing import Any
 
 import msgspec
 
-from eventbook.errors import EventbookError, ValidationError
+from eventbook.errors import EventSchemaError, ValidationError
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 """Takes an event's data at one schema version and returns it at the next."""
-
-
-class EventSchemaError(EventbookError):
-    """Stored event data cannot be brought to, or read as, the current schema."""
 
 
 @dataclass(frozen=True)

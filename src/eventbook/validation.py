@@ -14,21 +14,11 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from eventbook.errors import ValidationError
+from eventbook.errors import CommandValidationError
 
 T = TypeVar("T")
 
 _AT_ROOT = re.compile(r" - at `\$`$")
-
-
-class CommandValidationError(ValidationError):
-    """A command's payload does not fit its type. `problems` maps each field to what is wrong."""
-
-    def __init__(self, command_type: str, problems: dict[str, str]) -> None:
-        self.command_type = command_type
-        self.problems = problems
-        listed = "; ".join(f"{field}: {problem}" for field, problem in problems.items())
-        super().__init__(f"{command_type} is invalid: {listed}")
 
 
 def to_command(command_type: str, cls: type[T], payload: object) -> T:

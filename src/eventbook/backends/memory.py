@@ -115,11 +115,9 @@ class MemoryEventStore(EventStore):
         self._check_open()
         return self._log[-1].position if self._log else None
 
-    def _append_ticket(self) -> int:
-        return self._wakeup.ticket()
-
-    async def _wait_for_append(self, ticket: int, timeout: float) -> None:
-        await self._wakeup.wait(ticket, timeout)
+    @property
+    def append_signal(self) -> Wakeup:
+        return self._wakeup
 
     async def _close(self) -> None:
         self._wakeup.notify()  # let waiting subscribers see that the store closed

@@ -81,6 +81,9 @@ class ProjectionRunner(Generic[C]):
         self._stopping = stopping or asyncio.Event()
         self._on_batch = on_batch
         self._db = projection.sink.database
+        # The store's append signal (see `AppendSignal`): a ticket taken before a read
+        # makes the wait after it return at once if an append landed in between.
+        self._appends = store.append_signal
         self._batch_size = projection.batch_size or self.settings.batch_size
         self._halted = False
         self._renewed_at = 0.0
@@ -164,7 +167,7 @@ class ProjectionRunner(Generic[C]):
                 if ahead is not None:
                     events, ahead = await ahead, None
                 else:
-                    ticket = _ticket(self.store)
+                    ticket = self._appends.ticket()
                     head = await self.store.head() if filtered else None
                     events = await self._read(self.position, self._batch_size)
                 if not events:
@@ -207,17 +210,17 @@ class ProjectionRunner(Generic[C]):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            ticket = _ticket(self.store)
+            ticket = self._appends.ticket()
             more = await self._read(events[-1].position, self._batch_size - len(events))
             if more:
                 events = events + more
                 continue
-            await self._until_stop(_wait_for_append(self.store, ticket, remaining))
+            await self._until_stop(self._appends.wait(ticket, remaining))
         return events
 
     async def _idle(self, session: Session, ticket: int) -> None:
         timeout = min(self.settings.poll_interval, self.settings.lease_ttl / 3)
-        await self._until_stop(_wait_for_append(self.store, ticket, timeout))
+        await self._until_stop(self._appends.wait(ticket, timeout))
         await self._renew_if_due(session)
 
     async def _renew_if_due(self, session: Session) -> None:
@@ -421,16 +424,6 @@ class ProjectionRunner(Generic[C]):
         finally:
             for pending in (task, stop):
                 pending.cancel()
-
-
-def _ticket(store: EventStore) -> int:
-    # The store's own wake-up (see EventStore.subscribe): a ticket taken before a read
-    # makes the wait return at once if an append landed in between.
-    return store._append_ticket()
-
-
-async def _wait_for_append(store: EventStore, ticket: int, timeout: float) -> None:
-    await store._wait_for_append(ticket, timeout)
 
 
 def _backoff(failures: int) -> float:

@@ -20,7 +20,7 @@ import asyncio
 import itertools
 import multiprocessing
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -46,8 +46,7 @@ from eventbook.store import (
     Position,
     RecordedEvent,
 )
-
-Opener = Callable[[], Awaitable[EventStore]]
+from eventbook.testing.append_signal import AppendSignalConformance, Opener
 
 
 def event(kind: str = "Happened", **data: Any) -> NewEvent:
@@ -96,7 +95,7 @@ def _process_writer(url: str, stream: str, count: int, tag: str) -> list[str]:
     return asyncio.run(run())
 
 
-class EventStoreConformance:
+class EventStoreConformance(AppendSignalConformance):
     """The shared contract. Subclass it and provide `store_url` (or `store`)."""
 
     processes_allowed = True

@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING
 
 import asyncpg
 
+from eventbook.backends.postgres.direct import Direct
 from eventbook.backends.postgres.jsonb import decode_jsonb, encode_jsonb
 from eventbook.backends.postgres.options import PostgresOptions
 from eventbook.backends.postgres.pool import Pool, PoolClosed, PoolTimeout
@@ -23,8 +24,6 @@ log = logging.getLogger("eventbook.postgres")
 
 if TYPE_CHECKING:
     from eventbook.backends.postgres.session import Statement
-
-    Direct: TypeAlias = asyncpg.Connection[asyncpg.Record]
 
 _LOST = (
     asyncpg.PostgresConnectionError,  # class 08: the connection failed or is gone

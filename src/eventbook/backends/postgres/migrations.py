@@ -19,7 +19,7 @@ from eventbook.backends.postgres.sql import Queries, quote_ident, render
 from eventbook.errors import SchemaVersionError
 
 if TYPE_CHECKING:
-    from eventbook.backends.postgres.connection import Direct
+    from eventbook.backends.postgres.direct import Direct
 
 _FILE_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 _LOCK_CLASS = 0x45424B  # "EBK": keeps eventbook's advisory locks apart from others'

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from eventbook.backends.postgres.connection import Direct
+    from eventbook.backends.postgres.direct import Direct
 
 
 class PoolTimeout(Exception):

@@ -14,7 +14,7 @@ import asyncpg
 if TYPE_CHECKING:
     from asyncpg.prepared_stmt import PreparedStatement
 
-    from eventbook.backends.postgres.connection import Direct
+    from eventbook.backends.postgres.direct import Direct
 
     Statement = PreparedStatement[asyncpg.Record]
 

@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from eventbook.backends.postgres.connection import connect_one, log, translated
 from eventbook.errors import UnavailableError
-from eventbook.wakeup import Wakeup
+from eventbook.wakeup import Wakeup, check_timeout
 
 if TYPE_CHECKING:
-    from eventbook.backends.postgres.connection import Direct
+    from eventbook.backends.postgres.direct import Direct
     from eventbook.backends.postgres.options import PostgresOptions
 
 _RECONNECT_FIRST, _RECONNECT_MOST = 0.05, 2.0
+_HELD_BACK_FIRST_WAIT, _HELD_BACK_MOST_WAIT = 0.005, 1.0
 
 
 class Signals:
@@ -46,6 +48,10 @@ class Signals:
         self._task: asyncio.Task[None] | None = None
         self.listening_now = False
         """True while notifications from other processes can reach this store."""
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def appended(self) -> None:
         """An append of this process has committed."""
@@ -131,3 +137,34 @@ class Signals:
             if not self._pending:
                 await self._kick.wait()
                 self._kick.clear()
+
+
+class HeldBackAwareSignal:
+    """The store's `AppendSignal`: `Signals`' wake-ups, and a short wait while committed
+    events are held back behind an open transaction, which may never NOTIFY (it need not
+    be an append), so that readers look again soon, backing off while it stays."""
+
+    def __init__(
+        self, signals: Signals, held_back: Callable[[], Awaitable[bool]], poll_interval: float
+    ) -> None:
+        self._signals = signals
+        self._held_back = held_back
+        self._poll_interval = poll_interval
+        self._held_back_wait = _HELD_BACK_FIRST_WAIT
+
+    def ticket(self) -> int:
+        return self._signals.wakeup.ticket()
+
+    async def wait(self, ticket: int, timeout: float) -> bool:
+        timeout = check_timeout(timeout)
+        if self._signals.closed or ticket != self._signals.wakeup.ticket():
+            return True
+        self._signals.listen()
+        if await self._held_back():
+            timeout = min(timeout, self._held_back_wait)
+            self._held_back_wait = min(
+                self._held_back_wait * 2, self._poll_interval, _HELD_BACK_MOST_WAIT
+            )
+        else:
+            self._held_back_wait = _HELD_BACK_FIRST_WAIT
+        return await self._signals.wakeup.wait(ticket, timeout)

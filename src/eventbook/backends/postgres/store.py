@@ -26,7 +26,7 @@ from eventbook.backends.postgres.connection import (
 from eventbook.backends.postgres.horizon import HELD_COUNT_LIMIT, OrderingLag
 from eventbook.backends.postgres.jsonb import preserve_all_floats, preserve_floats
 from eventbook.backends.postgres.options import PostgresOptions, parse_url
-from eventbook.backends.postgres.signals import Signals
+from eventbook.backends.postgres.signals import HeldBackAwareSignal, Signals
 from eventbook.backends.postgres.sql import Queries
 from eventbook.errors import UnavailableError
 from eventbook.idempotency import StoredEvent, replayed_result
@@ -44,9 +44,10 @@ from eventbook.store import (
     Snapshot,
     check_expected,
 )
+from eventbook.wakeup import AppendSignal
 
 if TYPE_CHECKING:
-    from eventbook.backends.postgres.connection import Direct
+    from eventbook.backends.postgres.direct import Direct
     from eventbook.backends.postgres.pool import Pool
     from eventbook.backends.postgres.session import Session
 
@@ -55,7 +56,6 @@ AppendHook = Callable[["Direct", Sequence[RecordedEvent]], Awaitable[None]]
 
 _NEWEST_VERSION = 2**63 - 1
 _RACE_ATTEMPTS = 20  # a lost unique-index race is answered by calling again; this bounds it
-_HELD_BACK_FIRST_WAIT, _HELD_BACK_MOST_WAIT = 0.005, 1.0
 _OUTAGE_FIRST_WAIT, _OUTAGE_MOST_WAIT = 0.1, 5.0
 
 
@@ -72,7 +72,9 @@ class PostgresEventStore(EventStore):
         self._connections = Connections(pool, options)
         self._sql = Queries(options.schema)
         self._signals = Signals(dsn, options, self._sql.notify)
-        self._held_back_wait = _HELD_BACK_FIRST_WAIT
+        self._append_signal = HeldBackAwareSignal(
+            self._signals, self._held_back, options.poll_interval
+        )
         self._hooks: tuple[AppendHook, ...] = ()
 
     @classmethod
@@ -280,23 +282,9 @@ class PostgresEventStore(EventStore):
                 wait = min(wait * 2, _OUTAGE_MOST_WAIT)
                 self._check_open()
 
-    def _append_ticket(self) -> int:
-        return self._signals.wakeup.ticket()
-
-    async def _wait_for_append(self, ticket: int, timeout: float) -> None:
-        self._signals.listen()
-        if ticket != self._signals.wakeup.ticket():
-            return
-        if await self._held_back():
-            # Committed events wait behind an open transaction, which may never NOTIFY
-            # (it need not be an append): look again soon, backing off while it stays.
-            timeout = min(timeout, self._held_back_wait)
-            self._held_back_wait = min(
-                self._held_back_wait * 2, self.poll_interval, _HELD_BACK_MOST_WAIT
-            )
-        else:
-            self._held_back_wait = _HELD_BACK_FIRST_WAIT
-        await self._signals.wakeup.wait(ticket, timeout)
+    @property
+    def append_signal(self) -> AppendSignal:
+        return self._append_signal
 
     async def _held_back(self) -> bool:
         try:

@@ -46,7 +46,7 @@ from eventbook.store import (
     RecordedEvent,
     Snapshot,
 )
-from eventbook.wakeup import Wakeup
+from eventbook.wakeup import AppendSignal, Wakeup
 
 FIRST_FETCH = 1024
 """Rows fetched when a read starts with a whole page (see `_first`)."""
@@ -227,14 +227,10 @@ class SQLiteEventStore(EventStore):
         position = await self._readers.call(reads.head)
         return None if position is None else Position(0, position)
 
-    def _append_ticket(self) -> int:
-        return self._wakeup.ticket()
-
-    async def _wait_for_append(self, ticket: int, timeout: float) -> None:
-        if self._watcher is None:
-            await self._wakeup.wait(ticket, timeout)
-        else:
-            await self._watcher.wait(ticket, timeout)
+    @property
+    def append_signal(self) -> AppendSignal:
+        # A file can be written by other connections too: the watcher notices those.
+        return self._wakeup if self._watcher is None else self._watcher
 
     async def _close(self) -> None:
         if self._watcher is not None:

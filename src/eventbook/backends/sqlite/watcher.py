@@ -14,10 +14,12 @@ import sqlite3
 from collections.abc import Callable
 
 from eventbook.errors import EventbookError
-from eventbook.wakeup import Wakeup
+from eventbook.wakeup import Wakeup, check_timeout
 
 
 class CommitWatcher:
+    """The store's `AppendSignal`: its own appends' `Wakeup`, plus other connections'."""
+
     def __init__(
         self,
         poll: Callable[[], asyncio.Future[int]],
@@ -34,15 +36,19 @@ class CommitWatcher:
         self._polling: asyncio.Future[int] | None = None
         self._stopped = False
 
-    async def wait(self, ticket: int, timeout: float) -> None:
+    def ticket(self) -> int:
+        return self._wakeup.ticket()
+
+    async def wait(self, ticket: int, timeout: float) -> bool:
         """Wait like `Wakeup.wait`, also woken by other connections' commits."""
+        timeout = check_timeout(timeout)
         if self._stopped:
-            return
+            return True  # the store is closed: nothing to wait for
         self._waiting += 1
         if self._task is None:
             self._task = asyncio.create_task(self._watch(), name="eventbook-sqlite-watcher")
         try:
-            await self._wakeup.wait(ticket, timeout)
+            return await self._wakeup.wait(ticket, timeout)
         finally:
             self._waiting -= 1
 
