@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from eventbook.encoding import decode_object
 from eventbook.errors import DuplicateEventError
-from eventbook.store import AppendResult, EncodedBatch, Position
+from eventbook.types import AppendResult, EncodedBatch, Position
 
 
 class StoredEvent(NamedTuple):
@@ -28,8 +29,6 @@ def replayed_result(batch: EncodedBatch, stored: Sequence[StoredEvent]) -> Appen
     order. A client that retries after losing the reply gets the first result back;
     anything else that reuses a stored id is an error, and nothing is written.
     """
-    from eventbook.encoding import decode_object
-
     first = batch.events[0].id
     if len(stored) != len(batch.events):
         raise DuplicateEventError(
