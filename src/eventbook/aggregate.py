@@ -31,6 +31,60 @@ class DomainError(EventbookError):
     """A command broke a business rule; nothing was recorded. Subclass it for each rule."""
 
 
+class Bookkeeping(Generic[E]):
+    """What a repository keeps about one aggregate beside its state: stream, version, pending.
+
+    Each aggregate holds one; users read it through `stream`, `version` and
+    `pending_events`. Only a repository writes it (through its snapshotter and state
+    cache too), and test scenarios when they replay their given events:
+
+        book = Bookkeeping.of(aggregate)
+        for event in stored: aggregate.apply(event)
+        book.version = stored_version
+    """
+
+    __slots__ = ("pending", "read_only", "snapshot_at", "stream", "unverified", "version")
+
+    def __init__(self) -> None:
+        self.stream = ""
+        self.version = 0
+        """The version of the last stored event applied."""
+        self.pending: list[E] = []
+        """Events recorded and not yet stored, oldest first."""
+        self.snapshot_at = 0
+        """The version of the newest stored snapshot, for the snapshot policy."""
+        self.read_only: str | None = None
+        """Why saving is refused (loaded as history, its command was stored already)."""
+        self.unverified = False
+        """A cached state taken as it is, not checked against the store."""
+
+    @staticmethod
+    def of(aggregate: Aggregate[E]) -> Bookkeeping[E]:
+        """The aggregate's bookkeeping; a `TypeError` if its `__init__` skipped super's."""
+        try:
+            return aggregate._bookkeeping
+        except AttributeError:
+            raise TypeError(
+                f"{type(aggregate).__name__}.__init__ must call super().__init__()"
+            ) from None
+
+    def bind(self, stream: str) -> None:
+        """Belong to `stream`, with nothing pending (events an `__init__` recorded are state)."""
+        self.pending.clear()
+        self.stream = stream
+
+    def restored(self, version: int, *, snapshot_at: int | None = None) -> None:
+        """The state was set from a snapshot of `version` (or from a cached state of
+        `version`, the newest stored snapshot being at `snapshot_at`)."""
+        self.version = version
+        self.snapshot_at = version if snapshot_at is None else snapshot_at
+
+    def committed(self, version: int) -> None:
+        """The pending events were stored, the last of them at `version`."""
+        self.pending.clear()
+        self.version = version
+
+
 class Aggregate(Generic[E]):
     """Base class of class-style aggregates. Subclasses call `super().__init__()`.
 
@@ -47,36 +101,27 @@ class Aggregate(Generic[E]):
     """The name in the snapshot schema tag; the class name when `None`."""
 
     def __init__(self) -> None:
-        self._stream = ""
-        self._version = 0
-        self._pending: list[E] = []
-        self._snapshot_at = 0
-        self._read_only: str | None = None
-        self._unverified = False  # a cached state, not checked against the store
+        # One attribute, so a subclass's own names can hardly collide with the bookkeeping.
+        self._bookkeeping: Bookkeeping[E] = Bookkeeping()
 
     @property
     def stream(self) -> str:
         """The stream this aggregate was loaded from ('' when built by hand)."""
-        return self._stream
+        return self._bookkeeping.stream
 
     @property
     def version(self) -> int:
         """The version of the last stored event applied (0 for a new aggregate)."""
-        return self._version
+        return self._bookkeeping.version
 
     @property
     def pending_events(self) -> tuple[E, ...]:
         """Events recorded since the aggregate was loaded or last saved."""
-        return tuple(self._pending)
+        return tuple(self._bookkeeping.pending)
 
     def record(self, event: E) -> None:
         """Apply a new event to the state and keep it for the next save."""
-        try:
-            pending = self._pending
-        except AttributeError:
-            raise TypeError(
-                f"{type(self).__name__}.__init__ must call super().__init__()"
-            ) from None
+        pending = Bookkeeping.of(self).pending
         self.apply(event)
         pending.append(event)
 
@@ -110,35 +155,7 @@ class Aggregate(Generic[E]):
             and cls.restore_snapshot is not Aggregate.restore_snapshot
         )
 
-    # -- bookkeeping for repositories ------------------------------------------------------
-
-    def _bind(self, stream: str) -> None:
-        try:
-            self._pending.clear()
-        except AttributeError:
-            raise TypeError(
-                f"{type(self).__name__}.__init__ must call super().__init__()"
-            ) from None
-        self._stream = stream
-
-    def _replayed(self, event: E, version: int) -> None:
-        self.apply(event)
-        self._version = version
-
-    def _restored(self, state: dict[str, Any], version: int) -> None:
-        self.restore_snapshot(state)
-        self._version = version
-        self._snapshot_at = version
-
-    def _committed(self, version: int) -> None:
-        self._pending.clear()
-        self._version = version
-
-    def _make_read_only(self, reason: str) -> None:
-        self._read_only = reason
-
     def __repr__(self) -> str:
-        pending = len(getattr(self, "_pending", ()))
-        shown = f", {pending} pending" if pending else ""
-        stream, version = getattr(self, "_stream", ""), getattr(self, "_version", 0)
-        return f"<{type(self).__name__} {stream!r} v{version}{shown}>"
+        book = getattr(self, "_bookkeeping", None) or Bookkeeping()
+        shown = f", {len(book.pending)} pending" if book.pending else ""
+        return f"<{type(self).__name__} {book.stream!r} v{book.version}{shown}>"

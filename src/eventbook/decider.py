@@ -91,4 +91,4 @@ class DeciderAggregate(Aggregate[E], Generic[C, S, E]):
         return f"{self.decider.name}:{self.decider.snapshot_version}"
 
     def __repr__(self) -> str:
-        return f"<{self.decider.name} {self._stream!r} v{self._version} {self.state!r}>"
+        return f"<{self.decider.name} {self.stream!r} v{self.version} {self.state!r}>"

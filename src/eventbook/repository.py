@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast, overload
 
-from eventbook.aggregate import Aggregate
+from eventbook.aggregate import Aggregate, Bookkeeping
 from eventbook.context import CommandContext
 from eventbook.decider import Decider, DeciderAggregate
 from eventbook.encoding import check_stream_name, check_version
@@ -91,7 +91,7 @@ class Repository(Generic[A]):
         self.events = events
         self._factory = cast("Callable[[], A]", factory)
         prototype = self._factory()
-        prototype._bind("")  # also checks that __init__ called super().__init__()
+        Bookkeeping.of(prototype)  # checks that its __init__ called super().__init__()
         self.is_decider = isinstance(prototype, DeciderAggregate)
         self._snapshotter: Snapshotter | None = None
         self.cache: StateCache | None = None
@@ -117,7 +117,7 @@ class Repository(Generic[A]):
 
     def _new(self, stream: str) -> A:
         aggregate = self._factory()
-        aggregate._bind(stream)
+        Bookkeeping.of(aggregate).bind(stream)
         return aggregate
 
     async def load(
@@ -151,7 +151,7 @@ class Repository(Generic[A]):
             history = f"as of {as_of.isoformat()}"
             if at_version == 0:
                 aggregate = self.new(stream)
-                aggregate._make_read_only(history)
+                Bookkeeping.of(aggregate).read_only = history
                 return aggregate
         elif at_version is not None:
             history = f"at version {at_version}"
@@ -162,7 +162,7 @@ class Repository(Generic[A]):
                 f" it has no version {at_version}"
             )
         if history is not None:
-            aggregate._make_read_only(history)
+            Bookkeeping.of(aggregate).read_only = history
         return aggregate
 
     async def save(
@@ -176,17 +176,18 @@ class Repository(Generic[A]):
         store returns that run's result, nothing is written, and `context.saved.replayed`
         says so. Returns `None` when there was nothing to save.
         """
-        if aggregate._read_only is not None:
+        book = Bookkeeping.of(aggregate)
+        if book.read_only is not None:
             raise ValidationError(
-                f"{aggregate.stream!r} was loaded {aggregate._read_only}; history is read-only"
+                f"{book.stream!r} was loaded {book.read_only}; history is read-only"
             )
-        pending = aggregate._pending
+        pending = book.pending
         if not pending:
             return None
-        stream = aggregate.stream
+        stream = book.stream
         if not stream:
             raise ValidationError("this aggregate has no stream; get it from load() or new()")
-        loaded = aggregate.version
+        loaded = book.version
         if context is not None:
             context.check_can_save(stream)
             ids = context.event_ids(len(pending))
@@ -209,9 +210,9 @@ class Repository(Generic[A]):
         if context is not None:
             context.record_save(stream, result, ids, replayed=replayed)
         if replayed:
-            aggregate._make_read_only("before its command's events were found stored already")
+            book.read_only = "before its command's events were found stored already"
             return result
-        aggregate._committed(result.version)
+        book.committed(result.version)
         if self._snapshotter is not None:
             await self._snapshotter.after_save(aggregate)
         if self.cache is not None:
@@ -220,7 +221,7 @@ class Repository(Generic[A]):
 
     def is_unverified(self, aggregate: A) -> bool:
         """Whether `aggregate` came from `load(..., verified=False)` as the cache had it."""
-        return aggregate._unverified
+        return Bookkeeping.of(aggregate).unverified
 
     async def is_current(self, aggregate: A) -> bool:
         """Whether the aggregate's stream is still at the version the aggregate has."""
@@ -236,13 +237,14 @@ class Repository(Generic[A]):
             if recalled is not None:
                 aggregate, trusted = recalled
                 if trusted and not verified:
-                    aggregate._unverified = True
+                    Bookkeeping.of(aggregate).unverified = True
                     return aggregate
         if aggregate is None and self._snapshotter is not None:
             aggregate = await self._snapshotter.restore(lambda: self._new(stream), at_version)
         if aggregate is None:
             aggregate = self._new(stream)
-        start = aggregate.version + 1
+        book = Bookkeeping.of(aggregate)
+        start = book.version + 1
         if at_version is not None and start > at_version:
             return aggregate
         limit = None if at_version is None else at_version - start + 1
@@ -251,19 +253,21 @@ class Repository(Generic[A]):
         async for page in pages:
             batch += page
             if len(batch) >= _BATCH:
-                await self._replay(aggregate, batch)
+                await self._replay(aggregate, book, batch)
                 batch = []
         if batch:
-            await self._replay(aggregate, batch)
+            await self._replay(aggregate, book, batch)
         if cache is not None:
             cache.remember(aggregate)  # caught up: the entry is current (and trusted) again
         return aggregate
 
-    async def _replay(self, aggregate: A, batch: list[RecordedEvent]) -> None:
+    async def _replay(
+        self, aggregate: A, book: Bookkeeping[Any], batch: list[RecordedEvent]
+    ) -> None:
         apply = aggregate.apply
         for event in await self.events.deserialise(batch):
             apply(event)
-        aggregate._version = batch[-1].version
+        book.version = batch[-1].version
 
     async def _version_at(self, stream: str, as_of: datetime) -> int:
         """The newest version recorded at or before `as_of` (0 if none)."""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from eventbook.aggregate import Aggregate
+from eventbook.aggregate import Aggregate, Bookkeeping
 from eventbook.errors import ValidationError
 from eventbook.store import EventStore
 
@@ -71,7 +71,8 @@ class Snapshotter:
         if snapshot is None:
             return None
         try:
-            aggregate._restored(snapshot.state, snapshot.version)
+            aggregate.restore_snapshot(snapshot.state)
+            Bookkeeping.of(aggregate).restored(snapshot.version)
         except Exception:
             self.stats.unusable += 1
             log.warning(
@@ -86,7 +87,8 @@ class Snapshotter:
 
     async def after_save(self, aggregate: Aggregate[Any]) -> None:
         """Take a snapshot if the policy says so. Never raises (except on cancellation)."""
-        since = aggregate.version - aggregate._snapshot_at
+        book = Bookkeeping.of(aggregate)
+        since = book.version - book.snapshot_at
         try:
             if not self.policy(aggregate, since):
                 return
@@ -106,5 +108,5 @@ class Snapshotter:
                 exc_info=True,
             )
             return
-        aggregate._snapshot_at = aggregate.version
+        book.snapshot_at = book.version
         self.stats.taken += 1

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from eventbook.aggregate import Aggregate
+from eventbook.aggregate import Aggregate, Bookkeeping
 from eventbook.errors import ValidationError
 
 log = logging.getLogger("eventbook.repository")
@@ -64,13 +64,13 @@ class StateCache:
         self._entries.move_to_end(stream)
         aggregate = new()
         try:
-            aggregate._restored(_decode(entry.state), entry.version)
+            aggregate.restore_snapshot(_decode(entry.state))
         except Exception:
             log.warning("the cached state of %r cannot be restored", stream, exc_info=True)
             self.discard(stream)
             self.misses += 1
             return None
-        aggregate._snapshot_at = entry.snapshot_at
+        Bookkeeping.of(aggregate).restored(entry.version, snapshot_at=entry.snapshot_at)
         self.hits += 1
         return aggregate, entry.trusted
 
@@ -83,7 +83,8 @@ class StateCache:
             log.warning("the state of %r cannot be cached", stream, exc_info=True)
             self.discard(stream)
             return
-        self._entries[stream] = _Entry(aggregate.version, aggregate._snapshot_at, state)
+        book = Bookkeeping.of(aggregate)
+        self._entries[stream] = _Entry(book.version, book.snapshot_at, state)
         self._entries.move_to_end(stream)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)

@@ -21,6 +21,7 @@ from eventbook import (
     Repository,
     ValidationError,
 )
+from eventbook.aggregate import Bookkeeping
 from eventbook.backends.memory import MemoryEventStore
 from eventbook.context import _EVENT_IDS as EVENT_ID_NAMESPACE
 from tests.unit.write_domain import (
@@ -176,7 +177,9 @@ async def test_saving_a_command_that_already_ran_writes_nothing(store: EventStor
 
     # the same command again, decided on newer state that happens to allow it
     retry = await orders.load("order-6")
-    retry._version = 2  # as if the order had been placed by someone else and cancelled
+    Bookkeeping.of(
+        retry
+    ).version = 2  # as if the order had been placed by someone else and cancelled
     retry.status = "new"
     retry.place("ann", 10)
     context = CommandContext.for_command(PlaceOrder("6", "ann", 10), metadata)
@@ -272,3 +275,40 @@ def test_an_aggregate_without_apply_says_so() -> None:
 
     with pytest.raises(NotImplementedError, match="Lazy must define apply"):
         Lazy().record(msgspec.Struct())
+
+
+def test_an_aggregate_reports_its_bookkeeping() -> None:
+    order = Order()
+    book = Bookkeeping.of(order)
+    order.place("ann", 10)
+    book.bind("order-7")  # what an __init__ recorded is state, not pending
+    assert (order.stream, order.version, order.pending_events) == ("order-7", 0, ())
+    assert order.status == "placed"
+
+    order.ship("DHL")
+    assert len(order.pending_events) == 1
+    assert repr(order) == "<Order 'order-7' v0, 1 pending>"
+    book.committed(2)
+    assert (order.version, order.pending_events) == (2, ())
+
+    book.restored(5)
+    assert (order.version, book.snapshot_at) == (5, 5)
+    book.restored(8, snapshot_at=5)  # a cached state newer than the stored snapshot
+    assert (order.version, book.snapshot_at) == (8, 5)
+    assert repr(order) == "<Order 'order-7' v8>"
+
+
+def test_an_aggregate_whose_init_skips_super_says_so() -> None:
+    class Forgetful(Aggregate[Any]):
+        def __init__(self) -> None:
+            self.x = 1
+
+        def apply(self, event: Any) -> None:
+            pass
+
+    forgetful = Forgetful()
+    with pytest.raises(TypeError, match=r"Forgetful.__init__ must call super\(\).__init__\(\)"):
+        forgetful.record(msgspec.Struct())
+    with pytest.raises(TypeError, match=r"must call super\(\).__init__\(\)"):
+        Bookkeeping.of(forgetful)
+    assert repr(forgetful) == "<Forgetful '' v0>"

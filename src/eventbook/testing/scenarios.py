@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar, overload
 
-from eventbook.aggregate import Aggregate
+from eventbook.aggregate import Aggregate, Bookkeeping
 from eventbook.decider import Decider, DeciderAggregate
 from eventbook.encoding import decode_object, encode_object
 from eventbook.errors import ValidationError
@@ -160,9 +160,11 @@ class When(Generic[A]):
 
     def _run(self) -> tuple[A, tuple[object, ...], BaseException | None]:
         aggregate = self._scenario._factory()
-        aggregate._bind(f"{self._scenario._name}-scenario")
+        book = Bookkeeping.of(aggregate)
+        book.bind(f"{self._scenario._name}-scenario")
         for version, event in enumerate(self._given, start=1):
-            aggregate._replayed(self._as_read(event), version)
+            aggregate.apply(self._as_read(event))
+            book.version = version
         try:
             outcome = self._act(aggregate)
         except Exception as exc:
