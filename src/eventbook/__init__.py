@@ -3,7 +3,7 @@
 This module lists the public API; everything else is an implementation detail.
 """
 
-from eventbook.aggregate import Aggregate, DomainError
+from eventbook.aggregate import Aggregate
 from eventbook.commands import CommandBus, CommandResult, RetryPolicy, aggregate_handler
 from eventbook.connect import connect
 from eventbook.context import CommandContext, CommandMetadata
@@ -12,6 +12,7 @@ from eventbook.errors import (
     CommandIdReused,
     CommandValidationError,
     ConcurrencyError,
+    DomainError,
     DuplicateEventError,
     EventbookError,
     EventSchemaError,

@@ -22,13 +22,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Generic, TypeVar
 
-from eventbook.errors import EventbookError
-
 E = TypeVar("E")
-
-
-class DomainError(EventbookError):
-    """A command broke a business rule; nothing was recorded. Subclass it for each rule."""
 
 
 class Bookkeeping(Generic[E]):

@@ -137,3 +137,10 @@ class UnknownEventType(EventbookError):
 
 class EventSchemaError(EventbookError):
     """Stored event data cannot be brought to, or read as, the current schema."""
+
+
+# -- the write side -----------------------------------------------------------------------
+
+
+class DomainError(EventbookError):
+    """A command broke a business rule; nothing was recorded. Subclass it for each rule."""
