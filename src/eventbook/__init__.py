@@ -12,6 +12,7 @@ from eventbook.commands import (
     UnknownCommandError,
     aggregate_handler,
 )
+from eventbook.commands import Handler as CommandHandler
 from eventbook.connect import connect
 from eventbook.context import CommandContext, CommandMetadata
 from eventbook.decider import Decider, DeciderAggregate
@@ -54,6 +55,7 @@ __all__ = [
     "AppendResult",
     "CommandBus",
     "CommandContext",
+    "CommandHandler",
     "CommandIdReused",
     "CommandMetadata",
     "CommandResult",
