@@ -19,8 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from apps.orders.api.schemas import ref
-from eventbook import ConcurrencyError, ValidationError
-from eventbook.aggregate import DomainError
+from eventbook import ConcurrencyError, DomainError, ValidationError
 
 log = logging.getLogger("orders.api")
 

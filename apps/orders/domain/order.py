@@ -23,7 +23,7 @@ from apps.orders.domain.events import (
     RefundIssued,
     ShippingAddressUpdated,
 )
-from eventbook.aggregate import Aggregate, DomainError
+from eventbook import Aggregate, DomainError
 
 Clock = Callable[[], datetime]
 ZERO = Decimal("0.00")
