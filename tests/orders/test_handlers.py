@@ -24,6 +24,7 @@ from apps.orders.domain.order import (
     PaymentAmountMismatch,
 )
 from apps.orders.handlers import EXPECTED_VERSION, VersionMismatch, register_handlers, stream_of
+from apps.orders.seed import seed, simulated_clock
 
 import eventbook
 from eventbook import (
@@ -257,6 +258,29 @@ async def test_a_racing_writer_with_an_expected_version_gets_a_mismatch(
     )
     assert sorted(type(o).__name__ for o in outcomes) == ["CommandResult", "VersionMismatch"]
     assert await store.stream_version(stream_of("o1")) == 2
+
+
+async def test_handlers_read_real_utc_time_unless_given_a_clock(store: EventStore) -> None:
+    bus = CommandBus(store)
+    register_handlers(bus, Repository(store, Order, order_events()))
+    before = datetime.now(UTC)
+    await bus.dispatch(place())
+    stamped = datetime.fromisoformat((await history(store))[0].data["at"])
+    assert before <= stamped <= datetime.now(UTC)
+
+
+async def test_the_seeder_plays_each_command_at_its_simulated_time(store: EventStore) -> None:
+    await seed(store, Repository(store, Order, order_events()), 40, weeks=2)
+    placed = [
+        datetime.fromisoformat(e.data["at"])
+        async for e in store.read_all()
+        if e.type == "OrderPlaced"
+    ]
+    assert len(placed) == 40
+    assert max(placed) <= datetime.now(UTC)
+    assert max(placed) - min(placed) > timedelta(days=3)
+    with pytest.raises(RuntimeError, match="outside a seeded command"):
+        simulated_clock()
 
 
 def _expecting(version: int) -> CommandMetadata:
