@@ -21,7 +21,7 @@ from eventbook.projections import HandlerMap, Projection, ProjectionDatabase
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from eventbook.projections.sinks.redis_streams import StreamBatch
+    from eventbook.projections import StreamBatch
 
 BACKLOG = 50
 """How many recent items a new follower gets before live ones."""
@@ -123,7 +123,7 @@ def redis_feed_projection(
     client: Redis, database: ProjectionDatabase, prefix: str, event_types: frozenset[str]
 ) -> Projection[StreamBatch]:
     """Writes every order event to the Redis feed stream, capped, once per event."""
-    from eventbook.projections.sinks.redis_streams import RedisStreamSink
+    from eventbook.projections import RedisStreamSink  # only a Redis deployment needs it
 
     handlers: HandlerMap[StreamBatch] = HandlerMap()
 

@@ -13,9 +13,7 @@ from typing import Any
 
 from apps.orders.domain import commands as c
 from apps.orders.domain.order import Clock, Order, OrderError, utc_now
-from eventbook.commands import CommandBus, Handler
-from eventbook.context import CommandContext
-from eventbook.repository import Repository
+from eventbook import CommandBus, CommandContext, CommandHandler, Repository
 
 EXPECTED_VERSION = "expected_version"
 """Metadata key for the stream version the client expects (from `If-Match`)."""
@@ -48,7 +46,7 @@ ACTIONS: dict[type[Any], Act] = {
 }
 
 
-def order_handler(orders: Repository[Order], act: Act, clock: Clock) -> Handler[Any]:
+def order_handler(orders: Repository[Order], act: Act, clock: Clock) -> CommandHandler[Any]:
     async def handle(command: Any, context: CommandContext) -> None:
         order = await orders.load(stream_of(command.order_id))
         expected = context.metadata.extra.get(EXPECTED_VERSION)
@@ -60,6 +58,10 @@ def order_handler(orders: Repository[Order], act: Act, clock: Clock) -> Handler[
     return handle
 
 
-def register_handlers(bus: CommandBus, orders: Repository[Order], clock: Clock = utc_now) -> None:
+def register_handlers(
+    bus: CommandBus, orders: Repository[Order], *, clock: Clock = utc_now
+) -> None:
+    """Route every order command to its handler; events are stamped with `clock`'s time
+    (real UTC time, unless a caller such as the seeder or a test simulates it)."""
     for command_type, act in ACTIONS.items():
         bus.register(command_type, order_handler(orders, act, clock))

@@ -17,8 +17,7 @@ from apps.orders.read_models.order_list import order_list
 from apps.orders.read_models.search import order_search
 from apps.orders.read_models.store_stats import store_stats
 from apps.orders.settings import Settings
-from eventbook import EventStore
-from eventbook.messages import EventRegistry
+from eventbook import EventRegistry, EventStore
 from eventbook.projections import Projection, ProjectionDatabase
 
 FEED_PREFIX = "orders-feed:"

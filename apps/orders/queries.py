@@ -194,8 +194,10 @@ class Queries:
 
     async def recent_events(self, limit: int) -> list[dict[str, Any]]:
         rows = await self._fetch(
+            # The events of one append share their time; their positions are text, so a
+            # shorter one is the smaller ("9" before "10").
             "SELECT position, stream, version, type, recorded_at FROM recent_events"
-            " ORDER BY recorded_at DESC, position DESC LIMIT ?",
+            " ORDER BY recorded_at DESC, LENGTH(position) DESC, position DESC LIMIT ?",
             [limit],
         )
         return [

@@ -2,7 +2,8 @@
 
 Orders are placed over several simulated weeks; most are paid, most paid ones ship, some
 are changed, some cancelled (paid ones are refunded). Commands go through the command bus
-like any client's, with a simulated clock. The oldest few percent are imported as
+like any client's, on a bus of the seeder's own whose handlers read a simulated clock
+(the service's bus keeps the real one). The oldest few percent are imported as
 version 1 `OrderPlaced` events, from before orders had a currency, so the store holds
 both schema versions and every reader relies on the upcaster.
 """
@@ -20,17 +21,28 @@ from decimal import Decimal
 import msgspec
 
 from apps.orders.domain import commands as c
-from apps.orders.handlers import stream_of
-from eventbook import NO_STREAM, DomainError, EventStore, NewEvent
-from eventbook.commands import CommandBus
-from eventbook.context import CommandMetadata
+from apps.orders.domain.order import Order
+from apps.orders.handlers import register_handlers, stream_of
+from eventbook import (
+    NO_STREAM,
+    CommandBus,
+    CommandMetadata,
+    DomainError,
+    EventStore,
+    NewEvent,
+    Repository,
+)
 
-simulated_now: ContextVar[datetime | None] = ContextVar("simulated_now", default=None)
+# The time of the command being played; one per worker task, which each copy the context.
+_simulated_now: ContextVar[datetime | None] = ContextVar("simulated_now", default=None)
 
 
-def clock() -> datetime:
-    """The handlers' clock: the simulated time while seeding, else the real one."""
-    return simulated_now.get() or datetime.now(UTC)
+def simulated_clock() -> datetime:
+    """The seeding handlers' clock: the simulated time of the command being played."""
+    now = _simulated_now.get()
+    if now is None:
+        raise RuntimeError("the simulated clock is read outside a seeded command")
+    return now
 
 
 FIRST = [
@@ -160,7 +172,7 @@ LEGACY_SHARE = 0.04
 
 async def seed(
     store: EventStore,
-    bus: CommandBus,
+    repository: Repository[Order],
     orders: int,
     *,
     weeks: int = 6,
@@ -168,6 +180,8 @@ async def seed(
     seed_value: int = 2026,
 ) -> int:
     """Create `orders` orders spread over the last `weeks` weeks; returns the count made."""
+    bus = CommandBus(store)
+    register_handlers(bus, repository, clock=simulated_clock)
     rng = random.Random(seed_value)
     end = datetime.now(UTC).replace(microsecond=0)
     start = end - timedelta(weeks=weeks)
@@ -261,13 +275,13 @@ class _Life:
         for when, command in _steps(self.order_id, at, self.rng, currency):
             if when > self.end:
                 break  # the future has not happened yet
-            simulated_now.set(when)
+            _simulated_now.set(when)
             if legacy and isinstance(command, c.PlaceOrder):
                 await self._import_v1(command, when)
                 continue
             with contextlib.suppress(DomainError):
                 await self.bus.dispatch(command, CommandMetadata(actor=self.actor))
-        simulated_now.set(None)
+        _simulated_now.set(None)
 
     async def _import_v1(self, command: c.PlaceOrder, at: datetime) -> None:
         """An order from before currencies, stored as the old code wrote it: version 1."""

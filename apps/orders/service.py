@@ -14,16 +14,14 @@ import eventbook
 from apps.orders import seed
 from apps.orders.api_keys import ApiKeys, Role
 from apps.orders.domain.events import order_events
-from apps.orders.domain.order import Order
+from apps.orders.domain.order import Order, utc_now
 from apps.orders.feed import Feed, InProcessFeed, RedisFeed
 from apps.orders.handlers import register_handlers
 from apps.orders.projections import FEED_PREFIX, open_database, order_projections
 from apps.orders.queries import Queries
 from apps.orders.settings import Settings
-from eventbook.commands import CommandBus
+from eventbook import CommandBus, Repository, snapshot_every
 from eventbook.projections import Projection, ProjectionDaemon, SearchSink, setup_projection
-from eventbook.repository import Repository
-from eventbook.snapshots import snapshot_every
 
 log = logging.getLogger("orders")
 
@@ -50,7 +48,7 @@ class OrdersService:
             self.store, Order, self.events, snapshots=snapshot_every(SNAPSHOT_EVERY)
         )
         self.bus = CommandBus(self.store)
-        register_handlers(self.bus, self.orders, seed.clock)
+        register_handlers(self.bus, self.orders, clock=utc_now)
         self.database = await open_database(self.settings.read_models_url)
         redis = self._redis()
         self.projections = order_projections(self.database, self.events, redis=redis)
@@ -75,7 +73,7 @@ class OrdersService:
                 await setup_projection(projection)
         if self.settings.seed_orders > 0 and await self._store_is_new():
             log.info("seeding %d orders through the command path", self.settings.seed_orders)
-            await seed.seed(self.store, self.bus, self.settings.seed_orders)
+            await seed.seed(self.store, self.orders, self.settings.seed_orders)
 
     async def stop(self) -> None:
         if self._daemon is not None:

@@ -4,7 +4,13 @@ This module lists the public API; everything else is an implementation detail.
 """
 
 from eventbook.aggregate import Aggregate
-from eventbook.commands import CommandBus, CommandResult, RetryPolicy, aggregate_handler
+from eventbook.commands import (
+    CommandBus,
+    CommandHandler,
+    CommandResult,
+    RetryPolicy,
+    aggregate_handler,
+)
 from eventbook.connect import connect
 from eventbook.context import CommandContext, CommandMetadata
 from eventbook.decider import Decider, DeciderAggregate
@@ -54,6 +60,7 @@ __all__ = [
     "AppendSignal",
     "CommandBus",
     "CommandContext",
+    "CommandHandler",
     "CommandIdReused",
     "CommandMetadata",
     "CommandResult",

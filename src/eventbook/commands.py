@@ -56,7 +56,7 @@ A = TypeVar("A", bound=Aggregate[Any])
 S = TypeVar("S")
 E = TypeVar("E")
 
-Handler = Callable[[C, CommandContext], Awaitable[object]]
+CommandHandler = Callable[[C, CommandContext], Awaitable[object]]
 """`async def handle(command, context) -> None`; its return value is ignored."""
 
 
@@ -103,7 +103,7 @@ class RetryPolicy:
 class _Route(Generic[C]):
     name: str
     cls: type[C]
-    handler: Handler[C]
+    handler: CommandHandler[C]
 
 
 class CommandBus:
@@ -122,7 +122,9 @@ class CommandBus:
         self._by_class: dict[type[Any], _Route[Any]] = {}
         self._by_name: dict[str, _Route[Any]] = {}
 
-    def register(self, command: type[C], handler: Handler[C], *, name: str | None = None) -> None:
+    def register(
+        self, command: type[C], handler: CommandHandler[C], *, name: str | None = None
+    ) -> None:
         """Send commands of type `command` to `handler`. `name` defaults to the class name."""
         command_name = command.__name__ if name is None else name
         check_name("command name", command_name)
@@ -240,7 +242,7 @@ def aggregate_handler(
     *,
     stream: Callable[[C], str],
     act: Callable[[DeciderAggregate[C, S, E], C], object] | None = None,
-) -> Handler[C]: ...
+) -> CommandHandler[C]: ...
 
 
 @overload
@@ -249,7 +251,7 @@ def aggregate_handler(
     *,
     stream: Callable[[C], str],
     act: Callable[[A, C], object],
-) -> Handler[C]: ...
+) -> CommandHandler[C]: ...
 
 
 def aggregate_handler(
@@ -257,7 +259,7 @@ def aggregate_handler(
     *,
     stream: Callable[[Any], str],
     act: Callable[[Any, Any], object] | None = None,
-) -> Handler[Any]:
+) -> CommandHandler[Any]:
     """The usual handler: load the command's aggregate, act on it, save it.
 
     `stream(command)` names the aggregate's stream. `act(aggregate, command)` calls its

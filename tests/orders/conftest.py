@@ -37,11 +37,16 @@ class RunningService:
         return httpx.Client(base_url=self.url, timeout=30, **options)  # type: ignore[arg-type]
 
 
+def _python_path() -> str:
+    """The checkout first, then the caller's own path (which may put a source tree first)."""
+    return os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+
+
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, *args],
         cwd=ROOT,
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, **env, "PYTHONPATH": _python_path()},
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )

@@ -23,8 +23,7 @@ from apps.orders.api.problems import Problem
 from apps.orders.api.security import api_key_header, require_writer, service_of
 from apps.orders.domain import commands as c
 from apps.orders.handlers import EXPECTED_VERSION, VersionMismatch
-from eventbook import uuid7
-from eventbook.context import CommandMetadata
+from eventbook import CommandMetadata, uuid7
 
 router = APIRouter(prefix="/api", tags=["commands"])
 ORDER_IDS = UUID("3b8f0f6e-52a4-4c8e-9d61-6a0e4f2b7c19")

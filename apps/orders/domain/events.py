@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from eventbook.messages import EventRegistry
+from eventbook import EventRegistry
 
 
 class LineItem(msgspec.Struct, frozen=True):

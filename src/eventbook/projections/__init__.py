@@ -1,9 +1,11 @@
 """The read side: projections, their daemon, checkpoints, leases, dead letters, rebuilds.
 
-Importing this package imports no database driver: `eventbook.projections.postgres`
-imports asyncpg and `eventbook.projections.sinks.redis_streams` imports redis, each
-only when you import it.
+Importing this package imports no database driver: `PostgresDatabase` (asyncpg) and
+`RedisStreamSink` / `StreamBatch` (redis) are exported here but imported on first use.
 """
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from eventbook.projections.builds import (
     catch_up,
@@ -61,6 +63,25 @@ from eventbook.projections.status import (
 )
 from eventbook.projections.waiting import wait_for
 
+if TYPE_CHECKING:
+    from eventbook.projections.postgres import PostgresDatabase
+    from eventbook.projections.sinks.redis_streams import RedisStreamSink, StreamBatch
+
+# Exports whose modules go with a database driver: imported when first asked for.
+_LAZY_EXPORTS = {
+    "PostgresDatabase": "eventbook.projections.postgres",
+    "RedisStreamSink": "eventbook.projections.sinks.redis_streams",
+    "StreamBatch": "eventbook.projections.sinks.redis_streams",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY_EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
 __all__ = [
     "BatchObserver",
     "BatchUpcaster",
@@ -76,6 +97,7 @@ __all__ = [
     "ParkedEvent",
     "ParkedEventNotFound",
     "ParkedStatus",
+    "PostgresDatabase",
     "Projection",
     "ProjectionDaemon",
     "ProjectionDatabase",
@@ -85,6 +107,7 @@ __all__ = [
     "ProjectionState",
     "ProjectionStatus",
     "ProjectionTimeout",
+    "RedisStreamSink",
     "RetryPolicy",
     "RunnerSettings",
     "RunnerState",
@@ -96,6 +119,7 @@ __all__ = [
     "Sink",
     "SqlBatch",
     "SqlSink",
+    "StreamBatch",
     "UnknownProjection",
     "Upcaster",
     "catch_up",
