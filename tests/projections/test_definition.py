@@ -9,7 +9,7 @@ import pytest
 from eventbook.errors import ValidationError
 from eventbook.ids import uuid7
 from eventbook.projections import HandlerMap, Projection, RetryPolicy, SqlBatch
-from eventbook.projections.buffer import WriteBuffer
+from eventbook.projections._buffer import WriteBuffer
 from eventbook.projections.sinks.redis_streams import marker
 from eventbook.projections.sinks.sql import TableNames
 from eventbook.store import Position, RecordedEvent

@@ -24,8 +24,8 @@ from eventbook.projections import (
     setup_projection,
     wait_for,
 )
-from eventbook.projections.buffer import WriteBuffer
-from eventbook.projections.ports import CheckpointMove
+from eventbook.projections._buffer import WriteBuffer
+from eventbook.projections._ports import CheckpointMove
 from eventbook.store import Position
 from tests.conftest import PostgresForTests
 from tests.projections.conftest import place_orders

@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, cast
 
-from eventbook.projections.ports import Session
+from eventbook.projections._ports import Session
 from eventbook.projections.sinks.sql import SqlBatch, TableNames
 
 

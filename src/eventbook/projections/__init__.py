@@ -1,11 +1,20 @@
 """The read side: projections, their daemon, checkpoints, leases, dead letters, rebuilds.
 
+`__all__` below is the whole public surface. The package is laid out like the store:
+
+- the core (modules with a leading underscore): the projection definition, the runner,
+  the daemon, builds, parking, status, waiting, lag, settings, errors, and `_ports`, the
+  contract between the runner, the projection databases and the sinks;
+- one folder per projection database, `sqlite/` and `postgres/`, each with its database,
+  session and connection modules and its SQL, one operation per `queries/*.sql` file;
+- `sinks/`: where read models live (SQL tables, search indexes, Redis streams).
+
 Importing this package imports no database driver: `eventbook.projections.postgres`
 imports asyncpg and `eventbook.projections.sinks.redis_streams` imports redis, each
 only when you import it.
 """
 
-from eventbook.projections.builds import (
+from eventbook.projections._builds import (
     catch_up,
     drop_build,
     rebuild,
@@ -13,8 +22,8 @@ from eventbook.projections.builds import (
     setup_projection,
     switch_to,
 )
-from eventbook.projections.daemon import ProjectionDaemon
-from eventbook.projections.errors import (
+from eventbook.projections._daemon import ProjectionDaemon
+from eventbook.projections._errors import (
     HandlerFailed,
     InlineProjectionError,
     LeaseLost,
@@ -25,9 +34,9 @@ from eventbook.projections.errors import (
     ProjectionTimeout,
     UnknownProjection,
 )
-from eventbook.projections.inline import InlineProjections
-from eventbook.projections.parking import discard_parked, list_parked, retry_parked
-from eventbook.projections.ports import (
+from eventbook.projections._inline import InlineProjections
+from eventbook.projections._parking import discard_parked, list_parked, retry_parked
+from eventbook.projections._ports import (
     CheckpointRow,
     ParkedEvent,
     ParkedStatus,
@@ -35,7 +44,7 @@ from eventbook.projections.ports import (
     Session,
     Sink,
 )
-from eventbook.projections.projection import (
+from eventbook.projections._projection import (
     BatchUpcaster,
     Handler,
     HandlerMap,
@@ -44,22 +53,22 @@ from eventbook.projections.projection import (
     RetryPolicy,
     Upcaster,
 )
-from eventbook.projections.runner import (
+from eventbook.projections._runner import (
     BatchObserver,
     ProjectionRunner,
     RunnerSettings,
     RunnerState,
 )
-from eventbook.projections.sinks.search import SearchBatch, SearchHit, SearchSink
-from eventbook.projections.sinks.sql import SqlBatch, SqlSink
-from eventbook.projections.sqlite import SQLiteDatabase
-from eventbook.projections.status import (
+from eventbook.projections._status import (
     ProjectionState,
     ProjectionStatus,
     projection_status,
     status,
 )
-from eventbook.projections.waiting import wait_for
+from eventbook.projections._waiting import wait_for
+from eventbook.projections.sinks.search import SearchBatch, SearchHit, SearchSink
+from eventbook.projections.sinks.sql import SqlBatch, SqlSink
+from eventbook.projections.sqlite import SQLiteDatabase
 
 __all__ = [
     "BatchObserver",

@@ -29,8 +29,8 @@ from typing import Any
 import msgspec
 
 from eventbook.errors import ValidationError
-from eventbook.projections.buffer import WriteBuffer
-from eventbook.projections.ports import ProjectionDatabase, Session
+from eventbook.projections._buffer import WriteBuffer
+from eventbook.projections._ports import ProjectionDatabase, Session
 from eventbook.projections.sinks.sql import SqlBatch, TableNames, check_identifier, versioned
 
 POINTERS = "eventbook_search_active"

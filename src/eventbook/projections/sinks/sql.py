@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventbook.errors import ValidationError
-from eventbook.projections.buffer import Footprint, WriteBuffer
-from eventbook.projections.ports import ProjectionDatabase, Row, Session
+from eventbook.projections._buffer import Footprint, WriteBuffer
+from eventbook.projections._ports import ProjectionDatabase, Row, Session
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _WORD = re.compile(r"[a-z_][a-z0-9_]*")
@@ -150,7 +150,7 @@ class SqlSink:
     """Tables in the projection database; `schema` creates them (with `{table}` names).
 
     `reorder=False` keeps every write in handler order; needed only when the tables are
-    tied by foreign keys or triggers (see `eventbook.projections.buffer`).
+    tied by foreign keys or triggers (see `eventbook.projections._buffer`).
     """
 
     def __init__(
