@@ -15,7 +15,7 @@ from eventbook.projections import (
     HandlerMap,
     Projection,
     ProjectionDatabase,
-    RetryPolicy,
+    HandlerRetry,
     SqlBatch,
     SqlSink,
 )
@@ -46,7 +46,7 @@ def orders_projection(
     *,
     name: str = "orders",
     version: int = 1,
-    retry: RetryPolicy | None = None,
+    retry: HandlerRetry | None = None,
     poison: Callable[[RecordedEvent], bool] | None = None,
     batch_size: int | None = None,
     upcast: Callable[[RecordedEvent], RecordedEvent] | None = None,
@@ -89,7 +89,7 @@ def orders_projection(
         SqlSink(database, tables=["orders", "applied", "totals"], schema=SCHEMA),
         handlers,
         version=version,
-        retry=retry or RetryPolicy(max_attempts=3, backoff=0.01),
+        retry=retry or HandlerRetry(max_attempts=3, backoff=0.01),
         batch_size=batch_size,
         upcast=upcast,
     )

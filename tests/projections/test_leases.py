@@ -16,7 +16,7 @@ from eventbook.projections import (
     ProjectionDaemon,
     ProjectionDatabase,
     ProjectionRunner,
-    RetryPolicy,
+    HandlerRetry,
     RunnerSettings,
     RunnerState,
     SQLiteDatabase,
@@ -228,7 +228,7 @@ async def test_a_retry_backoff_longer_than_the_lease_keeps_the_lease(
     is parked (another runner taking over would start them over, again and again)."""
     await place_orders(memory_store, 2)
     poisoned = {e.id async for e in memory_store.read_all() if e.type == "ItemAdded"}
-    retry = RetryPolicy(max_attempts=3, backoff=0.5, max_backoff=0.5)
+    retry = HandlerRetry(max_attempts=3, backoff=0.5, max_backoff=0.5)
     projection = orders_projection(database, retry=retry, poison=lambda e: e.id in poisoned)
     settings = RunnerSettings(
         batch_size=10, poll_interval=0.05, lease_ttl=0.3, acquire_interval=0.05

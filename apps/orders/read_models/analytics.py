@@ -13,7 +13,7 @@ from eventbook.projections import (
     HandlerMap,
     Projection,
     ProjectionDatabase,
-    RetryPolicy,
+    HandlerRetry,
     SqlBatch,
     SqlSink,
 )
@@ -152,5 +152,5 @@ def analytics(
         version=version,
         categories=frozenset({"order"}),
         upcast_batch=upcast,
-        retry=RetryPolicy(max_attempts=3, backoff=0.05),
+        retry=HandlerRetry(max_attempts=3, backoff=0.05),
     )

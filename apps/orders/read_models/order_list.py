@@ -11,7 +11,7 @@ from eventbook.projections import (
     HandlerMap,
     Projection,
     ProjectionDatabase,
-    RetryPolicy,
+    HandlerRetry,
     SqlBatch,
     SqlSink,
 )
@@ -162,5 +162,5 @@ def order_list(
         version=version,
         categories=frozenset({"order"}),
         upcast_batch=upcast,
-        retry=RetryPolicy(max_attempts=3, backoff=0.05),
+        retry=HandlerRetry(max_attempts=3, backoff=0.05),
     )

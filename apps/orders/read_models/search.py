@@ -9,7 +9,7 @@ from eventbook.projections import (
     HandlerMap,
     Projection,
     ProjectionDatabase,
-    RetryPolicy,
+    HandlerRetry,
     SearchBatch,
     SearchSink,
 )
@@ -69,5 +69,5 @@ def order_search(
         version=version,
         categories=frozenset({"order"}),
         upcast_batch=upcast,
-        retry=RetryPolicy(max_attempts=3, backoff=0.05),
+        retry=HandlerRetry(max_attempts=3, backoff=0.05),
     )

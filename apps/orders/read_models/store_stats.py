@@ -10,7 +10,7 @@ from eventbook.projections import (
     HandlerMap,
     Projection,
     ProjectionDatabase,
-    RetryPolicy,
+    HandlerRetry,
     SqlBatch,
     SqlSink,
 )
@@ -65,5 +65,5 @@ def store_stats(database: ProjectionDatabase, event_types: Iterable[str]) -> Pro
         "store_stats",
         SqlSink(database, tables=["streams", "event_types", "recent_events"], schema=SCHEMA),
         handlers,
-        retry=RetryPolicy(max_attempts=3, backoff=0.05),
+        retry=HandlerRetry(max_attempts=3, backoff=0.05),
     )

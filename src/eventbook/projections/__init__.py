@@ -50,8 +50,8 @@ from eventbook.projections._projection import (
     HandlerMap,
     OnFailure,
     Projection,
-    RetryPolicy,
-    Upcaster,
+    HandlerRetry,
+    RecordUpcaster,
 )
 from eventbook.projections._runner import (
     BatchObserver,
@@ -94,7 +94,7 @@ __all__ = [
     "ProjectionState",
     "ProjectionStatus",
     "ProjectionTimeout",
-    "RetryPolicy",
+    "HandlerRetry",
     "RunnerSettings",
     "RunnerState",
     "SQLiteDatabase",
@@ -106,7 +106,7 @@ __all__ = [
     "SqlBatch",
     "SqlSink",
     "UnknownProjection",
-    "Upcaster",
+    "RecordUpcaster",
     "catch_up",
     "discard_parked",
     "drop_build",

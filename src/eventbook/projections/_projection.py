@@ -28,8 +28,9 @@ Handler = Callable[[RecordedEvent, C], Awaitable[None] | None]
 Plain functions and `async def` functions are both accepted; an async handler may
 await the batch's reads (`await batch.fetch(...)`)."""
 
-Upcaster = Callable[[RecordedEvent], RecordedEvent]
-"""Turns a stored event into its current shape before any handler sees it."""
+RecordUpcaster = Callable[[RecordedEvent], RecordedEvent]
+"""Turns a whole stored event into its current shape before any handler sees it (the
+write side's `eventbook.Upcaster` steps one event type's data dict up one version)."""
 
 BatchUpcaster = Callable[[Sequence[RecordedEvent]], Awaitable[Sequence[RecordedEvent]]]
 """The whole-batch, async form, e.g. `EventRegistry.upcast` (which also runs the
@@ -48,8 +49,10 @@ class OnFailure(enum.Enum):
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How often a failing event is retried, and how long to wait between attempts."""
+class HandlerRetry:
+    """How often an event a handler fails on is retried, how long to wait between
+    attempts, and what to do after the last one (the command bus has its own
+    `eventbook.RetryPolicy`, for commands that meet a concurrent write)."""
 
     max_attempts: int = 5
     backoff: float = 0.1
@@ -102,12 +105,12 @@ class Projection(Generic[C]):
     version: int = 1
     categories: frozenset[str] | None = None
     """Only events of streams in these categories (`order` for `order-42`); None: all."""
-    upcast: Upcaster | None = None
+    upcast: RecordUpcaster | None = None
     """Applied to every event before its handler runs (the write side's upcaster chain)."""
     upcast_batch: BatchUpcaster | None = None
     """Applied to every batch before its handlers run (`registry.upcast`); after it,
     `upcast` (if both are given)."""
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: HandlerRetry = field(default_factory=HandlerRetry)
     batch_size: int | None = None
     """Most events per transaction; None uses the daemon's setting."""
 
