@@ -13,9 +13,9 @@ from typing import Any
 
 from eventbook.projections import (
     HandlerMap,
+    HandlerRetry,
     Projection,
     ProjectionDatabase,
-    HandlerRetry,
     SqlBatch,
     SqlSink,
 )

@@ -8,7 +8,7 @@ import pytest
 
 from eventbook.errors import ValidationError
 from eventbook.ids import uuid7
-from eventbook.projections import HandlerMap, Projection, HandlerRetry, SqlBatch
+from eventbook.projections import HandlerMap, HandlerRetry, Projection, SqlBatch
 from eventbook.projections._buffer import WriteBuffer
 from eventbook.projections.sinks.redis_streams import marker
 from eventbook.projections.sinks.sql import TableNames

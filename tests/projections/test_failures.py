@@ -14,6 +14,7 @@ from eventbook.ids import uuid7
 from eventbook.projections import (
     HandlerFailed,
     HandlerMap,
+    HandlerRetry,
     OnFailure,
     ParkedEventNotFound,
     ParkedStatus,
@@ -22,7 +23,6 @@ from eventbook.projections import (
     ProjectionDatabase,
     ProjectionHalted,
     ProjectionState,
-    HandlerRetry,
     RunnerSettings,
     SqlBatch,
     SqlSink,

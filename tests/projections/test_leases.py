@@ -12,11 +12,11 @@ import pytest
 
 from eventbook.backends.memory import MemoryEventStore
 from eventbook.projections import (
+    HandlerRetry,
     LeaseLost,
     ProjectionDaemon,
     ProjectionDatabase,
     ProjectionRunner,
-    HandlerRetry,
     RunnerSettings,
     RunnerState,
     SQLiteDatabase,

@@ -12,10 +12,10 @@ from redis.asyncio import Redis
 from eventbook.backends.memory import MemoryEventStore
 from eventbook.projections import (
     HandlerMap,
+    HandlerRetry,
     LeaseLost,
     Projection,
     ProjectionDaemon,
-    HandlerRetry,
     RunnerSettings,
     SQLiteDatabase,
     list_parked,

@@ -11,9 +11,9 @@ from eventbook import RecordedEvent
 from eventbook.projections import (
     BatchUpcaster,
     HandlerMap,
+    HandlerRetry,
     Projection,
     ProjectionDatabase,
-    HandlerRetry,
     SqlBatch,
     SqlSink,
 )

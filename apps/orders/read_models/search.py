@@ -7,9 +7,9 @@ from eventbook import RecordedEvent
 from eventbook.projections import (
     BatchUpcaster,
     HandlerMap,
+    HandlerRetry,
     Projection,
     ProjectionDatabase,
-    HandlerRetry,
     SearchBatch,
     SearchSink,
 )

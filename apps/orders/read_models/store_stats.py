@@ -8,9 +8,9 @@ from apps.orders.read_models.common import database_sql
 from eventbook import RecordedEvent
 from eventbook.projections import (
     HandlerMap,
+    HandlerRetry,
     Projection,
     ProjectionDatabase,
-    HandlerRetry,
     SqlBatch,
     SqlSink,
 )

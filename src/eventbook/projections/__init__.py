@@ -48,9 +48,9 @@ from eventbook.projections._projection import (
     BatchUpcaster,
     Handler,
     HandlerMap,
+    HandlerRetry,
     OnFailure,
     Projection,
-    HandlerRetry,
     RecordUpcaster,
 )
 from eventbook.projections._runner import (
