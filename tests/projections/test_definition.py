@@ -91,12 +91,15 @@ def test_a_statement_of_unknown_reach_is_never_moved_past() -> None:
 
 
 def test_table_names_resolve_placeholders_and_footprints() -> None:
-    names = TableNames(["orders", "lines"], 3)
+    names = TableNames(["orders", "lines"], 3, dialect="sqlite")
     sql, footprint = names.lookup("INSERT INTO {orders} SELECT * FROM {lines} WHERE x = '{other}'")
     assert sql == "INSERT INTO orders_v3 SELECT * FROM lines_v3 WHERE x = '{other}'"
     assert footprint == frozenset({"orders_v3", "lines_v3"})
     assert names.lookup("SELECT 1")[1] is None
-    assert TableNames(["orders"], 1, reorder=False).lookup("DELETE FROM {orders}")[1] is None
+    assert (
+        TableNames(["orders"], 1, dialect="sqlite", reorder=False).lookup("DELETE FROM {orders}")[1]
+        is None
+    )
 
 
 def test_redis_markers_sort_like_positions() -> None:

@@ -35,7 +35,7 @@ from eventbook.projections import (
 )
 from eventbook.store import NewEvent, RecordedEvent
 from tests.projections.conftest import place_orders
-from tests.projections.models import model, orders_projection, sql_for
+from tests.projections.models import model, orders_projection
 
 FAST = RunnerSettings(batch_size=20, poll_interval=0.1, lease_ttl=2.0)
 
@@ -115,7 +115,7 @@ async def test_a_transient_failure_is_retried_with_backoff(
 ) -> None:
     calls: list[float] = []
     handlers: HandlerMap[SqlBatch] = HandlerMap()
-    insert = sql_for(database.dialect, "INSERT INTO {seen} VALUES (?)")
+    insert = "INSERT INTO {seen} VALUES (?)"
 
     @handlers.on("Flaky")
     def flaky(event: RecordedEvent, batch: SqlBatch) -> None:
@@ -145,7 +145,7 @@ async def test_a_bad_write_is_found_in_its_batch_and_parked(
 ) -> None:
     """Writes run at commit, so a failing statement is not tied to an event: isolate it."""
     handlers: HandlerMap[SqlBatch] = HandlerMap()
-    insert = sql_for(database.dialect, "INSERT INTO {codes} VALUES (?, ?)")
+    insert = "INSERT INTO {codes} VALUES (?, ?)"
     handlers["Coded"] = lambda e, b: b.execute(insert, (e.data["code"], e.stream))
     sink = SqlSink(
         database,

@@ -11,7 +11,7 @@ from eventbook.projections.sinks.sql import SqlBatch, TableNames
 
 
 def names() -> TableNames:
-    return TableNames(["a", "b"], 1)
+    return TableNames(["a", "b"], 1, dialect="sqlite")
 
 
 def test_a_statement_naming_only_the_builds_tables_has_them_as_its_footprint() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.orders.read_models.common import address_text, database_sql, order_id
+from apps.orders.read_models.common import address_text, order_id
 from eventbook import RecordedEvent
 from eventbook.projections import (
     BatchUpcaster,
@@ -20,8 +20,7 @@ FIELDS = {"customer": 3.0, "products": 1.5, "address": 1.0}
 def order_search(
     database: ProjectionDatabase, upcast: BatchUpcaster, *, version: int = 1
 ) -> Projection[SearchBatch]:
-    sql = database_sql(database)
-    current = sql("SELECT customer, products, address FROM {order_search} WHERE doc_id = ?")
+    current = "SELECT customer, products, address FROM {order_search} WHERE doc_id = ?"
     handlers: HandlerMap[SearchBatch] = HandlerMap()
 
     async def indexed(event: RecordedEvent, batch: SearchBatch) -> dict[str, str] | None:

@@ -9,10 +9,11 @@
   session and connection modules and its SQL, one operation per `queries/*.sql` file;
 - `sinks/`: where read models live (SQL tables, search indexes, Redis streams).
 
-Importing this package imports no database driver: `eventbook.projections.postgres`
-imports asyncpg and `eventbook.projections.sinks.redis_streams` imports redis, each
-only when you import it.
+Importing this package imports no database driver: `PostgresDatabase` imports asyncpg
+and `RedisStreamSink` / `StreamBatch` import redis, each on first use.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from eventbook.projections._builds import (
     catch_up,
@@ -35,6 +36,7 @@ from eventbook.projections._errors import (
     UnknownProjection,
 )
 from eventbook.projections._inline import InlineProjections
+from eventbook.projections._open import open
 from eventbook.projections._parking import discard_parked, list_parked, retry_parked
 from eventbook.projections._ports import (
     CheckpointRow,
@@ -66,6 +68,10 @@ from eventbook.projections._status import (
     status,
 )
 from eventbook.projections._waiting import wait_for
+
+if TYPE_CHECKING:
+    from eventbook.projections.postgres import PostgresDatabase
+    from eventbook.projections.sinks.redis_streams import RedisStreamSink, StreamBatch
 from eventbook.projections.sinks.search import SearchBatch, SearchHit, SearchSink
 from eventbook.projections.sinks.sql import SqlBatch, SqlSink
 from eventbook.projections.sqlite import SQLiteDatabase
@@ -85,6 +91,7 @@ __all__ = [
     "ParkedEvent",
     "ParkedEventNotFound",
     "ParkedStatus",
+    "PostgresDatabase",
     "Projection",
     "ProjectionDaemon",
     "ProjectionDatabase",
@@ -94,6 +101,7 @@ __all__ = [
     "ProjectionState",
     "ProjectionStatus",
     "ProjectionTimeout",
+    "RedisStreamSink",
     "HandlerRetry",
     "RunnerSettings",
     "RunnerState",
@@ -105,12 +113,14 @@ __all__ = [
     "Sink",
     "SqlBatch",
     "SqlSink",
+    "StreamBatch",
     "UnknownProjection",
     "RecordUpcaster",
     "catch_up",
     "discard_parked",
     "drop_build",
     "list_parked",
+    "open",
     "projection_status",
     "rebuild",
     "reset_projection",
@@ -120,3 +130,19 @@ __all__ = [
     "switch_to",
     "wait_for",
 ]
+
+_LAZY = {
+    "PostgresDatabase": "eventbook.projections.postgres",
+    "RedisStreamSink": "eventbook.projections.sinks.redis_streams",
+    "StreamBatch": "eventbook.projections.sinks.redis_streams",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # The names whose modules import a driver are imported on first use.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

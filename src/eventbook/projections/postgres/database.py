@@ -38,6 +38,8 @@ class PostgresDatabase:
     def __init__(self, dsn: str, *, schema: str = "public", pool_size: int = 4) -> None:
         if not schema.replace("_", "a").isalnum() or not schema[:1].isalpha():
             raise ValidationError(f"schema must be a plain identifier, not {schema!r}")
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise ValidationError(f"pool_size must be an int of at least 1, not {pool_size!r}")
         self.dsn = dsn
         self.schema = schema
         self.pool_size = pool_size

@@ -127,7 +127,7 @@ class SearchSink:
 
     def names(self, version: int) -> TableNames:
         if version not in self._names:
-            self._names[version] = TableNames([self.index], version)
+            self._names[version] = TableNames([self.index], version, dialect=self._database.dialect)
         return self._names[version]
 
     def statements(self, version: int) -> tuple[str, str]:

@@ -41,6 +41,10 @@ class SQLiteDatabase:
                 "projections need a SQLite file that several connections can open,"
                 " not an in-memory database; pass a path (a temporary file in tests)"
             )
+        if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, int | float):
+            raise ValidationError(f"busy_timeout must be a number of seconds, not {busy_timeout!r}")
+        if not 0 <= busy_timeout < float("inf"):
+            raise ValidationError(f"busy_timeout must be 0 or more seconds, not {busy_timeout!r}")
         self.busy_timeout = busy_timeout
         self.progress = Wakeup()
         self._admin = Worker(self.path, busy_timeout, "projections-admin")
