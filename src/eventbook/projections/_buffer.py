@@ -11,6 +11,13 @@ the projection's tables it names; a write may join an earlier group of its state
 when every group in between touches only other tables. Writes to one table keep their
 order; only writes to different tables are reordered, which is safe unless those tables
 are tied by foreign keys or triggers (turn it off per sink with `reorder=False`).
+
+It pays where handlers write several tables, above all on PostgreSQL, where every
+ungrouped row is a round trip. `python -m benchmarks.projections` (catch-up, one row in
+each of three tables per event, 1,000-event batches, with and without `--no-reorder`;
+medians of 3 runs of 50,000 events on a shared 2-CPU VM): PostgreSQL 57,300 events/s
+reordered against 6,700 in handler order (8.6x), SQLite 141,900 against 121,100 (1.17x).
+A handler writing one table never reorders (the same statement joins the last group).
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ after the events are written and before COMMIT:
 
 `events` are the appended RecordedEvents, in order, with their final positions. The
 call runs every inline projection's handlers, then their buffered writes on that
-connection. If a handler or a write fails it raises `InlineProjectionError` (the
+connection. On SQLite the hook is a plain synchronous call, so inline projections there
+need a sink writing to that same database (`SqlSink`, `SearchSink`), whose buffered
+writes it runs directly. If a handler or a write fails it raises `InlineProjectionError` (the
 projection, the event, the cause): the backend must roll the append back and let the
 error reach the caller, so nothing of the append is stored. An exact retry of a
 stored batch (idempotent replay) must not call the hook again.
@@ -18,8 +20,10 @@ stored batch (idempotent replay) must not call the hook again.
 Inline projections keep no checkpoint: a row updated by every append would serialise
 all writers. They are consistent the moment append returns; `wait_for` returns at once
 for them. The same `Projection` objects run in the daemon too (async) — only the
-registration differs. Handlers of inline projections on SQLite may `await batch.fetch`
-(which runs at once on the connection) but nothing else that suspends.
+registration differs. Handlers of inline projections on SQLite may be `async` and
+`await batch.fetch` (which runs at once on the connection), as may `upcast_batch`, but
+nothing that suspends: such a coroutine is run to its end in one step (`_run_now`), and
+one that would suspend fails the append.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from eventbook.projections._builds import setup_projection
 from eventbook.projections._errors import InlineProjectionError
 from eventbook.projections._ports import CheckpointMove, CheckpointRow, ParkedEvent, Row
 from eventbook.projections._projection import Projection
+from eventbook.projections.sinks.search import SearchSink
+from eventbook.projections.sinks.sql import SqlBatch, SqlSink
 from eventbook.projections.sqlite.connection import flush as flush_sqlite
 from eventbook.store import RecordedEvent
 
@@ -53,6 +59,13 @@ class InlineProjections:
             raise ValidationError(f"a projection build is listed twice: {sorted(labels)}")
         self.projections = tuple(projections)
         self.dialect = dialects.pop() if dialects else None
+        if self.dialect == "sqlite":
+            elsewhere = [p.label for p in projections if not _same_database(p)]
+            if elsewhere:
+                raise ValidationError(
+                    f"inline projections on SQLite write within the append's own call, so"
+                    f" their sink must be in the same database (SqlSink, SearchSink): {elsewhere}"
+                )
 
     async def setup(self) -> None:
         """Create the projections' tables and register them as inline."""
@@ -66,7 +79,7 @@ class InlineProjections:
         self._expect("sqlite")
         session = _SQLiteInline(connection)
         for projection in self.projections:
-            batch = projection.sink.begin(session, projection.version)
+            batch: SqlBatch = projection.sink.begin(session, projection.version)
             event = events[0]
             try:
                 current = events
@@ -74,11 +87,9 @@ class InlineProjections:
                     current = _run_now(projection.upcast_batch(events))
                 for event in _relevant(projection, current):
                     result = _dispatch(projection, event, batch)
-                    if result is not None:
+                    if result is not None:  # an async handler
                         _run_now(result)
-                writes = _run_now(projection.sink.flush(batch))
-                if writes is not None:
-                    flush_sqlite(connection, writes.take())
+                flush_sqlite(connection, batch.buffer.take())
             except Exception as error:
                 raise InlineProjectionError(
                     projection.label, event.id, event.type, error
@@ -122,6 +133,11 @@ class InlineProjections:
             raise ValidationError(
                 f"these inline projections write to {self.dialect}, not the {dialect} store"
             )
+
+
+def _same_database(projection: Projection[Any]) -> bool:
+    """Whether the projection's writes are SQL in its own database: a batch's buffer."""
+    return isinstance(projection.sink, SqlSink | SearchSink)
 
 
 def _relevant(projection: Projection[Any], events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
