@@ -8,7 +8,6 @@ The production daemon runs them as its own process::
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from apps.orders.domain.events import order_events
 from apps.orders.feed import redis_feed_projection
@@ -17,7 +16,7 @@ from apps.orders.read_models.order_list import order_list
 from apps.orders.read_models.search import order_search
 from apps.orders.read_models.store_stats import store_stats
 from apps.orders.settings import Settings
-from eventbook import EventRegistry, EventStore
+from eventbook import EventRegistry, EventStore, projections
 from eventbook.projections import Projection, ProjectionDatabase
 
 FEED_PREFIX = "orders-feed:"
@@ -25,21 +24,8 @@ API_KEY_EVENTS = ("ApiKeyIssued", "ApiKeyRevoked")
 
 
 async def open_database(url: str) -> ProjectionDatabase:
-    """The read-model database at `url` (sqlite:///path or postgresql://…)."""
-    if url.startswith("sqlite:///"):
-        from eventbook.projections import SQLiteDatabase
-
-        return await SQLiteDatabase.open(url.removeprefix("sqlite:///"))
-    if url.startswith(("postgresql://", "postgres://")):
-        from eventbook.projections.postgres import PostgresDatabase
-
-        # The same `?schema=` option as the event store's URL; the rest goes to asyncpg.
-        parts = urlsplit(url)
-        query = dict(parse_qsl(parts.query))
-        schema = query.pop("schema", "public")
-        dsn = urlunsplit(parts._replace(query=urlencode(query)))
-        return await PostgresDatabase.open(dsn, schema=schema)
-    raise ValueError(f"read models need a sqlite:/// or postgresql:// URL, not {url!r}")
+    """The read-model database at `url` (sqlite:///path or postgresql://…?schema=…)."""
+    return await projections.open(url)
 
 
 def order_projections(

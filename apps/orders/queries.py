@@ -8,7 +8,6 @@ from typing import Any
 
 import msgspec
 
-from apps.orders.read_models.common import database_sql
 from eventbook.projections import ProjectionDatabase, SearchSink
 
 ORDER_COLUMNS = (
@@ -60,10 +59,9 @@ class Queries:
     def __init__(self, database: ProjectionDatabase, search_index: SearchSink) -> None:
         self._db = database
         self._search = search_index
-        self._sql = database_sql(database)
 
     async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return list(await self._db.fetch(self._sql(sql), params))
+        return list(await self._db.fetch(sql, params))
 
     async def orders(
         self,

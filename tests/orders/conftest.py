@@ -38,8 +38,10 @@ class RunningService:
 
 
 def _python_path() -> str:
-    """The checkout first, then the caller's own path (which may put a source tree first)."""
-    return os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    """This checkout's sources first (not an installed eventbook), then the caller's path."""
+    return os.pathsep.join(
+        filter(None, [str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH")])
+    )
 
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -19,7 +19,6 @@ from eventbook.projections import (
     SqlSink,
 )
 from eventbook.store import EventStore, RecordedEvent
-from tests.projections.models import sql_for
 
 
 def open_database(spec: str) -> ProjectionDatabase:
@@ -34,12 +33,10 @@ def open_database(spec: str) -> ProjectionDatabase:
 
 def ledger_projection(database: ProjectionDatabase, name: str = "ledger") -> Projection[SqlBatch]:
     """Deposits into balances, with a log of applied events: non-idempotent on purpose."""
-    dialect = database.dialect
-    log = sql_for(dialect, f"INSERT INTO {{{name}_applied}} VALUES (?, ?)")
-    add = sql_for(
-        dialect,
+    log = f"INSERT INTO {{{name}_applied}} VALUES (?, ?)"
+    add = (
         f"INSERT INTO {{{name}_balances}} VALUES (?, ?) ON CONFLICT (account)"
-        f" DO UPDATE SET total = {{{name}_balances}}.total + excluded.total",
+        f" DO UPDATE SET total = {{{name}_balances}}.total + excluded.total"
     )
     handlers: HandlerMap[SqlBatch] = HandlerMap()
 

@@ -7,29 +7,25 @@ total or a duplicate log line.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from eventbook.projections import (
     HandlerMap,
+    HandlerRetry,
     Projection,
     ProjectionDatabase,
-    RetryPolicy,
     SqlBatch,
     SqlSink,
 )
+from eventbook.projections._placeholders import numbered
 from eventbook.store import RecordedEvent
-
-_MARK = re.compile(r"\?")
 
 
 def sql_for(dialect: str, sql: str) -> str:
-    """Tests write `?` placeholders; PostgreSQL wants `$1, $2, ...`."""
-    if dialect != "postgresql":
-        return sql
-    counter = iter(range(1, 1000))
-    return _MARK.sub(lambda _: f"${next(counter)}", sql)
+    """SQL written with `?` for a statement that bypasses a batch (a raw `WriteBuffer`):
+    numbered as a batch numbers it."""
+    return numbered(sql) if dialect == "postgresql" else sql
 
 
 SCHEMA = [
@@ -46,21 +42,16 @@ def orders_projection(
     *,
     name: str = "orders",
     version: int = 1,
-    retry: RetryPolicy | None = None,
+    retry: HandlerRetry | None = None,
     poison: Callable[[RecordedEvent], bool] | None = None,
     batch_size: int | None = None,
     upcast: Callable[[RecordedEvent], RecordedEvent] | None = None,
 ) -> Projection[SqlBatch]:
-    dialect = database.dialect
-    insert = sql_for(dialect, "INSERT INTO {orders} VALUES (?, ?, ?, 'placed', 1)")
-    add = sql_for(
-        dialect, "UPDATE {orders} SET total = total + ?, events = events + 1 WHERE id = ?"
-    )
-    ship = sql_for(
-        dialect, "UPDATE {orders} SET status = 'shipped', events = events + 1 WHERE id = ?"
-    )
-    log = sql_for(dialect, "INSERT INTO {applied} VALUES (?, ?)")
-    count = sql_for(dialect, "UPDATE {totals} SET events = events + 1, sum = sum + ? WHERE id = 1")
+    insert = "INSERT INTO {orders} VALUES (?, ?, ?, 'placed', 1)"
+    add = "UPDATE {orders} SET total = total + ?, events = events + 1 WHERE id = ?"
+    ship = "UPDATE {orders} SET status = 'shipped', events = events + 1 WHERE id = ?"
+    log = "INSERT INTO {applied} VALUES (?, ?)"
+    count = "UPDATE {totals} SET events = events + 1, sum = sum + ? WHERE id = 1"
     handlers: HandlerMap[SqlBatch] = HandlerMap()
 
     def applied(event: RecordedEvent, batch: SqlBatch, amount: int) -> None:
@@ -89,7 +80,7 @@ def orders_projection(
         SqlSink(database, tables=["orders", "applied", "totals"], schema=SCHEMA),
         handlers,
         version=version,
-        retry=retry or RetryPolicy(max_attempts=3, backoff=0.01),
+        retry=retry or HandlerRetry(max_attempts=3, backoff=0.01),
         batch_size=batch_size,
         upcast=upcast,
     )

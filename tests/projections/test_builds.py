@@ -27,7 +27,7 @@ from eventbook.projections import (
 )
 from eventbook.store import NewEvent, Position, RecordedEvent
 from tests.projections.conftest import place_orders
-from tests.projections.models import model, orders_projection, sql_for
+from tests.projections.models import model, orders_projection
 
 FAST = RunnerSettings(batch_size=25, poll_interval=0.05, lease_ttl=2.0, acquire_interval=0.05)
 
@@ -181,8 +181,8 @@ async def test_a_rebuild_while_a_slow_batch_is_in_flight_waits_for_it(
 
     @handlers.on("Seen")
     async def seen(event: RecordedEvent, batch: SqlBatch) -> None:
-        batch.execute(sql_for(database.dialect, "INSERT INTO {seen} VALUES (?)"), (str(event.id),))
-        await batch.fetch(sql_for(database.dialect, "SELECT count(*) FROM {seen}"))  # writes now
+        batch.execute("INSERT INTO {seen} VALUES (?)", (str(event.id),))
+        await batch.fetch("SELECT count(*) FROM {seen}")  # writes now
         await asyncio.sleep(0.1)  # and holds them a while
 
     sink = SqlSink(database, tables=["seen"], schema=["CREATE TABLE {seen} (id TEXT PRIMARY KEY)"])

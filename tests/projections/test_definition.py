@@ -8,8 +8,8 @@ import pytest
 
 from eventbook.errors import ValidationError
 from eventbook.ids import uuid7
-from eventbook.projections import HandlerMap, Projection, RetryPolicy, SqlBatch
-from eventbook.projections.buffer import WriteBuffer
+from eventbook.projections import HandlerMap, HandlerRetry, Projection, SqlBatch
+from eventbook.projections._buffer import WriteBuffer
 from eventbook.projections.sinks.redis_streams import marker
 from eventbook.projections.sinks.sql import TableNames
 from eventbook.store import Position, RecordedEvent
@@ -54,10 +54,10 @@ def test_the_store_filters_by_type_unless_an_upcaster_may_rename() -> None:
 
 
 def test_retry_delays_double_up_to_the_cap() -> None:
-    policy = RetryPolicy(max_attempts=6, backoff=0.5, max_backoff=3)
+    policy = HandlerRetry(max_attempts=6, backoff=0.5, max_backoff=3)
     assert [policy.delay(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
     with pytest.raises(ValidationError):
-        RetryPolicy(max_attempts=0)
+        HandlerRetry(max_attempts=0)
 
 
 def test_identical_statements_are_grouped_in_order() -> None:
@@ -91,12 +91,15 @@ def test_a_statement_of_unknown_reach_is_never_moved_past() -> None:
 
 
 def test_table_names_resolve_placeholders_and_footprints() -> None:
-    names = TableNames(["orders", "lines"], 3)
+    names = TableNames(["orders", "lines"], 3, dialect="sqlite")
     sql, footprint = names.lookup("INSERT INTO {orders} SELECT * FROM {lines} WHERE x = '{other}'")
     assert sql == "INSERT INTO orders_v3 SELECT * FROM lines_v3 WHERE x = '{other}'"
     assert footprint == frozenset({"orders_v3", "lines_v3"})
     assert names.lookup("SELECT 1")[1] is None
-    assert TableNames(["orders"], 1, reorder=False).lookup("DELETE FROM {orders}")[1] is None
+    assert (
+        TableNames(["orders"], 1, dialect="sqlite", reorder=False).lookup("DELETE FROM {orders}")[1]
+        is None
+    )
 
 
 def test_redis_markers_sort_like_positions() -> None:
@@ -107,3 +110,16 @@ def test_redis_markers_sort_like_positions() -> None:
 
     ordered = [marker(at(0, 9), 0), marker(at(0, 10), 0), marker(at(0, 10), 1), marker(at(2, 1), 0)]
     assert sorted(ordered) == ordered
+
+
+def test_a_name_public_in_both_eventbook_and_its_read_side_means_one_thing() -> None:
+    import eventbook
+    import eventbook.projections
+
+    shared = set(eventbook.__all__) & set(eventbook.projections.__all__)
+    different = {
+        name
+        for name in shared
+        if getattr(eventbook, name) is not getattr(eventbook.projections, name)
+    }
+    assert different == set()

@@ -14,6 +14,7 @@ from eventbook.ids import uuid7
 from eventbook.projections import (
     HandlerFailed,
     HandlerMap,
+    HandlerRetry,
     OnFailure,
     ParkedEventNotFound,
     ParkedStatus,
@@ -22,7 +23,6 @@ from eventbook.projections import (
     ProjectionDatabase,
     ProjectionHalted,
     ProjectionState,
-    RetryPolicy,
     RunnerSettings,
     SqlBatch,
     SqlSink,
@@ -35,7 +35,7 @@ from eventbook.projections import (
 )
 from eventbook.store import NewEvent, RecordedEvent
 from tests.projections.conftest import place_orders
-from tests.projections.models import model, orders_projection, sql_for
+from tests.projections.models import model, orders_projection
 
 FAST = RunnerSettings(batch_size=20, poll_interval=0.1, lease_ttl=2.0)
 
@@ -115,7 +115,7 @@ async def test_a_transient_failure_is_retried_with_backoff(
 ) -> None:
     calls: list[float] = []
     handlers: HandlerMap[SqlBatch] = HandlerMap()
-    insert = sql_for(database.dialect, "INSERT INTO {seen} VALUES (?)")
+    insert = "INSERT INTO {seen} VALUES (?)"
 
     @handlers.on("Flaky")
     def flaky(event: RecordedEvent, batch: SqlBatch) -> None:
@@ -125,7 +125,7 @@ async def test_a_transient_failure_is_retried_with_backoff(
         batch.execute(insert, (str(event.id),))
 
     sink = SqlSink(database, tables=["seen"], schema=["CREATE TABLE {seen} (id TEXT PRIMARY KEY)"])
-    retry = RetryPolicy(max_attempts=5, backoff=0.1)
+    retry = HandlerRetry(max_attempts=5, backoff=0.1)
     projection = Projection("flaky", sink, handlers, retry=retry)
     await memory_store.append("thing-1", [NewEvent("Flaky", {})])
     async with ProjectionDaemon(memory_store, [projection], settings=FAST):
@@ -145,14 +145,14 @@ async def test_a_bad_write_is_found_in_its_batch_and_parked(
 ) -> None:
     """Writes run at commit, so a failing statement is not tied to an event: isolate it."""
     handlers: HandlerMap[SqlBatch] = HandlerMap()
-    insert = sql_for(database.dialect, "INSERT INTO {codes} VALUES (?, ?)")
+    insert = "INSERT INTO {codes} VALUES (?, ?)"
     handlers["Coded"] = lambda e, b: b.execute(insert, (e.data["code"], e.stream))
     sink = SqlSink(
         database,
         tables=["codes"],
         schema=["CREATE TABLE {codes} (code TEXT PRIMARY KEY, owner TEXT)"],
     )
-    projection = Projection("codes", sink, handlers, retry=RetryPolicy(max_attempts=2, backoff=0))
+    projection = Projection("codes", sink, handlers, retry=HandlerRetry(max_attempts=2, backoff=0))
     for n in range(30):
         code = "dup" if n in (5, 17) else f"code-{n}"
         await memory_store.append(f"thing-{n}", [NewEvent("Coded", {"code": code})])
@@ -175,7 +175,7 @@ async def test_a_projection_that_stops_on_failure_halts_until_an_operator_acts(
         async for e in memory_store.read_all()
         if e.stream == "order-4" and e.type == "OrderPlaced"
     }
-    retry = RetryPolicy(max_attempts=2, backoff=0.01, on_failure=OnFailure.STOP)
+    retry = HandlerRetry(max_attempts=2, backoff=0.01, on_failure=OnFailure.STOP)
     projection = orders_projection(
         database, retry=retry, poison=lambda e: broken["on"] and e.id in poisoned
     )
@@ -205,7 +205,7 @@ async def test_discarding_a_halted_event_steps_over_it(
         async for e in memory_store.read_all()
         if e.stream == "order-2" and e.type == "ItemAdded"
     }
-    retry = RetryPolicy(max_attempts=1, on_failure=OnFailure.STOP)
+    retry = HandlerRetry(max_attempts=1, on_failure=OnFailure.STOP)
     projection = orders_projection(database, retry=retry, poison=lambda e: e.id in poisoned)
     async with ProjectionDaemon(memory_store, [projection], settings=FAST):
         await until(lambda: list_parked(projection))
@@ -266,7 +266,7 @@ async def test_a_failing_batch_upcast_parks_the_event_it_fails_on(
             raise ValueError(f"cannot upcast {bad.id}")
         return list(batch)
 
-    retry = RetryPolicy(max_attempts=1, backoff=0.01)
+    retry = HandlerRetry(max_attempts=1, backoff=0.01)
     projection = dataclasses.replace(orders_projection(database, retry=retry), upcast_batch=upcast)
     async with ProjectionDaemon(memory_store, [projection], settings=FAST):
         await wait_for(projection, events[-1].position, 5)
@@ -280,7 +280,7 @@ async def test_a_catch_up_of_a_halted_build_raises_instead_of_waiting(
 ) -> None:
     await place_orders(memory_store, 3)
     poisoned = {e.id async for e in memory_store.read_all() if e.stream == "order-1"}
-    retry = RetryPolicy(max_attempts=1, backoff=0.01, on_failure=OnFailure.STOP)
+    retry = HandlerRetry(max_attempts=1, backoff=0.01, on_failure=OnFailure.STOP)
     projection = orders_projection(database, retry=retry, poison=lambda e: e.id in poisoned)
     with pytest.raises(ProjectionHalted):
         await asyncio.wait_for(rebuild(memory_store, projection, timeout=30), 10)

@@ -7,6 +7,7 @@ back when the hook raises), exactly as the hook's contract asks.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,16 +16,21 @@ from typing import Any
 import pytest
 
 from eventbook.backends.memory import MemoryEventStore
+from eventbook.errors import ValidationError
 from eventbook.ids import uuid7
 from eventbook.projections import (
+    HandlerMap,
     InlineProjectionError,
     InlineProjections,
     ModeMismatch,
+    Projection,
     ProjectionDaemon,
     ProjectionDatabase,
     ProjectionState,
     RunnerSettings,
+    SqlBatch,
     SQLiteDatabase,
+    SqlSink,
     projection_status,
     wait_for,
 )
@@ -179,3 +185,52 @@ async def test_a_build_runs_either_inline_or_in_the_daemon_not_both(
     with pytest.raises(ModeMismatch, match="runs inline; it cannot also run async"):
         async with ProjectionDaemon(memory_store, [projection]):
             pass
+
+
+def _tally(database: ProjectionDatabase, wait: bool = False) -> Projection[SqlBatch]:
+    """Counts events per stream; its async handler reads before it writes."""
+    handlers: HandlerMap[SqlBatch] = HandlerMap()
+
+    @handlers.on("Counted")
+    async def counted(event: RecordedEvent, batch: SqlBatch) -> None:
+        if wait:
+            await asyncio.sleep(0)  # suspends: not allowed inside a SQLite append
+        seen = await batch.fetchval(
+            "SELECT count(*) FROM {tally} WHERE stream = ?", (event.stream,)
+        )
+        batch.execute("INSERT INTO {tally} VALUES (?, ?)", (event.stream, seen + 1))
+
+    schema = ["CREATE TABLE {tally} (stream TEXT NOT NULL, n INTEGER NOT NULL)"]
+    return Projection("tally", SqlSink(database, tables=["tally"], schema=schema), handlers)
+
+
+async def test_an_async_inline_handler_may_read_its_own_writes(
+    database: ProjectionDatabase,
+) -> None:
+    inline = InlineProjections([_tally(database)])
+    await inline.setup()
+    backend = FakeBackend(database, inline)
+    await backend.append(*[("s-1", "Counted", {})] * 3, ("s-2", "Counted", {}))
+    rows = await database.fetch("SELECT stream, n FROM tally ORDER BY stream, n")
+    assert [tuple(row) for row in rows] == [("s-1", 1), ("s-1", 2), ("s-1", 3), ("s-2", 1)]
+
+
+async def test_an_inline_handler_that_suspends_on_sqlite_aborts_the_append(
+    sqlite_db: SQLiteDatabase,
+) -> None:
+    inline = InlineProjections([_tally(sqlite_db, wait=True)])
+    await inline.setup()
+    with pytest.raises(InlineProjectionError, match="awaited something that suspends"):
+        await FakeBackend(sqlite_db, inline).append(("s-1", "Counted", {}))
+    assert await sqlite_db.fetch("SELECT count(*) FROM fake_events") == [(0,)]
+
+
+def test_inline_projections_on_sqlite_need_a_sink_in_the_same_database(
+    sqlite_db: SQLiteDatabase,
+) -> None:
+    class Elsewhere:
+        database = sqlite_db
+
+    projection = Projection("feed", Elsewhere(), {"Counted": print})  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"sink must be in the same database .*feed@v1"):
+        InlineProjections([projection])

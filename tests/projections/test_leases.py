@@ -12,11 +12,11 @@ import pytest
 
 from eventbook.backends.memory import MemoryEventStore
 from eventbook.projections import (
+    HandlerRetry,
     LeaseLost,
     ProjectionDaemon,
     ProjectionDatabase,
     ProjectionRunner,
-    RetryPolicy,
     RunnerSettings,
     RunnerState,
     SQLiteDatabase,
@@ -24,8 +24,8 @@ from eventbook.projections import (
     setup_projection,
     wait_for,
 )
-from eventbook.projections.buffer import WriteBuffer
-from eventbook.projections.ports import CheckpointMove
+from eventbook.projections._buffer import WriteBuffer
+from eventbook.projections._ports import CheckpointMove
 from eventbook.store import Position
 from tests.conftest import PostgresForTests
 from tests.projections.conftest import place_orders
@@ -228,7 +228,7 @@ async def test_a_retry_backoff_longer_than_the_lease_keeps_the_lease(
     is parked (another runner taking over would start them over, again and again)."""
     await place_orders(memory_store, 2)
     poisoned = {e.id async for e in memory_store.read_all() if e.type == "ItemAdded"}
-    retry = RetryPolicy(max_attempts=3, backoff=0.5, max_backoff=0.5)
+    retry = HandlerRetry(max_attempts=3, backoff=0.5, max_backoff=0.5)
     projection = orders_projection(database, retry=retry, poison=lambda e: e.id in poisoned)
     settings = RunnerSettings(
         batch_size=10, poll_interval=0.05, lease_ttl=0.3, acquire_interval=0.05

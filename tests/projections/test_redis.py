@@ -12,10 +12,10 @@ from redis.asyncio import Redis
 from eventbook.backends.memory import MemoryEventStore
 from eventbook.projections import (
     HandlerMap,
+    HandlerRetry,
     LeaseLost,
     Projection,
     ProjectionDaemon,
-    RetryPolicy,
     RunnerSettings,
     SQLiteDatabase,
     list_parked,
@@ -58,7 +58,7 @@ def feed(
         if event.type == "OrderShipped":
             batch.add(event, "shipping", {"order": event.stream})
 
-    retry = RetryPolicy(max_attempts=2, backoff=0.01)
+    retry = HandlerRetry(max_attempts=2, backoff=0.01)
     return Projection("feed", sink, handlers, retry=retry)
 
 

@@ -27,7 +27,7 @@ from eventbook.projections import (
 )
 from eventbook.store import NewEvent, Position, RecordedEvent
 from tests.projections.conftest import place_orders
-from tests.projections.models import model, orders_projection, sql_for
+from tests.projections.models import model, orders_projection
 
 FAST = RunnerSettings(batch_size=50, poll_interval=0.2, lease_ttl=2.0)
 
@@ -138,22 +138,19 @@ async def test_the_write_side_registry_upcasts_whole_batches(
 async def test_handlers_read_their_own_earlier_writes_in_the_batch(
     memory_store: MemoryEventStore, database: ProjectionDatabase
 ) -> None:
-    dialect = database.dialect
     handlers: HandlerMap[SqlBatch] = HandlerMap()
 
     @handlers.on("Scored")
     async def scored(event: RecordedEvent, batch: SqlBatch) -> None:
-        best = await batch.fetchval(
-            sql_for(dialect, "SELECT best FROM {scores} WHERE player = ?"), (event.stream,)
-        )
+        best = await batch.fetchval("SELECT best FROM {scores} WHERE player = ?", (event.stream,))
         if best is None:
             batch.execute(
-                sql_for(dialect, "INSERT INTO {scores} VALUES (?, ?)"),
+                "INSERT INTO {scores} VALUES (?, ?)",
                 (event.stream, event.data["n"]),
             )
         elif event.data["n"] > best:
             batch.execute(
-                sql_for(dialect, "UPDATE {scores} SET best = ? WHERE player = ?"),
+                "UPDATE {scores} SET best = ? WHERE player = ?",
                 (event.data["n"], event.stream),
             )
 
@@ -224,10 +221,9 @@ async def test_one_daemon_runs_several_projections(
 ) -> None:
     first = orders_projection(database)
     handlers: HandlerMap[SqlBatch] = HandlerMap()
-    upsert = sql_for(
-        database.dialect,
+    upsert = (
         "INSERT INTO {per_customer} VALUES (?, 1) ON CONFLICT (customer)"
-        " DO UPDATE SET orders = {per_customer}.orders + 1",
+        " DO UPDATE SET orders = {per_customer}.orders + 1"
     )
     handlers["OrderPlaced"] = lambda e, b: b.execute(upsert, (e.data["customer"],))
     schema = ["CREATE TABLE {per_customer} (customer TEXT PRIMARY KEY, orders INTEGER)"]

@@ -6,12 +6,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any, cast
 
-from eventbook.projections.ports import Session
+from eventbook.projections._ports import Session
 from eventbook.projections.sinks.sql import SqlBatch, TableNames
 
 
 def names() -> TableNames:
-    return TableNames(["a", "b"], 1)
+    return TableNames(["a", "b"], 1, dialect="sqlite")
 
 
 def test_a_statement_naming_only_the_builds_tables_has_them_as_its_footprint() -> None:

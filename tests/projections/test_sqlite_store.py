@@ -20,8 +20,7 @@ from eventbook.projections import (
     cli,
     wait_for,
 )
-from eventbook.projections.schema import PARKED, PARKED_COLUMNS, create_tables
-from eventbook.projections.sqlite_connection import WHERE
+from eventbook.projections.sqlite.sql import queries
 from eventbook.store import NewEvent
 from tests.projections.conftest import place_orders
 from tests.projections.models import model, orders_projection
@@ -127,22 +126,19 @@ def test_finding_a_builds_halting_event_does_not_read_its_parked_events() -> Non
     events parked (skipped), the question costs the same (counted in SQLite steps)."""
 
     def steps_with(parked: int) -> int:
+        q = queries()
         connection = sqlite3.connect(":memory:")
-        for statement in create_tables("sqlite"):
+        for statement in (q.create_checkpoints, q.create_parked, q.create_parked_status):
             connection.execute(statement)
         connection.executemany(
-            f"INSERT INTO {PARKED} ({PARKED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            q.park,
             [
                 ("orders", 1, f"e-{n}", f"{n}", "s-1", "T", "boom", 3, 0.0, "parked")
                 for n in range(parked)
             ],
         )
         with counting_steps(connection) as halting:
-            connection.execute(
-                f"SELECT {PARKED_COLUMNS} FROM {PARKED} WHERE {WHERE}"
-                " AND status IN ('halted', 'discard') LIMIT 1",
-                ("orders", 1),
-            ).fetchall()
+            connection.execute(q.halted, ("orders", 1)).fetchall()
         return halting.count
 
     assert steps_with(5_000) <= steps_with(10) + 20

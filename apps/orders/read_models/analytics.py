@@ -6,14 +6,14 @@ is refunded. Every write is an SQL increment, so no handler reads before it writ
 
 from __future__ import annotations
 
-from apps.orders.read_models.common import EUR_PER_UNIT, cents, database_sql, order_id
+from apps.orders.read_models.common import EUR_PER_UNIT, cents, order_id
 from eventbook import RecordedEvent
 from eventbook.projections import (
     BatchUpcaster,
     HandlerMap,
+    HandlerRetry,
     Projection,
     ProjectionDatabase,
-    RetryPolicy,
     SqlBatch,
     SqlSink,
 )
@@ -42,38 +42,31 @@ def _day(event: RecordedEvent) -> str:
 def analytics(
     database: ProjectionDatabase, upcast: BatchUpcaster, *, version: int = 1
 ) -> Projection[SqlBatch]:
-    sql = database_sql(database)
     handlers: HandlerMap[SqlBatch] = HandlerMap()
 
     def count(batch: SqlBatch, day: str, column: str, amount: int = 1) -> None:
         batch.execute(
-            sql(
-                f"INSERT INTO {{daily}} (day, {column}) VALUES (?, ?) ON CONFLICT (day)"
-                f" DO UPDATE SET {column} = {{daily}}.{column} + excluded.{column}"
-            ),
+            f"INSERT INTO {{daily}} (day, {column}) VALUES (?, ?) ON CONFLICT (day)"
+            f" DO UPDATE SET {column} = {{daily}}.{column} + excluded.{column}",
             (day, amount),
         )
 
     def add_line(batch: SqlBatch, oid: str, product: str, quantity: int, price: str) -> None:
         batch.execute(
-            sql(
-                f"INSERT INTO {{sales_lines}} VALUES (?, ?, ?, ? * {_RATE} / 1000)"
-                " ON CONFLICT (order_id, product)"
-                " DO UPDATE SET quantity = {sales_lines}.quantity + excluded.quantity"
-            ),
+            f"INSERT INTO {{sales_lines}} VALUES (?, ?, ?, ? * {_RATE} / 1000)"
+            " ON CONFLICT (order_id, product)"
+            " DO UPDATE SET quantity = {sales_lines}.quantity + excluded.quantity",
             (oid, product, quantity, cents(price), oid),
         )
 
     def move_sales(batch: SqlBatch, oid: str, sign: int) -> None:
         batch.execute(
-            sql(
-                "INSERT INTO {product_sales} (product, quantity, revenue_cents, orders)"
-                " SELECT product, ? * quantity, ? * quantity * eur_cents, ? FROM {sales_lines}"
-                " WHERE order_id = ? ON CONFLICT (product) DO UPDATE SET"
-                " quantity = {product_sales}.quantity + excluded.quantity,"
-                " revenue_cents = {product_sales}.revenue_cents + excluded.revenue_cents,"
-                " orders = {product_sales}.orders + excluded.orders"
-            ),
+            "INSERT INTO {product_sales} (product, quantity, revenue_cents, orders)"
+            " SELECT product, ? * quantity, ? * quantity * eur_cents, ? FROM {sales_lines}"
+            " WHERE order_id = ? ON CONFLICT (product) DO UPDATE SET"
+            " quantity = {product_sales}.quantity + excluded.quantity,"
+            " revenue_cents = {product_sales}.revenue_cents + excluded.revenue_cents,"
+            " orders = {product_sales}.orders + excluded.orders",
             (sign, sign, sign, oid),
         )
 
@@ -82,10 +75,8 @@ def analytics(
         oid, data = order_id(event), event.data
         rate = int(EUR_PER_UNIT.get(data["currency"], EUR_PER_UNIT["EUR"]) * 1000)
         batch.execute(
-            sql(
-                "INSERT INTO {sales_orders} VALUES (?, ?)"
-                " ON CONFLICT (order_id) DO UPDATE SET rate_permille = excluded.rate_permille"
-            ),
+            "INSERT INTO {sales_orders} VALUES (?, ?)"
+            " ON CONFLICT (order_id) DO UPDATE SET rate_permille = excluded.rate_permille",
             (oid, rate),
         )
         for item in data["items"]:
@@ -100,7 +91,7 @@ def analytics(
     @handlers.on("ItemRemoved")
     def removed(event: RecordedEvent, batch: SqlBatch) -> None:
         batch.execute(
-            sql("DELETE FROM {sales_lines} WHERE order_id = ? AND product = ?"),
+            "DELETE FROM {sales_lines} WHERE order_id = ? AND product = ?",
             (order_id(event), event.data["product"]),
         )
 
@@ -109,11 +100,9 @@ def analytics(
         oid, day = order_id(event), _day(event)
         count(batch, day, "paid")
         batch.execute(
-            sql(
-                f"INSERT INTO {{daily}} (day, revenue_cents) VALUES (?, ? * {_RATE} / 1000)"
-                " ON CONFLICT (day) DO UPDATE SET"
-                " revenue_cents = {daily}.revenue_cents + excluded.revenue_cents"
-            ),
+            f"INSERT INTO {{daily}} (day, revenue_cents) VALUES (?, ? * {_RATE} / 1000)"
+            " ON CONFLICT (day) DO UPDATE SET"
+            " revenue_cents = {daily}.revenue_cents + excluded.revenue_cents",
             (day, cents(event.data["amount"]), oid),
         )
         move_sales(batch, oid, 1)
@@ -122,13 +111,11 @@ def analytics(
     def refunded(event: RecordedEvent, batch: SqlBatch) -> None:
         oid, day = order_id(event), _day(event)
         batch.execute(
-            sql(
-                f"INSERT INTO {{daily}} (day, revenue_cents, refunds_cents)"
-                f" VALUES (?, -(? * {_RATE} / 1000), ? * {_RATE} / 1000)"
-                " ON CONFLICT (day) DO UPDATE SET"
-                " revenue_cents = {daily}.revenue_cents + excluded.revenue_cents,"
-                " refunds_cents = {daily}.refunds_cents + excluded.refunds_cents"
-            ),
+            f"INSERT INTO {{daily}} (day, revenue_cents, refunds_cents)"
+            f" VALUES (?, -(? * {_RATE} / 1000), ? * {_RATE} / 1000)"
+            " ON CONFLICT (day) DO UPDATE SET"
+            " revenue_cents = {daily}.revenue_cents + excluded.revenue_cents,"
+            " refunds_cents = {daily}.refunds_cents + excluded.refunds_cents",
             (day, cents(event.data["amount"]), oid, cents(event.data["amount"]), oid),
         )
         move_sales(batch, oid, -1)
@@ -152,5 +139,5 @@ def analytics(
         version=version,
         categories=frozenset({"order"}),
         upcast_batch=upcast,
-        retry=RetryPolicy(max_attempts=3, backoff=0.05),
+        retry=HandlerRetry(max_attempts=3, backoff=0.05),
     )

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import itertools
-import re
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from eventbook import RecordedEvent
-from eventbook.projections import ProjectionDatabase
 
 # Reference rates into euros, for analytics that add up orders in several currencies.
 EUR_PER_UNIT = {"EUR": Decimal(1), "GBP": Decimal("1.17"), "CHF": Decimal("1.06")}
@@ -33,19 +28,3 @@ def address_text(address: dict[str, Any]) -> str:
     return ", ".join(
         str(address[k]) for k in ("name", "street", "postcode", "city", "country") if address.get(k)
     )
-
-
-def database_sql(database: ProjectionDatabase) -> Callable[[str], str]:
-    """Read models are written with `?` placeholders; PostgreSQL wants `$1, $2, …`."""
-    if database.dialect != "postgresql":
-        return lambda sql: sql
-
-    @functools.cache
-    def numbered(sql: str) -> str:
-        counter = itertools.count(1)
-        return _MARK.sub(lambda _: f"${next(counter)}", sql)
-
-    return numbered
-
-
-_MARK = re.compile(r"\?")

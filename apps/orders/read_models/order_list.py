@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import msgspec
 
-from apps.orders.read_models.common import cents, database_sql, order_id
+from apps.orders.read_models.common import cents, order_id
 from eventbook import RecordedEvent
 from eventbook.projections import (
     BatchUpcaster,
     HandlerMap,
+    HandlerRetry,
     Projection,
     ProjectionDatabase,
-    RetryPolicy,
     SqlBatch,
     SqlSink,
 )
@@ -50,7 +50,6 @@ def _touch(event: RecordedEvent) -> tuple[str, int, str]:
 def order_list(
     database: ProjectionDatabase, upcast: BatchUpcaster, *, version: int = 1
 ) -> Projection[SqlBatch]:
-    sql = database_sql(database)
     handlers: HandlerMap[SqlBatch] = HandlerMap()
 
     @handlers.on("OrderPlaced")
@@ -63,10 +62,7 @@ def order_list(
         ]
         total = sum(q * p for _, _, q, p in lines)
         batch.execute(
-            sql(
-                "INSERT INTO {orders} VALUES"
-                " (?, ?, 'placed', ?, ?, 0, ?, ?, ?, ?, NULL, ?, ?, ?, ?)"
-            ),
+            "INSERT INTO {orders} VALUES (?, ?, 'placed', ?, ?, 0, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
             (
                 data["order_id"],
                 data["customer"],
@@ -81,37 +77,33 @@ def order_list(
             ),
         )
         for line in lines:
-            batch.execute(sql("INSERT INTO {order_lines} VALUES (?, ?, ?, ?)"), line)
+            batch.execute("INSERT INTO {order_lines} VALUES (?, ?, ?, ?)", line)
 
     @handlers.on("ItemAdded")
     def added(event: RecordedEvent, batch: SqlBatch) -> None:
         item, oid = event.data["item"], order_id(event)
         batch.execute(
-            sql(
-                "INSERT INTO {order_lines} VALUES (?, ?, ?, ?) ON CONFLICT (order_id, product)"
-                " DO UPDATE SET quantity = {order_lines}.quantity + excluded.quantity"
-            ),
+            "INSERT INTO {order_lines} VALUES (?, ?, ?, ?) ON CONFLICT (order_id, product)"
+            " DO UPDATE SET quantity = {order_lines}.quantity + excluded.quantity",
             (oid, item["product"], item["quantity"], cents(item["unit_price"])),
         )
-        batch.execute(sql(_RETOTAL), (oid, oid, *_touch(event), oid))
+        batch.execute(_RETOTAL, (oid, oid, *_touch(event), oid))
 
     @handlers.on("ItemRemoved")
     def removed(event: RecordedEvent, batch: SqlBatch) -> None:
         oid = order_id(event)
         batch.execute(
-            sql("DELETE FROM {order_lines} WHERE order_id = ? AND product = ?"),
+            "DELETE FROM {order_lines} WHERE order_id = ? AND product = ?",
             (oid, event.data["product"]),
         )
-        batch.execute(sql(_RETOTAL), (oid, oid, *_touch(event), oid))
+        batch.execute(_RETOTAL, (oid, oid, *_touch(event), oid))
 
     @handlers.on("ShippingAddressUpdated")
     def moved(event: RecordedEvent, batch: SqlBatch) -> None:
         address = event.data["address"]
         batch.execute(
-            sql(
-                "UPDATE {orders} SET address = ?, city = ?, country = ?,"
-                f" {_TOUCH} WHERE order_id = ?"
-            ),
+            "UPDATE {orders} SET address = ?, city = ?, country = ?,"
+            f" {_TOUCH} WHERE order_id = ?",
             (
                 msgspec.json.encode(address).decode(),
                 address["city"],
@@ -124,34 +116,29 @@ def order_list(
     @handlers.on("PaymentProcessed")
     def paid(event: RecordedEvent, batch: SqlBatch) -> None:
         batch.execute(
-            sql(
-                "UPDATE {orders} SET status = 'paid', paid_cents = paid_cents + ?,"
-                f" {_TOUCH} WHERE order_id = ?"
-            ),
+            "UPDATE {orders} SET status = 'paid', paid_cents = paid_cents + ?,"
+            f" {_TOUCH} WHERE order_id = ?",
             (cents(event.data["amount"]), *_touch(event), order_id(event)),
         )
 
     @handlers.on("OrderShipped")
     def shipped(event: RecordedEvent, batch: SqlBatch) -> None:
         batch.execute(
-            sql(
-                "UPDATE {orders} SET status = 'shipped', carrier = ?,"
-                f" {_TOUCH} WHERE order_id = ?"
-            ),
+            f"UPDATE {{orders}} SET status = 'shipped', carrier = ?, {_TOUCH} WHERE order_id = ?",
             (event.data["carrier"], *_touch(event), order_id(event)),
         )
 
     @handlers.on("OrderCancelled")
     def cancelled(event: RecordedEvent, batch: SqlBatch) -> None:
         batch.execute(
-            sql(f"UPDATE {{orders}} SET status = 'cancelled', {_TOUCH} WHERE order_id = ?"),
+            f"UPDATE {{orders}} SET status = 'cancelled', {_TOUCH} WHERE order_id = ?",
             (*_touch(event), order_id(event)),
         )
 
     @handlers.on("RefundIssued")
     def refunded(event: RecordedEvent, batch: SqlBatch) -> None:
         batch.execute(
-            sql(f"UPDATE {{orders}} SET paid_cents = paid_cents - ?, {_TOUCH} WHERE order_id = ?"),
+            f"UPDATE {{orders}} SET paid_cents = paid_cents - ?, {_TOUCH} WHERE order_id = ?",
             (cents(event.data["amount"]), *_touch(event), order_id(event)),
         )
 
@@ -162,5 +149,5 @@ def order_list(
         version=version,
         categories=frozenset({"order"}),
         upcast_batch=upcast,
-        retry=RetryPolicy(max_attempts=3, backoff=0.05),
+        retry=HandlerRetry(max_attempts=3, backoff=0.05),
     )

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import msgspec
 
-from apps.orders.read_models.common import address_text, database_sql, order_id
+from apps.orders.read_models.common import address_text, order_id
 from eventbook import RecordedEvent
 from eventbook.projections import (
     BatchUpcaster,
     HandlerMap,
+    HandlerRetry,
     Projection,
     ProjectionDatabase,
-    RetryPolicy,
     SearchBatch,
     SearchSink,
 )
@@ -35,8 +35,7 @@ class Document(msgspec.Struct):
 def order_search(
     database: ProjectionDatabase, upcast: BatchUpcaster, *, version: int = 1
 ) -> Projection[SearchBatch]:
-    sql = database_sql(database)
-    current = sql(
+    current = (
         "SELECT CAST(data AS TEXT), customer, products, address FROM {order_search}"
         " WHERE doc_id = ?"
     )
@@ -99,5 +98,5 @@ def order_search(
         version=version,
         categories=frozenset({"order"}),
         upcast_batch=upcast,
-        retry=RetryPolicy(max_attempts=3, backoff=0.05),
+        retry=HandlerRetry(max_attempts=3, backoff=0.05),
     )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from apps.orders.read_models.common import database_sql
 from eventbook import RecordedEvent
 from eventbook.projections import (
     HandlerMap,
+    HandlerRetry,
     Projection,
     ProjectionDatabase,
-    RetryPolicy,
     SqlBatch,
     SqlSink,
 )
@@ -31,20 +30,19 @@ SCHEMA = [
 
 def store_stats(database: ProjectionDatabase, event_types: Iterable[str]) -> Projection[SqlBatch]:
     """Counts every event of `event_types`, whatever its stream."""
-    sql = database_sql(database)
-    upsert_stream = sql(
+    upsert_stream = (
         "INSERT INTO {streams} VALUES (?, ?, 1, ?, ?) ON CONFLICT (stream) DO UPDATE SET"
         " events = {streams}.events + 1, last_type = excluded.last_type,"
         " last_recorded_at = excluded.last_recorded_at"
     )
-    count_type = sql(
+    count_type = (
         "INSERT INTO {event_types} VALUES (?, 1)"
         " ON CONFLICT (type) DO UPDATE SET events = {event_types}.events + 1"
     )
-    remember = sql(
+    remember = (
         "INSERT INTO {recent_events} VALUES (?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING"
     )
-    forget = sql(
+    forget = (
         "DELETE FROM {recent_events} WHERE recorded_at < (SELECT MIN(recorded_at) FROM"
         f" (SELECT recorded_at FROM {{recent_events}} ORDER BY recorded_at DESC LIMIT {RECENT}) t)"
     )
@@ -65,5 +63,5 @@ def store_stats(database: ProjectionDatabase, event_types: Iterable[str]) -> Pro
         "store_stats",
         SqlSink(database, tables=["streams", "event_types", "recent_events"], schema=SCHEMA),
         handlers,
-        retry=RetryPolicy(max_attempts=3, backoff=0.05),
+        retry=HandlerRetry(max_attempts=3, backoff=0.05),
     )

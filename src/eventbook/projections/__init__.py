@@ -1,13 +1,22 @@
 """The read side: projections, their daemon, checkpoints, leases, dead letters, rebuilds.
 
-Importing this package imports no database driver: `PostgresDatabase` (asyncpg) and
-`RedisStreamSink` / `StreamBatch` (redis) are exported here but imported on first use.
+`__all__` below is the whole public surface. The package is laid out like the store:
+
+- the core (modules with a leading underscore): the projection definition, the runner,
+  the daemon, builds, parking, status, waiting, lag, settings, errors, and `_ports`, the
+  contract between the runner, the projection databases and the sinks;
+- one folder per projection database, `sqlite/` and `postgres/`, each with its database,
+  session and connection modules and its SQL, one operation per `queries/*.sql` file;
+- `sinks/`: where read models live (SQL tables, search indexes, Redis streams).
+
+Importing this package imports no database driver: `PostgresDatabase` imports asyncpg
+and `RedisStreamSink` / `StreamBatch` import redis, each on first use.
 """
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from eventbook.projections.builds import (
+from eventbook.projections._builds import (
     catch_up,
     drop_build,
     rebuild,
@@ -15,8 +24,8 @@ from eventbook.projections.builds import (
     setup_projection,
     switch_to,
 )
-from eventbook.projections.daemon import ProjectionDaemon
-from eventbook.projections.errors import (
+from eventbook.projections._daemon import ProjectionDaemon
+from eventbook.projections._errors import (
     HandlerFailed,
     InlineProjectionError,
     LeaseLost,
@@ -27,9 +36,10 @@ from eventbook.projections.errors import (
     ProjectionTimeout,
     UnknownProjection,
 )
-from eventbook.projections.inline import InlineProjections
-from eventbook.projections.parking import discard_parked, list_parked, retry_parked
-from eventbook.projections.ports import (
+from eventbook.projections._inline import InlineProjections
+from eventbook.projections._open import open
+from eventbook.projections._parking import discard_parked, list_parked, retry_parked
+from eventbook.projections._ports import (
     CheckpointRow,
     ParkedEvent,
     ParkedStatus,
@@ -37,50 +47,35 @@ from eventbook.projections.ports import (
     Session,
     Sink,
 )
-from eventbook.projections.projection import (
+from eventbook.projections._projection import (
     BatchUpcaster,
     Handler,
     HandlerMap,
+    HandlerRetry,
     OnFailure,
     Projection,
-    RetryPolicy,
-    Upcaster,
+    RecordUpcaster,
 )
-from eventbook.projections.runner import (
+from eventbook.projections._runner import (
     BatchObserver,
     ProjectionRunner,
     RunnerSettings,
     RunnerState,
 )
-from eventbook.projections.sinks.search import SearchBatch, SearchHit, SearchSink
-from eventbook.projections.sinks.sql import SqlBatch, SqlSink
-from eventbook.projections.sqlite import SQLiteDatabase
-from eventbook.projections.status import (
+from eventbook.projections._status import (
     ProjectionState,
     ProjectionStatus,
     projection_status,
     status,
 )
-from eventbook.projections.waiting import wait_for
+from eventbook.projections._waiting import wait_for
+from eventbook.projections.sinks.search import SearchBatch, SearchHit, SearchSink
+from eventbook.projections.sinks.sql import SqlBatch, SqlSink
+from eventbook.projections.sqlite import SQLiteDatabase
 
 if TYPE_CHECKING:
     from eventbook.projections.postgres import PostgresDatabase
     from eventbook.projections.sinks.redis_streams import RedisStreamSink, StreamBatch
-
-# Exports whose modules go with a database driver: imported when first asked for.
-_LAZY_EXPORTS = {
-    "PostgresDatabase": "eventbook.projections.postgres",
-    "RedisStreamSink": "eventbook.projections.sinks.redis_streams",
-    "StreamBatch": "eventbook.projections.sinks.redis_streams",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY_EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
 
 __all__ = [
     "BatchObserver",
@@ -108,7 +103,7 @@ __all__ = [
     "ProjectionStatus",
     "ProjectionTimeout",
     "RedisStreamSink",
-    "RetryPolicy",
+    "HandlerRetry",
     "RunnerSettings",
     "RunnerState",
     "SQLiteDatabase",
@@ -121,11 +116,12 @@ __all__ = [
     "SqlSink",
     "StreamBatch",
     "UnknownProjection",
-    "Upcaster",
+    "RecordUpcaster",
     "catch_up",
     "discard_parked",
     "drop_build",
     "list_parked",
+    "open",
     "projection_status",
     "rebuild",
     "reset_projection",
@@ -135,3 +131,17 @@ __all__ = [
     "switch_to",
     "wait_for",
 ]
+
+_LAZY = {
+    "PostgresDatabase": "eventbook.projections.postgres",
+    "RedisStreamSink": "eventbook.projections.sinks.redis_streams",
+    "StreamBatch": "eventbook.projections.sinks.redis_streams",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # The names whose modules import a driver are imported on first use.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -24,10 +24,10 @@ from typing import Any
 
 from eventbook.connect import connect
 from eventbook.errors import EventbookError, ValidationError
-from eventbook.projections.daemon import ProjectionDaemon
-from eventbook.projections.projection import Projection
-from eventbook.projections.runner import RunnerSettings
-from eventbook.projections.status import status
+from eventbook.projections._daemon import ProjectionDaemon
+from eventbook.projections._projection import Projection
+from eventbook.projections._runner import RunnerSettings
+from eventbook.projections._status import status
 from eventbook.store import EventStore
 
 

@@ -2,6 +2,10 @@
 
 - `eventbook.testing.EventStoreConformance`: the suite every event-store backend passes
   (needs pytest and pytest-asyncio: `pip install eventbook[testing]`);
+- `eventbook.testing.ProjectionDatabaseConformance`: the suite every projection database
+  passes (checkpoints, leases, parking, builds; needs pytest too);
+- `eventbook.testing.ProjectionSpec`: given events, then rows, for one projection against
+  a real projection database (no test runner needed);
 - `eventbook.testing.scenarios`: given / when / then for aggregates (no test runner needed).
 """
 
@@ -11,14 +15,23 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from eventbook.testing.conformance import EventStoreConformance
+    from eventbook.testing.projection_databases import ProjectionDatabaseConformance
+    from eventbook.testing.projection_spec import ProjectionSpec
 
-__all__ = ["EventStoreConformance"]
+__all__ = ["EventStoreConformance", "ProjectionDatabaseConformance", "ProjectionSpec"]
+
+_MODULES = {
+    "EventStoreConformance": "eventbook.testing.conformance",
+    "ProjectionDatabaseConformance": "eventbook.testing.projection_databases",
+    "ProjectionSpec": "eventbook.testing.projection_spec",
+}
 
 
 def __getattr__(name: str) -> Any:
     # Imported on first use, so that `eventbook.testing.scenarios` works without pytest.
-    if name == "EventStoreConformance":
-        from eventbook.testing.conformance import EventStoreConformance
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return EventStoreConformance
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -27,9 +27,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from eventbook.errors import ValidationError
-from eventbook.projections.buffer import WriteBuffer
-from eventbook.projections.errors import LeaseLost
-from eventbook.projections.ports import ProjectionDatabase, Session
+from eventbook.projections._buffer import WriteBuffer
+from eventbook.projections._errors import LeaseLost
+from eventbook.projections._ports import ProjectionDatabase, Session
 from eventbook.store import RecordedEvent
 
 if TYPE_CHECKING:

@@ -29,8 +29,8 @@ from typing import Any
 import msgspec
 
 from eventbook.errors import ValidationError
-from eventbook.projections.buffer import WriteBuffer
-from eventbook.projections.ports import ProjectionDatabase, Session
+from eventbook.projections._buffer import WriteBuffer
+from eventbook.projections._ports import ProjectionDatabase, Session
 from eventbook.projections.sinks.sql import SqlBatch, TableNames, check_identifier, versioned
 
 POINTERS = "eventbook_search_active"
@@ -127,7 +127,7 @@ class SearchSink:
 
     def names(self, version: int) -> TableNames:
         if version not in self._names:
-            self._names[version] = TableNames([self.index], version)
+            self._names[version] = TableNames([self.index], version, dialect=self._database.dialect)
         return self._names[version]
 
     def statements(self, version: int) -> tuple[str, str]:

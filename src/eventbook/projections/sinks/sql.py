@@ -12,8 +12,11 @@ placeholders, which the batch resolves to the build's tables::
     async def placed(event, batch: SqlBatch) -> None:
         batch.execute("INSERT INTO {orders} VALUES (?, ?, 'placed')", (event.stream, ...))
 
-Writes are recorded, not run: the runner flushes them with the checkpoint update in
-one transaction. `await batch.fetch(...)` flushes first, so reads see earlier writes.
+Parameters are `?` on both databases: on PostgreSQL they are numbered `$1, $2, ...`
+(a `?` in a string literal, a quoted identifier or a comment stays as it is; see
+`eventbook.projections._placeholders`). Writes are recorded, not run: the runner flushes
+them with the checkpoint update in one transaction. `await batch.fetch(...)` flushes
+first, so reads see earlier writes.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eventbook.errors import ValidationError
-from eventbook.projections.buffer import Footprint, WriteBuffer
-from eventbook.projections.ports import ProjectionDatabase, Row, Session
+from eventbook.projections._buffer import Footprint, WriteBuffer
+from eventbook.projections._placeholders import numbered
+from eventbook.projections._ports import ProjectionDatabase, Row, Session
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _WORD = re.compile(r"[a-z_][a-z0-9_]*")
@@ -45,11 +49,15 @@ def versioned(table: str, version: int) -> str:
 
 
 class TableNames:
-    """Resolves `{table}` placeholders to one build's table names, caching the result
-    with the statement's footprint (the build's tables it names)."""
+    """Resolves `{table}` placeholders to one build's table names (and, on PostgreSQL,
+    numbers the `?` parameters), caching the result with the statement's footprint (the
+    build's tables it names)."""
 
-    def __init__(self, tables: Iterable[str], version: int, *, reorder: bool = True) -> None:
+    def __init__(
+        self, tables: Iterable[str], version: int, *, dialect: str, reorder: bool = True
+    ) -> None:
         self.version = version
+        self._numbered = dialect == "postgresql"
         self.mapping = {table: versioned(table, version) for table in tables}
         self._reorder = reorder
         self._views = {table.lower() for table in self.mapping}
@@ -65,6 +73,8 @@ class TableNames:
         found = self._cache.get(sql)
         if found is None:
             resolved = _PLACEHOLDER.sub(self._replace, sql)
+            if self._numbered:
+                resolved = numbered(resolved)
             found = (resolved, self._footprint(resolved))
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache.clear()  # only dynamic SQL gets here; constants stay cheap
@@ -150,7 +160,7 @@ class SqlSink:
     """Tables in the projection database; `schema` creates them (with `{table}` names).
 
     `reorder=False` keeps every write in handler order; needed only when the tables are
-    tied by foreign keys or triggers (see `eventbook.projections.buffer`).
+    tied by foreign keys or triggers (see `eventbook.projections._buffer`).
     """
 
     def __init__(
@@ -178,7 +188,9 @@ class SqlSink:
     def names(self, version: int) -> TableNames:
         names = self._names.get(version)
         if names is None:
-            names = self._names[version] = TableNames(self.tables, version, reorder=self.reorder)
+            names = self._names[version] = TableNames(
+                self.tables, version, dialect=self._database.dialect, reorder=self.reorder
+            )
         return names
 
     def begin(self, session: Session, version: int, *, out_of_order: bool = False) -> SqlBatch:

@@ -1,0 +1,116 @@
+"""A projection build's life: set up, rebuild from scratch, switch readers, drop.
+
+Blue/green: run version 2 of a projection beside version 1 (its own tables, its own
+checkpoint). `switch_to(store, v2)` waits until v2 has caught up, then in one
+transaction points readers at v2 (views or pointer rows swapped) and retires v1, whose
+runner is fenced and ends. `drop_build(v1)` then removes v1's tables. Readers never
+see an empty or half-built model: they see v1 until the commit, v2 after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from eventbook.projections._projection import Projection
+from eventbook.projections._runner import ProjectionRunner, RunnerSettings
+from eventbook.projections._waiting import timed_out, wait_for
+from eventbook.store import EventStore
+
+
+async def setup_projection(projection: Projection[Any], *, mode: str = "async") -> None:
+    """Create eventbook's tables and this build's tables (first time only).
+
+    The first build of a name becomes the active one readers see.
+    """
+    database = projection.sink.database
+    sink, version = projection.sink, projection.version
+    await database.setup()
+    await database.register(
+        projection.name, version, mode, sink.create_ddl(version), sink.activate_ddl(version)
+    )
+
+
+async def reset_projection(projection: Projection[Any]) -> None:
+    """Empty the build's read model and move its checkpoint back to the start.
+
+    A runner holding the lease is fenced (its next commit fails and it starts over).
+    Readers of this build see the model empty until it is rebuilt: use a new version
+    and `switch_to` to rebuild without that gap.
+    """
+    sink, version = projection.sink, projection.version
+    # Data outside the database is cleared by the next runner, under its lease, when it
+    # finds the checkpoint at the start (see ProjectionRunner._work).
+    await sink.database.reset(
+        projection.name, version, sink.reset_ddl(version), sink.activate_ddl(version)
+    )
+
+
+async def rebuild(
+    store: EventStore,
+    projection: Projection[Any],
+    *,
+    settings: RunnerSettings | None = None,
+    timeout: float = 3600.0,
+) -> None:
+    """Reset the build and replay history into it, returning once it has caught up.
+
+    If a daemon holds the lease it does the replay and this call waits for it;
+    otherwise the replay runs here.
+    """
+    await setup_projection(projection)
+    await reset_projection(projection)
+    await catch_up(store, projection, settings=settings, timeout=timeout)
+
+
+async def catch_up(
+    store: EventStore,
+    projection: Projection[Any],
+    *,
+    settings: RunnerSettings | None = None,
+    timeout: float = 3600.0,
+) -> None:
+    """Process the build up to the store's current head, here or by a running daemon."""
+    await setup_projection(projection)
+    head = await store.head()
+    if head is None:
+        return
+    database = projection.sink.database
+    runner = ProjectionRunner(store, projection, settings=settings)
+    row = await database.checkpoint(projection.name, projection.version)
+    if row is not None and row.position is not None and row.position >= head:
+        return
+    session = await database.acquire(
+        projection.name, projection.version, runner.owner, runner.settings.lease_ttl
+    )
+    if session is None:  # a daemon runs it: wait for it to get there
+        await wait_for(projection, head, timeout, store=store)
+        return
+    await session.release()
+    # A daemon may take the lease meanwhile: the runner then waits on standby until the
+    # build reaches the head, so the whole of it is bounded by the timeout.
+    try:
+        await asyncio.wait_for(runner.run(until=head), timeout)
+    except TimeoutError:
+        raise await timed_out(projection, head, timeout, store) from None
+    await wait_for(projection, head, timeout, store=store)
+
+
+async def switch_to(
+    store: EventStore, projection: Projection[Any], *, timeout: float = 3600.0
+) -> None:
+    """Make this build the one readers see, once it has caught up; retire older builds."""
+    await setup_projection(projection)
+    head = await store.head()
+    if head is not None:
+        await wait_for(projection, head, timeout, store=store)
+    sink, version = projection.sink, projection.version
+    await sink.database.activate(projection.name, version, sink.activate_ddl(version))
+
+
+async def drop_build(projection: Projection[Any]) -> None:
+    """Remove a build that readers no longer use: its tables, checkpoint, dead letters."""
+    sink, version = projection.sink, projection.version
+    row = await sink.database.checkpoint(projection.name, version)
+    await sink.database.drop(projection.name, version, sink.drop_ddl(version))
+    await sink.clear(version, row.epoch + 1 if row is not None else 0)

@@ -1,0 +1,67 @@
+"""Read-your-writes: wait until a projection has processed a position."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from eventbook.projections._errors import ProjectionTimeout, UnknownProjection
+from eventbook.projections._lag import count_between
+from eventbook.projections._projection import Projection
+from eventbook.store import AppendResult, EventStore, Position
+
+_FIRST_POLL = 0.002
+_MAX_POLL = 0.05
+
+
+async def wait_for(
+    projection: Projection[Any],
+    position: Position | AppendResult,
+    timeout: float = 10.0,
+    *,
+    store: EventStore | None = None,
+) -> None:
+    """Return once `projection` has processed `position` (e.g. an append's result).
+
+    Inline projections return at once: they commit with the append. Otherwise raise
+    `ProjectionTimeout` after `timeout` seconds, saying how far behind the projection
+    is (counted in events when `store` is given). Runners in this process wake the
+    waiter directly; other processes' progress is seen by polling.
+    """
+    wanted = position.position if isinstance(position, AppendResult) else position
+    database = projection.sink.database
+    deadline = time.monotonic() + timeout
+    poll = _FIRST_POLL
+    while True:
+        ticket = database.progress.ticket()
+        row = await database.checkpoint(projection.name, projection.version)
+        if row is None:
+            raise UnknownProjection(projection.label)
+        if row.mode == "inline" or (row.position is not None and row.position >= wanted):
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise await timed_out(projection, wanted, timeout, store)
+        await database.progress.wait(ticket, min(poll, remaining))
+        poll = min(_MAX_POLL, poll * 2)
+
+
+async def timed_out(
+    projection: Projection[Any], wanted: Position, waited: float, store: EventStore | None
+) -> ProjectionTimeout:
+    """The error for a build that did not reach `wanted` in `waited` seconds, saying where
+    it is and (given the store) how many events it is behind."""
+    row = await projection.sink.database.checkpoint(projection.name, projection.version)
+    reached = None if row is None else row.position
+    behind, note = "an unknown number of", ""
+    if store is not None:
+        count, exact = await count_between(store, projection, reached, wanted)
+        behind = f"{count}" if exact else f"more than {count}"
+        head = await store.head()
+        if head is None or head < wanted:
+            note = (
+                f"; the store's newest visible event is at {head or 'nothing yet'}:"
+                " no append has returned that position, or it is held back"
+            )
+    shown = None if reached is None else str(reached)
+    return ProjectionTimeout(projection.label, str(wanted), shown, behind, waited, note)

@@ -1,0 +1,13 @@
+CREATE TABLE IF NOT EXISTS eventbook_projection_parked (
+    name TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    event_id TEXT NOT NULL,
+    position TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    type TEXT NOT NULL,
+    error TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    parked_at DOUBLE PRECISION NOT NULL,
+    status TEXT NOT NULL,
+    PRIMARY KEY (name, version, event_id)
+)

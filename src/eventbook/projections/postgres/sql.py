@@ -1,0 +1,68 @@
+"""The SQL of the PostgreSQL projection database, read from the `.sql` files beside this
+module (one operation per file under `queries/`, as the store's backends keep theirs).
+
+Statements name eventbook's tables without a schema: every connection of the database
+has its schema as `search_path`. Only the setup names the schema itself (`{schema}`).
+Files are read on first use, not at import.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+
+
+@dataclass(frozen=True, slots=True)
+class Queries:
+    """One attribute per file in `queries/`, named after the file."""
+
+    create_checkpoints: str
+    create_parked: str
+    create_parked_status: str
+    create_schema: str
+    use_schema: str
+    lock_in_transaction: str
+    try_lock: str
+    build_mode: str
+    insert_build: str
+    active_build: str
+    mark_active: str
+    take_lease: str
+    build_exists: str
+    checkpoint: str
+    checkpoints: str
+    parked: str
+    parked_summary: str
+    set_parked_status: str
+    count_parked_attempt: str
+    delete_parked: str
+    delete_build_parked: str
+    reset_build: str
+    build_flags: str
+    switch_active: str
+    retire_older: str
+    delete_build: str
+    renew_lease: str
+    move_checkpoint: str
+    park: str
+    note_parked_error: str
+    record_error: str
+    halted: str
+    release_lease: str
+
+
+@functools.cache
+def queries() -> Queries:
+    folder = resources.files(__package__).joinpath("queries")
+    texts = {
+        entry.name.removesuffix(".sql"): entry.read_text(encoding="utf-8").strip()
+        for entry in folder.iterdir()
+        if entry.name.endswith(".sql")
+    }
+    return Queries(**texts)
+
+
+def render(template: str, schema: str) -> str:
+    """`template` with `{schema}` replaced by the quoted schema name."""
+    return template.replace("{schema}", '"' + schema.replace('"', '""') + '"')

@@ -1,0 +1,1 @@
+SELECT mode FROM eventbook_projection_checkpoints WHERE name = ? AND version = ?

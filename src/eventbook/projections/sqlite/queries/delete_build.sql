@@ -1,0 +1,1 @@
+DELETE FROM eventbook_projection_checkpoints WHERE name = ? AND version = ?

@@ -1,0 +1,1 @@
+DELETE FROM eventbook_projection_parked WHERE name = ? AND version = ? AND event_id = ?

@@ -1,0 +1,3 @@
+SELECT name, version, event_id, position, stream, type, error, attempts, parked_at, status
+FROM eventbook_projection_parked
+WHERE name = ? AND version = ? AND status IN ('halted', 'discard') LIMIT 1

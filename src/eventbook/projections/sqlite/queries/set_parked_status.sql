@@ -1,0 +1,2 @@
+UPDATE eventbook_projection_parked SET status = ?
+WHERE name = ? AND version = ? AND event_id = ?

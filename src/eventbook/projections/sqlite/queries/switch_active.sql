@@ -1,0 +1,1 @@
+UPDATE eventbook_projection_checkpoints SET active = (version = ?) WHERE name = ?
