@@ -21,14 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 APPS = ROOT / "apps"
 PUBLIC = frozenset({"eventbook", "eventbook.projections", "eventbook.testing"})
 
-# (file, function) -> the private module it may still import. `open_database` is being
-# replaced by the library's own way of opening a projection database from a URL; once it
-# is, this entry no longer matches anything and the last test below asks for its removal.
-ALLOWED_FOR_NOW = {
-    ("apps/orders/projections.py", "open_database"): "eventbook.projections.postgres"
-}
-
-
 def eventbook_imports(path: Path) -> list[tuple[str, int, str]]:
     """(enclosing function or "", line, module) of each eventbook import in `path`."""
     tree = ast.parse(path.read_text(), filename=str(path))
@@ -55,19 +47,17 @@ def eventbook_imports(path: Path) -> list[tuple[str, int, str]]:
     return found
 
 
-def private_imports() -> tuple[list[str], set[tuple[str, str]]]:
-    """The offending imports under apps/, and the allowances that were used."""
-    offences, used = [], set()
+def private_imports() -> list[str]:
+    """The imports under apps/ of eventbook modules that are not public."""
+    offences = []
     for path in sorted(APPS.rglob("*.py")):
         name = path.relative_to(ROOT).as_posix()
-        for function, line, module in eventbook_imports(path):
-            if module in PUBLIC:
-                continue
-            if ALLOWED_FOR_NOW.get((name, function)) == module:
-                used.add((name, function))
-                continue
-            offences.append(f"{name}:{line} imports {module}")
-    return offences, used
+        offences.extend(
+            f"{name}:{line} imports {module}"
+            for _function, line, module in eventbook_imports(path)
+            if module not in PUBLIC
+        )
+    return offences
 
 
 def test_the_walk_sees_imports_at_every_depth(tmp_path: Path) -> None:
@@ -91,14 +81,7 @@ def test_the_walk_sees_imports_at_every_depth(tmp_path: Path) -> None:
 
 
 def test_apps_import_only_public_eventbook_packages() -> None:
-    offences, _ = private_imports()
-    assert offences == [], "import these names from " + ", ".join(sorted(PUBLIC))
-
-
-def test_no_allowance_outlives_its_reason() -> None:
-    _, used = private_imports()
-    stale = set(ALLOWED_FOR_NOW) - used
-    assert not stale, f"remove these entries of ALLOWED_FOR_NOW: {sorted(stale)}"
+    assert private_imports() == [], "import these names from " + ", ".join(sorted(PUBLIC))
 
 
 @pytest.mark.parametrize("package", [eventbook, eventbook.projections])
