@@ -39,7 +39,9 @@ import msgspec
 
 from benchmarks.common import Figures, Target, repeat, report, stopwatch, summarise
 from benchmarks.store_postgres import server_url
-from eventbook.connect import connect
+from eventbook._connect import connect
+from eventbook._store.port import EventStore
+from eventbook._store.types import NewEvent, Position, RecordedEvent
 from eventbook.projections import (
     HandlerMap,
     Projection,
@@ -54,7 +56,6 @@ from eventbook.projections import (
     reset_projection,
     setup_projection,
 )
-from eventbook.store import EventStore, NewEvent, Position, RecordedEvent
 
 BATCH = 1000
 CATCH_UP_EVENTS = 200_000

@@ -29,10 +29,10 @@ import asyncpg
 import msgspec
 
 from benchmarks.common import Figures, Target, stopwatch
-from eventbook.backends.postgres import PostgresEventStore
-from eventbook.backends.postgres.connection import prepare_connection
-from eventbook.ids import uuid7
-from eventbook.store import NewEvent
+from eventbook._backends.postgres import PostgresEventStore
+from eventbook._backends.postgres.connection import prepare_connection
+from eventbook._store.ids import uuid7
+from eventbook._store.types import NewEvent
 
 TARGETS = [
     Target("append 1 task vs raw insert", "eventbook_append_1task_s", "raw_insert_1conn_tx_s", 0.7),

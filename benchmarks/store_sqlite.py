@@ -31,9 +31,10 @@ from typing import Any
 import msgspec
 
 from benchmarks.common import Figures, Target
-from eventbook.backends.sqlite import SQLiteEventStore
-from eventbook.backends.sqlite.sql import migrations, split_script
-from eventbook.store import EventStore, NewEvent
+from eventbook._backends.sqlite import SQLiteEventStore
+from eventbook._backends.sqlite.sql import migrations, split_script
+from eventbook._store.port import EventStore
+from eventbook._store.types import NewEvent
 
 SYNCHRONOUS = "FULL"  # the store's default: every commit is synced to disk
 ROUNDS = 5

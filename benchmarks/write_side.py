@@ -177,7 +177,7 @@ async def postgres_backend() -> AsyncIterator[tuple[EventStore, RawLoad]]:
     import asyncpg
 
     from benchmarks.store_postgres import server_url
-    from eventbook.backends.postgres.connection import prepare_connection
+    from eventbook._backends.postgres.connection import prepare_connection
 
     url = server_url()
     schema = f"bench_{uuid.uuid4().hex[:12]}"

@@ -3,18 +3,8 @@
 This module lists the public API; everything else is an implementation detail.
 """
 
-from eventbook.aggregate import Aggregate
-from eventbook.commands import (
-    CommandBus,
-    CommandHandler,
-    CommandResult,
-    RetryPolicy,
-    aggregate_handler,
-)
-from eventbook.connect import connect
-from eventbook.context import CommandContext, CommandMetadata
-from eventbook.decider import Decider, DeciderAggregate
-from eventbook.errors import (
+from eventbook._connect import connect
+from eventbook._errors import (
     CommandIdReused,
     CommandValidationError,
     ConcurrencyError,
@@ -30,12 +20,10 @@ from eventbook.errors import (
     UnknownEventType,
     ValidationError,
 )
-from eventbook.ids import uuid7
-from eventbook.messages import EventRegistry, PipelineStage
-from eventbook.repository import Repository
-from eventbook.snapshots import SnapshotPolicy, SnapshotStats, snapshot_every
-from eventbook.store import EventStore
-from eventbook.types import (
+from eventbook._store.ids import uuid7
+from eventbook._store.port import EventStore
+from eventbook._store.signal import AppendSignal, Wakeup
+from eventbook._store.types import (
     ANY,
     NO_STREAM,
     STREAM_EXISTS,
@@ -48,8 +36,20 @@ from eventbook.types import (
     Snapshot,
     category_of,
 )
-from eventbook.upcasting import Upcaster
-from eventbook.wakeup import AppendSignal, Wakeup
+from eventbook._write.aggregate import Aggregate
+from eventbook._write.commands import (
+    CommandBus,
+    CommandHandler,
+    CommandResult,
+    RetryPolicy,
+    aggregate_handler,
+)
+from eventbook._write.context import CommandContext, CommandMetadata
+from eventbook._write.decider import Decider, DeciderAggregate
+from eventbook._write.messages import EventRegistry, PipelineStage
+from eventbook._write.repository import Repository
+from eventbook._write.snapshots import SnapshotPolicy, SnapshotStats, snapshot_every
+from eventbook._write.upcasting import Upcaster
 
 __all__ = [
     "ANY",

@@ -3,9 +3,10 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from eventbook.backends.memory import MemoryEventStore
-from eventbook.errors import ValidationError
-from eventbook.store import EventStore, Position
+from eventbook._backends.memory import MemoryEventStore
+from eventbook._errors import ValidationError
+from eventbook._store.port import EventStore
+from eventbook._store.types import Position
 from eventbook.testing import EventStoreConformance
 
 

@@ -11,13 +11,13 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from eventbook.backends.postgres import PostgresEventStore
-from eventbook.backends.postgres.migrations import latest_version
-from eventbook.backends.postgres.options import parse_url
-from eventbook.backends.postgres.sql import Queries
-from eventbook.errors import SchemaVersionError, UnavailableError, ValidationError
-from eventbook.ids import uuid7
-from eventbook.store import NewEvent, RecordedEvent
+from eventbook._backends.postgres import PostgresEventStore
+from eventbook._backends.postgres.migrations import latest_version
+from eventbook._backends.postgres.options import parse_url
+from eventbook._backends.postgres.sql import Queries
+from eventbook._errors import SchemaVersionError, UnavailableError, ValidationError
+from eventbook._store.ids import uuid7
+from eventbook._store.types import NewEvent, RecordedEvent
 from eventbook.testing import EventStoreConformance
 from tests.conftest import PostgresForTests, drop_schema, new_schema_name
 from tests.servers.postgres import free_port

@@ -16,17 +16,18 @@ import msgspec
 import pytest
 import pytest_asyncio
 
-from eventbook.backends.sqlite import SQLiteEventStore
-from eventbook.backends.sqlite import worker as sqlite_worker
-from eventbook.backends.sqlite.appends import AppendJob
-from eventbook.connect import connect
-from eventbook.errors import (
+from eventbook._backends.sqlite import SQLiteEventStore
+from eventbook._backends.sqlite import worker as sqlite_worker
+from eventbook._backends.sqlite.appends import AppendJob
+from eventbook._connect import connect
+from eventbook._errors import (
     ConcurrencyError,
     DuplicateEventError,
     StoreClosed,
     UnavailableError,
 )
-from eventbook.store import NO_STREAM, EventStore, NewEvent, Position, RecordedEvent
+from eventbook._store.port import EventStore
+from eventbook._store.types import NO_STREAM, NewEvent, Position, RecordedEvent
 from eventbook.testing import EventStoreConformance
 from tests.sqlite_steps import counting_steps
 
@@ -359,8 +360,8 @@ _AHEAD_CASES = {
 
 @pytest.mark.parametrize("case", sorted(_AHEAD_CASES))
 async def test_read_ahead_fetches_more_the_longer_a_reader_reads(case: str) -> None:
-    from eventbook.backends.sqlite.readahead import ReadAhead
-    from eventbook.backends.sqlite.reads import Chunk
+    from eventbook._backends.sqlite.readahead import ReadAhead
+    from eventbook._backends.sqlite.reads import Chunk
 
     options, expected_fetches = _AHEAD_CASES[case]
     table: list[tuple[int, bytes]] = []

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from eventbook.backends.sqlite import SQLiteEventStore
-from eventbook.backends.sqlite.schema import prepare_database, schema_version
-from eventbook.backends.sqlite.sql import Migration, migrations, split_script
-from eventbook.connect import connect
-from eventbook.errors import SchemaVersionError, UnavailableError, ValidationError
-from eventbook.store import NewEvent
+from eventbook._backends.sqlite import SQLiteEventStore
+from eventbook._backends.sqlite.schema import prepare_database, schema_version
+from eventbook._backends.sqlite.sql import Migration, migrations, split_script
+from eventbook._connect import connect
+from eventbook._errors import SchemaVersionError, UnavailableError, ValidationError
+from eventbook._store.types import NewEvent
 
 
 def digest(path: Path) -> str:

@@ -16,10 +16,10 @@ from collections import defaultdict
 
 import pytest
 
-from eventbook.backends.postgres import PostgresEventStore
-from eventbook.connect import connect
-from eventbook.errors import ConcurrencyError, UnavailableError
-from eventbook.store import ANY, NewEvent, RecordedEvent
+from eventbook._backends.postgres import PostgresEventStore
+from eventbook._connect import connect
+from eventbook._errors import ConcurrencyError, UnavailableError
+from eventbook._store.types import ANY, NewEvent, RecordedEvent
 from tests.conftest import PostgresForTests, drop_schema, new_schema_name
 
 PROCESSES, TASKS_PER_PROCESS, TOTAL_EVENTS, STREAMS = 4, 4, 20_000, 50

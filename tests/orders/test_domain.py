@@ -229,7 +229,7 @@ def test_bad_commands_are_refused_with_the_field(payload: dict[str, object]) -> 
 async def test_two_processes_registering_one_key_both_start() -> None:
     from apps.orders.api_keys import ApiKeys, Role
 
-    from eventbook.backends.memory import MemoryEventStore
+    from eventbook._backends.memory import MemoryEventStore
 
     store = MemoryEventStore()
     first, second = ApiKeys(store), ApiKeys(store)  # both loaded nothing: the start-up race

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APPS = ROOT / "apps"
 PUBLIC = frozenset({"eventbook", "eventbook.projections", "eventbook.testing"})
 
+
 def eventbook_imports(path: Path) -> list[tuple[str, int, str]]:
     """(enclosing function or "", line, module) of each eventbook import in `path`."""
     tree = ast.parse(path.read_text(), filename=str(path))
@@ -63,19 +64,19 @@ def private_imports() -> list[str]:
 def test_the_walk_sees_imports_at_every_depth(tmp_path: Path) -> None:
     source = tmp_path / "module.py"
     source.write_text(
-        "import eventbook.store\n"
+        "import eventbook._store.port\n"
         "from eventbook import connect\n"
         "if True:\n"
-        "    from eventbook.commands import CommandBus\n"
+        "    from eventbook._write.commands import CommandBus\n"
         "class A:\n"
         "    async def method(self):\n"
         "        import eventbook.projections.postgres as pg\n"
         "from . import eventbook\n"
     )
     assert eventbook_imports(source) == [
-        ("", 1, "eventbook.store"),
+        ("", 1, "eventbook._store.port"),
         ("", 2, "eventbook"),
-        ("", 4, "eventbook.commands"),
+        ("", 4, "eventbook._write.commands"),
         ("method", 7, "eventbook.projections.postgres"),
     ]
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from eventbook.backends.memory import MemoryEventStore
+from eventbook._backends.memory import MemoryEventStore
+from eventbook._store.port import EventStore
+from eventbook._store.types import NewEvent
 from eventbook.projections import ProjectionDatabase, SQLiteDatabase
-from eventbook.store import EventStore, NewEvent
 from tests.conftest import PostgresForTests
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from eventbook._store.port import EventStore
+from eventbook._store.types import RecordedEvent
 from eventbook.projections import (
     HandlerMap,
     Projection,
@@ -18,7 +20,6 @@ from eventbook.projections import (
     SQLiteDatabase,
     SqlSink,
 )
-from eventbook.store import EventStore, RecordedEvent
 
 
 def open_database(spec: str) -> ProjectionDatabase:

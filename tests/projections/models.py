@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from eventbook._store.types import RecordedEvent
 from eventbook.projections import (
     HandlerMap,
     HandlerRetry,
@@ -19,7 +20,6 @@ from eventbook.projections import (
     SqlSink,
 )
 from eventbook.projections._placeholders import numbered
-from eventbook.store import RecordedEvent
 
 
 def sql_for(dialect: str, sql: str) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from eventbook.backends.memory import MemoryEventStore
+from eventbook._backends.memory import MemoryEventStore
+from eventbook._store.types import NewEvent, Position, RecordedEvent
 from eventbook.projections import (
     HandlerMap,
     Projection,
@@ -25,7 +26,6 @@ from eventbook.projections import (
     switch_to,
     wait_for,
 )
-from eventbook.store import NewEvent, Position, RecordedEvent
 from tests.projections.conftest import place_orders
 from tests.projections.models import model, orders_projection
 

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from eventbook.errors import ValidationError
-from eventbook.ids import uuid7
+from eventbook._errors import ValidationError
+from eventbook._store.ids import uuid7
+from eventbook._store.types import Position, RecordedEvent
 from eventbook.projections import HandlerMap, HandlerRetry, Projection, SqlBatch
 from eventbook.projections._buffer import WriteBuffer
 from eventbook.projections.sinks.redis_streams import marker
 from eventbook.projections.sinks.sql import TableNames
-from eventbook.store import Position, RecordedEvent
 
 
 class _Sink:

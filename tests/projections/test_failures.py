@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from eventbook.backends.memory import MemoryEventStore
-from eventbook.ids import uuid7
+from eventbook._backends.memory import MemoryEventStore
+from eventbook._store.ids import uuid7
+from eventbook._store.types import NewEvent, RecordedEvent
 from eventbook.projections import (
     HandlerFailed,
     HandlerMap,
@@ -33,7 +34,6 @@ from eventbook.projections import (
     retry_parked,
     wait_for,
 )
-from eventbook.store import NewEvent, RecordedEvent
 from tests.projections.conftest import place_orders
 from tests.projections.models import model, orders_projection
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from eventbook.backends.memory import MemoryEventStore
-from eventbook.errors import ValidationError
-from eventbook.ids import uuid7
+from eventbook._backends.memory import MemoryEventStore
+from eventbook._errors import ValidationError
+from eventbook._store.ids import uuid7
+from eventbook._store.types import Position, RecordedEvent
 from eventbook.projections import (
     HandlerMap,
     InlineProjectionError,
@@ -34,7 +35,6 @@ from eventbook.projections import (
     projection_status,
     wait_for,
 )
-from eventbook.store import Position, RecordedEvent
 from tests.projections.conftest import place_orders
 from tests.projections.models import model, orders_projection
 

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from eventbook.backends.memory import MemoryEventStore
+from eventbook._backends.memory import MemoryEventStore
+from eventbook._store.types import Position
 from eventbook.projections import (
     HandlerRetry,
     LeaseLost,
@@ -26,7 +27,6 @@ from eventbook.projections import (
 )
 from eventbook.projections._buffer import WriteBuffer
 from eventbook.projections._ports import CheckpointMove
-from eventbook.store import Position
 from tests.conftest import PostgresForTests
 from tests.projections.conftest import place_orders
 from tests.projections.models import model, orders_projection, sql_for

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from eventbook.errors import ValidationError
+from eventbook._errors import ValidationError
 from eventbook.projections import PostgresDatabase, SQLiteDatabase, open
 from tests.conftest import PostgresForTests, with_query
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from eventbook._store.port import EventStore
+from eventbook._store.types import NewEvent, RecordedEvent
 from eventbook.projections import (
     HandlerMap,
     Projection,
@@ -15,7 +17,6 @@ from eventbook.projections import (
     wait_for,
 )
 from eventbook.projections._placeholders import numbered
-from eventbook.store import EventStore, NewEvent, RecordedEvent
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from eventbook.backends.postgres import PostgresEventStore
+from eventbook._backends.postgres import PostgresEventStore
+from eventbook._store.types import NO_STREAM, NewEvent
 from eventbook.projections import InlineProjectionError, InlineProjections, ProjectionDatabase
-from eventbook.store import NO_STREAM, NewEvent
 from tests.conftest import PostgresForTests
 from tests.projections.models import model, orders_projection
 

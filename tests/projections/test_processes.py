@@ -20,9 +20,10 @@ from typing import Any
 
 import pytest
 
-from eventbook.connect import connect
+from eventbook._connect import connect
+from eventbook._store.port import EventStore
+from eventbook._store.types import NewEvent, Position
 from eventbook.projections import ProjectionDatabase, catch_up
-from eventbook.store import EventStore, NewEvent, Position
 from tests.conftest import PostgresForTests
 from tests.projections.crash_app import ledger_projection, open_database
 

@@ -9,7 +9,8 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
-from eventbook.backends.memory import MemoryEventStore
+from eventbook._backends.memory import MemoryEventStore
+from eventbook._store.types import NewEvent, Position, RecordedEvent
 from eventbook.projections import (
     HandlerMap,
     HandlerRetry,
@@ -25,7 +26,6 @@ from eventbook.projections import (
     wait_for,
 )
 from eventbook.projections.sinks.redis_streams import RedisStreamSink, StreamBatch
-from eventbook.store import NewEvent, Position, RecordedEvent
 
 FAST = RunnerSettings(batch_size=40, poll_interval=0.05, lease_ttl=2.0)
 

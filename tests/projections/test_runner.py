@@ -9,8 +9,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from eventbook.backends.memory import MemoryEventStore
-from eventbook.messages import EventRegistry
+from eventbook._backends.memory import MemoryEventStore
+from eventbook._store.types import NewEvent, Position, RecordedEvent
+from eventbook._write.messages import EventRegistry
 from eventbook.projections import (
     HandlerMap,
     Projection,
@@ -25,7 +26,6 @@ from eventbook.projections import (
     projection_status,
     wait_for,
 )
-from eventbook.store import NewEvent, Position, RecordedEvent
 from tests.projections.conftest import place_orders
 from tests.projections.models import model, orders_projection
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from eventbook.backends.memory import MemoryEventStore
+from eventbook._backends.memory import MemoryEventStore
+from eventbook._store.types import NewEvent, Position, RecordedEvent
 from eventbook.projections import (
     HandlerMap,
     Projection,
@@ -16,7 +17,6 @@ from eventbook.projections import (
     switch_to,
     wait_for,
 )
-from eventbook.store import NewEvent, Position, RecordedEvent
 
 FAST = RunnerSettings(batch_size=50, poll_interval=0.05, lease_ttl=2.0)
 

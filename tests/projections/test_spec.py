@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from eventbook.errors import ValidationError
+from eventbook._errors import ValidationError
+from eventbook._store.types import NewEvent
 from eventbook.projections import ProjectionDatabase
-from eventbook.store import NewEvent
 from eventbook.testing import ProjectionSpec
 from tests.projections.models import orders_projection
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from eventbook.backends.sqlite import SQLiteEventStore
+from eventbook._backends.sqlite import SQLiteEventStore
+from eventbook._store.types import NewEvent
 from eventbook.projections import (
     InlineProjectionError,
     InlineProjections,
@@ -21,7 +22,6 @@ from eventbook.projections import (
     wait_for,
 )
 from eventbook.projections.sqlite.sql import queries
-from eventbook.store import NewEvent
 from tests.projections.conftest import place_orders
 from tests.projections.models import model, orders_projection
 from tests.sqlite_steps import counting_steps

@@ -30,7 +30,7 @@ from eventbook import (
     ValidationError,
     aggregate_handler,
 )
-from eventbook.validation import to_command
+from eventbook._write.validation import to_command
 from tests.unit.write_domain import (
     CancelOrder,
     Order,

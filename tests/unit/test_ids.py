@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from eventbook.ids import uuid7
+from eventbook._store.ids import uuid7
 
 
 def _tail(value: UUID) -> int:

@@ -22,9 +22,11 @@ PACKAGE = Path(eventbook.__file__).parent
 
 LAZY_IMPORTS_ALLOWED = {
     # module: why its functions import eventbook modules
-    "eventbook.connect": "a backend (and its driver) loads only when a URL asks for it",
+    "eventbook._connect": "a backend (and its driver) loads only when a URL asks for it",
     "eventbook.projections": "driver-backed public names load on first use (PEP 562)",
-    "eventbook.testing": "the conformance suites need pytest; scenarios do not",
+    "eventbook.projections._open": "a projection database loads only when a URL asks for it",
+    "eventbook.projections._inline": "the PostgreSQL writes (and asyncpg) load only when used",
+    "eventbook.testing": "the conformance suites need pytest; specifications do not",
 }
 
 

@@ -21,9 +21,9 @@ from eventbook import (
     Repository,
     ValidationError,
 )
-from eventbook.aggregate import Bookkeeping
-from eventbook.backends.memory import MemoryEventStore
-from eventbook.context import _EVENT_IDS as EVENT_ID_NAMESPACE
+from eventbook._backends.memory import MemoryEventStore
+from eventbook._write.aggregate import Bookkeeping
+from eventbook._write.context import _EVENT_IDS as EVENT_ID_NAMESPACE
 from tests.unit.write_domain import (
     Order,
     OrderNotPlaced,

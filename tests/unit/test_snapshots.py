@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from eventbook import EventStore, Repository, ValidationError, snapshot_every
-from eventbook.backends.memory import MemoryEventStore
+from eventbook._backends.memory import MemoryEventStore
 from tests.unit.write_domain import (
     Order,
     OrderPlaced,
@@ -145,7 +145,7 @@ async def test_a_failed_snapshot_is_logged_and_counted_and_the_save_succeeds(
     orders = Repository(store, Order, order_events(), snapshots=snapshot_every(1))
     order = await orders.load("order-1")
     order.place("ann", 10)
-    with caplog.at_level(logging.WARNING, logger="eventbook.snapshots"):
+    with caplog.at_level(logging.WARNING, logger="eventbook._write.snapshots"):
         result = await orders.save(order)
     assert result is not None
     assert result.version == 1
@@ -176,7 +176,7 @@ async def test_an_unreadable_snapshot_falls_back_to_replay(
     order.decide(ShipOrder("1", "DHL"))
     await orders.save(order)
     await store.save_snapshot("order-1", 1, {"state": {"status": 7}}, schema="Order:1")
-    with caplog.at_level(logging.WARNING, logger="eventbook.snapshots"):
+    with caplog.at_level(logging.WARNING, logger="eventbook._write.snapshots"):
         state = (await orders.load("order-1")).state
     assert (state.status, state.carrier) == ("shipped", "DHL")
     assert orders.snapshot_stats.unusable == 1

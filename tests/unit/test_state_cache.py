@@ -20,8 +20,8 @@ from eventbook import (
     ValidationError,
     aggregate_handler,
 )
-from eventbook.backends.memory import MemoryEventStore
-from eventbook.state_cache import StateCache
+from eventbook._backends.memory import MemoryEventStore
+from eventbook._write.state_cache import StateCache
 from tests.unit.write_domain import (
     Order,
     PlaceOrder,
@@ -222,7 +222,7 @@ async def test_a_broken_cache_entry_falls_back_to_the_store(
     order.place("ann", 10)
     await orders.save(order)
     Fragile.fail = True
-    with caplog.at_level(logging.WARNING, logger="eventbook.repository"):
+    with caplog.at_level(logging.WARNING, logger="eventbook._write.repository"):
         again = await orders.load("order-1", verified=False)
     assert (again.version, again.status) == (1, "placed")
     assert not orders.is_unverified(again)
@@ -233,7 +233,7 @@ async def test_a_broken_cache_entry_falls_back_to_the_store(
             return {"x": object()}
 
     odd = Repository(store, Unencodable, order_events(), cache_size=5)
-    with caplog.at_level(logging.WARNING, logger="eventbook.repository"):
+    with caplog.at_level(logging.WARNING, logger="eventbook._write.repository"):
         assert (await odd.load("order-1")).status == "placed"
     assert odd.cache is not None
     assert len(odd.cache) == 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from eventbook import NewEvent, Position
-from eventbook.backends.memory import MemoryEventStore
-from eventbook.store import EventFilter, RecordedEvent
+from eventbook._backends.memory import MemoryEventStore
+from eventbook._store.types import EventFilter, RecordedEvent
 
 
 class RecordingStore(MemoryEventStore):

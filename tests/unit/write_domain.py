@@ -21,7 +21,7 @@ from eventbook import (
     EventStore,
     RecordedEvent,
 )
-from eventbook.backends.memory import MemoryEventStore
+from eventbook._backends.memory import MemoryEventStore
 
 # -- events ------------------------------------------------------------------------------
 

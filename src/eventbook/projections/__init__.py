@@ -16,16 +16,7 @@ and `RedisStreamSink` / `StreamBatch` import redis, each on first use.
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from eventbook.projections._builds import (
-    catch_up,
-    drop_build,
-    rebuild,
-    reset_projection,
-    setup_projection,
-    switch_to,
-)
-from eventbook.projections._daemon import ProjectionDaemon
-from eventbook.projections._errors import (
+from eventbook._errors import (
     HandlerFailed,
     InlineProjectionError,
     LeaseLost,
@@ -36,6 +27,15 @@ from eventbook.projections._errors import (
     ProjectionTimeout,
     UnknownProjection,
 )
+from eventbook.projections._builds import (
+    catch_up,
+    drop_build,
+    rebuild,
+    reset_projection,
+    setup_projection,
+    switch_to,
+)
+from eventbook.projections._daemon import ProjectionDaemon
 from eventbook.projections._inline import InlineProjections
 from eventbook.projections._open import open
 from eventbook.projections._parking import discard_parked, list_parked, retry_parked

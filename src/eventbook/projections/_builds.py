@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from eventbook._store.port import EventStore
 from eventbook.projections._projection import Projection
 from eventbook.projections._runner import ProjectionRunner, RunnerSettings
 from eventbook.projections._waiting import timed_out, wait_for
-from eventbook.store import EventStore
 
 
 async def setup_projection(projection: Projection[Any], *, mode: str = "async") -> None:

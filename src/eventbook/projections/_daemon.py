@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from eventbook.errors import ValidationError
+from eventbook._errors import ValidationError
+from eventbook._store.port import EventStore
 from eventbook.projections._builds import setup_projection
 from eventbook.projections._projection import Projection
 from eventbook.projections._rows import new_owner
@@ -25,7 +26,6 @@ from eventbook.projections._runner import (
     RunnerSettings,
     RunnerState,
 )
-from eventbook.store import EventStore
 
 log = logging.getLogger("eventbook.projections")
 

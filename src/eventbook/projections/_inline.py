@@ -32,16 +32,15 @@ import sqlite3
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from eventbook.errors import ValidationError
+from eventbook._errors import InlineProjectionError, ValidationError
+from eventbook._store.types import RecordedEvent
 from eventbook.projections._buffer import WriteBuffer
 from eventbook.projections._builds import setup_projection
-from eventbook.projections._errors import InlineProjectionError
 from eventbook.projections._ports import CheckpointMove, CheckpointRow, ParkedEvent, Row
 from eventbook.projections._projection import Projection
 from eventbook.projections.sinks.search import SearchSink
 from eventbook.projections.sinks.sql import SqlBatch, SqlSink
 from eventbook.projections.sqlite.connection import flush as flush_sqlite
-from eventbook.store import RecordedEvent
 
 if TYPE_CHECKING:
     import asyncpg

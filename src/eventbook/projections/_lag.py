@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from eventbook._store.port import EventStore
+from eventbook._store.types import Position
 from eventbook.projections._projection import Projection
-from eventbook.store import EventStore, Position
 
 COUNT_CAP = 10_000
 _PAGE = 1000

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from eventbook.errors import ValidationError
+from eventbook._errors import ValidationError
 from eventbook.projections._ports import ProjectionDatabase
 
 SCHEMES = ("sqlite", "postgresql", "postgres")

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from eventbook.projections._errors import HandlerFailed, ParkedEventNotFound, ProjectionError
+from eventbook._errors import HandlerFailed, ParkedEventNotFound, ProjectionError
+from eventbook._store.port import EventStore
 from eventbook.projections._ports import ParkedEvent, ParkedStatus
 from eventbook.projections._projection import Projection
 from eventbook.projections._runner import describe
-from eventbook.store import EventStore
 
 
 async def list_parked(projection: Projection[Any]) -> list[ParkedEvent]:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
+from eventbook._store.signal import Wakeup
+from eventbook._store.types import Position
 from eventbook.projections._buffer import WriteBuffer
-from eventbook.store import Position
-from eventbook.wakeup import Wakeup
 
 C = TypeVar("C")
 

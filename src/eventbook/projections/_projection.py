@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from eventbook.errors import ValidationError
-from eventbook.store import RecordedEvent
+from eventbook._errors import ValidationError
+from eventbook._store.types import RecordedEvent
 
 if TYPE_CHECKING:
     from eventbook.projections._ports import Sink

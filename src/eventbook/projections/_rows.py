@@ -15,8 +15,8 @@ import uuid
 from typing import Any
 from uuid import UUID
 
+from eventbook._store.types import Position
 from eventbook.projections._ports import CheckpointRow, ParkedEvent, ParkedStatus, Row
-from eventbook.store import Position
 
 
 def checkpoint_row(row: Row) -> CheckpointRow:

@@ -16,7 +16,9 @@ import time
 from collections.abc import Sequence
 from typing import Any, Generic
 
-from eventbook.projections._errors import LeaseLost, ProjectionHalted, UnknownProjection
+from eventbook._errors import LeaseLost, ProjectionHalted, UnknownProjection
+from eventbook._store.port import EventStore
+from eventbook._store.types import Position, RecordedEvent
 from eventbook.projections._ports import CheckpointMove, ParkedEvent, ParkedStatus, Session
 from eventbook.projections._projection import BatchUpcaster, C, OnFailure, Projection
 from eventbook.projections._rows import new_owner
@@ -26,7 +28,6 @@ from eventbook.projections._settings import (
     RunnerState,
     describe,
 )
-from eventbook.store import EventStore, Position, RecordedEvent
 
 __all__ = ["BatchObserver", "ProjectionRunner", "RunnerSettings", "RunnerState", "describe"]
 

@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eventbook.errors import ValidationError
+from eventbook._errors import ValidationError
+from eventbook._store.types import RecordedEvent
 from eventbook.projections._projection import Projection
-from eventbook.store import RecordedEvent
 
 BatchObserver = Callable[[Projection[Any], Sequence[RecordedEvent], float], None]
 """Called after each committed batch with its events and the commit time (`time.time()`)."""

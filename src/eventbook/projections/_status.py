@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from eventbook._store.port import EventStore
 from eventbook.projections._lag import count_between, oldest_pending_age
 from eventbook.projections._ports import CheckpointRow
 from eventbook.projections._projection import Projection
-from eventbook.store import EventStore
 
 STUCK_AFTER = 60.0
 """A build with work pending whose checkpoint has not moved for this long is stuck."""

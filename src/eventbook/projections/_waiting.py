@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from eventbook.projections._errors import ProjectionTimeout, UnknownProjection
+from eventbook._errors import ProjectionTimeout, UnknownProjection
+from eventbook._store.port import EventStore
+from eventbook._store.types import AppendResult, Position
 from eventbook.projections._lag import count_between
 from eventbook.projections._projection import Projection
-from eventbook.store import AppendResult, EventStore, Position
 
 _FIRST_POLL = 0.002
 _MAX_POLL = 0.05

@@ -22,13 +22,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from eventbook.connect import connect
-from eventbook.errors import EventbookError, ValidationError
+from eventbook._connect import connect
+from eventbook._errors import EventbookError, ValidationError
+from eventbook._store.port import EventStore
 from eventbook.projections._daemon import ProjectionDaemon
 from eventbook.projections._projection import Projection
 from eventbook.projections._runner import RunnerSettings
 from eventbook.projections._status import status
-from eventbook.store import EventStore
 
 
 def load_factory(target: str) -> Any:

@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from eventbook.errors import ValidationError
-from eventbook.store import EventStore
-from eventbook.types import NewEvent
+from eventbook._errors import ValidationError
+from eventbook._store.port import EventStore
+from eventbook._store.types import NewEvent
 
 Opener = Callable[[], Awaitable[EventStore]]
 

@@ -28,24 +28,17 @@ from uuid import UUID
 import pytest
 import pytest_asyncio
 
-from eventbook.connect import connect
-from eventbook.encoding import MAX_EVENT_BYTES
-from eventbook.errors import (
+from eventbook._connect import connect
+from eventbook._errors import (
     ConcurrencyError,
     DuplicateEventError,
     StoreClosed,
     StreamNotFound,
     ValidationError,
 )
-from eventbook.store import (
-    ANY,
-    NO_STREAM,
-    STREAM_EXISTS,
-    EventStore,
-    NewEvent,
-    Position,
-    RecordedEvent,
-)
+from eventbook._store.encoding import MAX_EVENT_BYTES
+from eventbook._store.port import EventStore
+from eventbook._store.types import ANY, NO_STREAM, STREAM_EXISTS, NewEvent, Position, RecordedEvent
 from eventbook.testing.append_signal import AppendSignalConformance, Opener
 
 

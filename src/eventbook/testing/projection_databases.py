@@ -25,6 +25,7 @@ from uuid import uuid4
 
 import pytest
 
+from eventbook._store.types import Position
 from eventbook.projections import (
     LeaseLost,
     ModeMismatch,
@@ -38,7 +39,6 @@ from eventbook.projections import (
 from eventbook.projections._buffer import WriteBuffer
 from eventbook.projections._placeholders import numbered
 from eventbook.projections._ports import CheckpointMove
-from eventbook.store import Position
 
 NAME = "conformance"
 TABLE = "conformance_rows"

@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventbook.backends.memory import MemoryEventStore
-from eventbook.errors import ValidationError
+from eventbook._backends.memory import MemoryEventStore
+from eventbook._errors import ValidationError
+from eventbook._store.port import EventStore
+from eventbook._store.types import AppendResult, NewEvent
 from eventbook.projections import Projection, RunnerSettings, catch_up
-from eventbook.store import AppendResult, EventStore, NewEvent
 
 
 class ProjectionSpec:

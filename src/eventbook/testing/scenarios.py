@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar, overload
 
-from eventbook.aggregate import Aggregate, Bookkeeping
-from eventbook.decider import Decider, DeciderAggregate
-from eventbook.encoding import decode_object, encode_object
-from eventbook.errors import ValidationError
-from eventbook.messages import EventRegistry
+from eventbook._errors import ValidationError
+from eventbook._store.encoding import decode_object, encode_object
+from eventbook._write.aggregate import Aggregate, Bookkeeping
+from eventbook._write.decider import Decider, DeciderAggregate
+from eventbook._write.messages import EventRegistry
 
 A = TypeVar("A", bound=Aggregate[Any])
 C = TypeVar("C")

@@ -13,8 +13,8 @@ from uuid import UUID
 
 import asyncpg
 
+from eventbook._errors import LeaseLost, ProjectionError, UnknownProjection
 from eventbook.projections._buffer import WriteBuffer
-from eventbook.projections._errors import LeaseLost, ProjectionError, UnknownProjection
 from eventbook.projections._ports import CheckpointMove, CheckpointRow, ParkedEvent, Row
 from eventbook.projections._rows import checkpoint_row, parked_row, parked_values
 from eventbook.projections.postgres.connection import Connection, flush

@@ -26,11 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from eventbook.errors import ValidationError
+from eventbook._errors import LeaseLost, ValidationError
+from eventbook._store.types import RecordedEvent
 from eventbook.projections._buffer import WriteBuffer
-from eventbook.projections._errors import LeaseLost
 from eventbook.projections._ports import ProjectionDatabase, Session
-from eventbook.store import RecordedEvent
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-from eventbook.errors import ValidationError
+from eventbook._errors import ValidationError
 from eventbook.projections._buffer import WriteBuffer
 from eventbook.projections._ports import ProjectionDatabase, Session
 from eventbook.projections.sinks.sql import SqlBatch, TableNames, check_identifier, versioned

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from eventbook.errors import ValidationError
+from eventbook._errors import ValidationError
 from eventbook.projections._buffer import Footprint, WriteBuffer
 from eventbook.projections._placeholders import numbered
 from eventbook.projections._ports import ProjectionDatabase, Row, Session

@@ -15,14 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventbook.errors import ValidationError
-from eventbook.projections._errors import ModeMismatch, ProjectionError, UnknownProjection
+from eventbook._errors import ModeMismatch, ProjectionError, UnknownProjection, ValidationError
+from eventbook._store.signal import Wakeup
 from eventbook.projections._ports import CheckpointRow, ParkedEvent, ParkedStatus, Row
 from eventbook.projections._rows import checkpoint_row, owner_is_dead, parked_row
 from eventbook.projections.sqlite.connection import Connection, Worker, in_write_transaction
 from eventbook.projections.sqlite.session import SQLiteSession
 from eventbook.projections.sqlite.sql import queries
-from eventbook.wakeup import Wakeup
 
 
 class SQLiteDatabase:

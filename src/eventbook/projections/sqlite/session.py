@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from eventbook._errors import LeaseLost, ProjectionError, UnknownProjection
 from eventbook.projections._buffer import WriteBuffer
-from eventbook.projections._errors import LeaseLost, ProjectionError, UnknownProjection
 from eventbook.projections._ports import CheckpointMove, CheckpointRow, ParkedEvent, Row
 from eventbook.projections._rows import parked_row, parked_values
 from eventbook.projections.sqlite.connection import Connection, Worker, flush

@@ -1,0 +1,186 @@
+"""Input validation and JSON encoding shared by every backend.
+
+Everything a caller passes to the store is checked here, before a backend sees it,
+so that bad input fails the same way everywhere and writes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from eventbook._errors import ValidationError
+from eventbook._store.types import (
+    NO_STREAM,
+    EncodedBatch,
+    EncodedEvent,
+    Expected,
+    ExpectedVersion,
+    NewEvent,
+    Position,
+)
+
+MAX_NAME_LENGTH = 200
+"""Longest stream or event-type name, in characters."""
+
+MAX_EVENT_BYTES = 1024 * 1024
+"""Largest event: its data and metadata encoded as JSON, together, in bytes."""
+
+MAX_BATCH_EVENTS = 10_000
+"""Most events in one append."""
+
+# C0/C1 control characters and lone surrogates (which cannot be encoded as UTF-8).
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+MAX_NUMBER = 2**63 - 1
+"""The largest version, position or limit: what a signed 64-bit database integer holds."""
+
+_encode = msgspec.json.Encoder().encode
+
+
+def check_name(what: str, name: object) -> None:
+    if not isinstance(name, str):
+        raise ValidationError(f"{what} must be a string, not {type(name).__name__}")
+    if not name or name.isspace():
+        raise ValidationError(f"{what} must not be empty")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationError(
+            f"{what} is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}"
+        )
+    bad = _FORBIDDEN.search(name)
+    if bad is not None:
+        code = ord(bad.group())
+        kind = "a lone surrogate" if 0xD800 <= code <= 0xDFFF else "the control character"
+        raise ValidationError(f"{what} {name[:40]!r} contains {kind} U+{code:04X}")
+
+
+def check_stream_name(stream: object) -> None:
+    check_name("stream name", stream)
+
+
+def check_version(what: str, version: object) -> None:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ValidationError(f"{what} must be an int, not {type(version).__name__}")
+    if version < 1:
+        raise ValidationError(f"{what} must be 1 or more, not {version}")
+    _check_bound(what, version)
+
+
+def check_limit(limit: object) -> None:
+    if limit is None:
+        return
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValidationError(f"limit must be a positive int or None, not {limit!r}")
+    _check_bound("limit", limit)
+
+
+def check_position(position: object) -> None:
+    if position is not None and not isinstance(position, Position):
+        raise ValidationError(
+            f"after must be a Position or None, not {type(position).__name__}"
+            " (use Position.parse() for a stored string)"
+        )
+    if position is not None:
+        _check_bound("after", max(position.major, position.minor))
+
+
+def _check_bound(what: str, number: int) -> None:
+    # Databases keep versions and positions as signed 64-bit integers.
+    if number > MAX_NUMBER:
+        raise ValidationError(f"{what} must be at most {MAX_NUMBER}, not {number}")
+
+
+def normalise_expected(expected: object) -> Expected:
+    """Check an expected version; 0 is the same as `NO_STREAM`."""
+    if isinstance(expected, ExpectedVersion):
+        return expected
+    if isinstance(expected, bool) or not isinstance(expected, int):
+        raise ValidationError(
+            f"expected must be ANY, NO_STREAM, STREAM_EXISTS or a version number, not {expected!r}"
+        )
+    if expected < 0:
+        raise ValidationError(f"expected version must not be negative, not {expected}")
+    _check_bound("expected version", expected)
+    return NO_STREAM if expected == 0 else expected
+
+
+def encode_object(what: str, value: object) -> bytes:
+    """Encode a JSON object (a dict with string keys), or explain why it is not one."""
+    if not isinstance(value, dict):
+        raise ValidationError(f"{what} must be a JSON object (dict), not {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str):
+            raise ValidationError(f"{what} has the key {key!r}; JSON object keys are strings")
+    try:
+        encoded = _encode(value)
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError) as exc:
+        raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from None
+    # msgspec writes NaN and the infinities as null, which would read back as something
+    # else; only an encoding that holds a null can hide one, so the check is rarely made.
+    if b"null" in encoded:
+        _refuse_non_finite(what, msgspec.to_builtins(value), "$")
+    return encoded
+
+
+def _refuse_non_finite(what: str, value: object, path: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError(f"{what} holds {value} at {path}; JSON has no NaN or infinity")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_non_finite(what, item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _refuse_non_finite(what, item, f"{path}[{index}]")
+
+
+def encode_batch(stream: str, events: Sequence[NewEvent], expected: object) -> EncodedBatch:
+    """Validate an append request and encode its events."""
+    check_stream_name(stream)
+    checked_expected = normalise_expected(expected)
+    if isinstance(events, NewEvent) or not isinstance(events, Sequence):
+        raise ValidationError("events must be a sequence (list or tuple) of NewEvent")
+    if not events:
+        raise ValidationError("an append needs at least one event")
+    if len(events) > MAX_BATCH_EVENTS:
+        raise ValidationError(
+            f"an append holds at most {MAX_BATCH_EVENTS} events, not {len(events)}"
+        )
+    encoded = []
+    seen: set[UUID] = set()
+    for index, event in enumerate(events):
+        if not isinstance(event, NewEvent):
+            raise ValidationError(f"events[{index}] is a {type(event).__name__}, not a NewEvent")
+        encoded.append(_encode_event(index, event))
+        if event.id in seen:
+            raise ValidationError(f"events[{index}] repeats the id {event.id} within the batch")
+        seen.add(event.id)
+    return EncodedBatch(stream, checked_expected, tuple(encoded))
+
+
+def _encode_event(index: int, event: NewEvent) -> EncodedEvent:
+    check_name(f"events[{index}].type", event.type)
+    if not isinstance(event.id, UUID):
+        raise ValidationError(f"events[{index}].id must be a UUID")
+    data = encode_object(f"events[{index}].data", event.data)
+    metadata = encode_object(f"events[{index}].metadata", event.metadata)
+    size = len(data) + len(metadata)
+    if size > MAX_EVENT_BYTES:
+        raise ValidationError(
+            f"events[{index}] ({event.type}) is {size} bytes as JSON;"
+            f" the limit is {MAX_EVENT_BYTES} bytes"
+        )
+    return EncodedEvent(event.id, event.type, data, metadata)
+
+
+def decode_object(raw: bytes | str) -> dict[str, Any]:
+    """Decode JSON stored by `encode_object`."""
+    value: dict[str, Any] = _decode(raw)
+    return value
+
+
+_decode = msgspec.json.Decoder(dict[str, Any]).decode

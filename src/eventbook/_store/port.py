@@ -1,0 +1,315 @@
+"""The event-store port: the contract every backend keeps.
+
+Backends subclass `EventStore` and implement a handful of page-sized primitives
+(`_append`, `_read_stream_page`, `_read_all_page`, ...) and one public property,
+`append_signal`; the public iterators, subscriptions and input validation live here
+once, so every backend behaves alike. The value types are in `eventbook._store.types`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any, Self
+from uuid import UUID
+
+from eventbook._errors import StoreClosed, StreamNotFound, ValidationError
+from eventbook._store.encoding import (
+    check_limit,
+    check_name,
+    check_position,
+    check_stream_name,
+    check_version,
+    encode_batch,
+    encode_object,
+)
+from eventbook._store.signal import AppendSignal
+from eventbook._store.types import (
+    ANY,
+    AppendResult,
+    EncodedBatch,
+    EventFilter,
+    Expected,
+    NewEvent,
+    Position,
+    RecordedEvent,
+    Snapshot,
+)
+
+__all__ = ["EventStore"]
+
+
+class EventStore(abc.ABC):
+    """The event-store port.
+
+    Use it as an async context manager, or call `close()` when done.
+    """
+
+    read_page_size = 1000
+    """How many events the iterators fetch per round trip."""
+
+    poll_interval = 0.5
+    """How long a caught-up subscription waits before it looks again without a wake-up."""
+
+    def __init__(self) -> None:
+        self._closed = False
+
+    # -- the public contract -------------------------------------------------------------
+
+    async def append(
+        self, stream: str, events: Sequence[NewEvent], expected: Expected = ANY
+    ) -> AppendResult:
+        """Append `events` to `stream` atomically if the stream matches `expected`.
+
+        Raises `ConcurrencyError` (nothing written) when it does not, `ValidationError` for
+        bad input, and `DuplicateEventError` when an event id is stored already and the
+        batch is not an exact retry of the stored one (an exact retry returns the
+        original result).
+        """
+        self._check_open()
+        batch = encode_batch(stream, events, expected)
+        return await self._append(batch)
+
+    async def read_stream(
+        self,
+        stream: str,
+        *,
+        from_version: int | None = None,
+        backwards: bool = False,
+        limit: int | None = None,
+        must_exist: bool = False,
+    ) -> AsyncIterator[RecordedEvent]:
+        """Yield one stream's events in version order (or reverse with `backwards`).
+
+        `from_version` is inclusive: the first version forwards, the newest one backwards.
+        With `must_exist`, a stream without events raises `StreamNotFound`.
+        """
+        pages = self.read_stream_pages(
+            stream,
+            from_version=from_version,
+            backwards=backwards,
+            limit=limit,
+            must_exist=must_exist,
+        )
+        async for page in pages:
+            for event in page:
+                yield event
+
+    async def read_stream_pages(
+        self,
+        stream: str,
+        *,
+        from_version: int | None = None,
+        backwards: bool = False,
+        limit: int | None = None,
+        must_exist: bool = False,
+    ) -> AsyncIterator[list[RecordedEvent]]:
+        """`read_stream`, a page of events at a time (no empty page): for readers that
+        handle events in batches, such as a repository replaying an aggregate."""
+        check_stream_name(stream)
+        if from_version is not None:
+            check_version("from_version", from_version)
+        check_limit(limit)
+        self._check_open()
+        remaining = limit
+        cursor = from_version
+        first_page = True
+        while remaining is None or remaining > 0:
+            size = self.read_page_size if remaining is None else min(remaining, self.read_page_size)
+            page = await self._read_stream_page(stream, cursor, backwards, size)
+            if first_page and not page and must_exist and await self.stream_version(stream) == 0:
+                raise StreamNotFound(stream)
+            first_page = False
+            if page:
+                yield page
+            if len(page) < size:
+                return
+            if remaining is not None:
+                remaining -= len(page)
+            cursor = page[-1].version + (-1 if backwards else 1)
+            if cursor < 1:
+                return
+
+    async def read_all(
+        self,
+        *,
+        after: Position | None = None,
+        limit: int | None = None,
+        types: Iterable[str] | None = None,
+        categories: Iterable[str] | None = None,
+    ) -> AsyncIterator[RecordedEvent]:
+        """Yield events of every stream in global order, strictly after `after`."""
+        check_position(after)
+        check_limit(limit)
+        wanted = EventFilter.of(types, categories)
+        self._check_open()
+        remaining = limit
+        while remaining is None or remaining > 0:
+            size = self.read_page_size if remaining is None else min(remaining, self.read_page_size)
+            page = await self._read_all_page(after, size, wanted)
+            for event in page:
+                yield event
+            if len(page) < size:
+                return
+            if remaining is not None:
+                remaining -= len(page)
+            after = page[-1].position
+
+    async def read_all_page(
+        self,
+        *,
+        after: Position | None = None,
+        limit: int = 1000,
+        types: Iterable[str] | None = None,
+        categories: Iterable[str] | None = None,
+    ) -> list[RecordedEvent]:
+        """One page of `read_all` as a list: what batch consumers such as projections want."""
+        check_position(after)
+        check_limit(limit)
+        self._check_open()
+        return await self._read_all_page(after, limit, EventFilter.of(types, categories))
+
+    async def subscribe(
+        self,
+        *,
+        after: Position | None = None,
+        types: Iterable[str] | None = None,
+        categories: Iterable[str] | None = None,
+    ) -> AsyncIterator[RecordedEvent]:
+        """Yield the stored events after `after`, then new ones as they commit, forever.
+
+        Cancel the consuming task (or break out of the loop) to stop.
+        """
+        check_position(after)
+        wanted = EventFilter.of(types, categories)
+        filtered = wanted.types is not None or wanted.categories is not None
+        self._check_open()
+        signal = self.append_signal
+        while True:
+            ticket = signal.ticket()
+            # A short filtered page proves that nothing matching lies between `after` and
+            # the head seen before the read; moving `after` there spares the next look a
+            # rescan of every non-matching event. Gap safety makes this sound: nothing can
+            # appear later at or before a position once it was visible.
+            horizon = await self.head() if filtered else None
+            page = await self._subscription_page(after, wanted)
+            for event in page:
+                yield event
+            if page:
+                after = page[-1].position
+            if len(page) < self.read_page_size:
+                if horizon is not None and (after is None or horizon > after):
+                    after = horizon
+                await signal.wait(ticket, self.poll_interval)
+                self._check_open()
+
+    async def _subscription_page(
+        self, after: Position | None, wanted: EventFilter
+    ) -> list[RecordedEvent]:
+        """One page for a subscription; a backend may override it to ride out outages."""
+        return await self._read_all_page(after, self.read_page_size, wanted)
+
+    async def read_event(self, event_id: UUID) -> RecordedEvent | None:
+        """The stored event with this id, or `None`."""
+        if not isinstance(event_id, UUID):
+            raise ValidationError(f"event_id must be a UUID, not {type(event_id).__name__}")
+        self._check_open()
+        return await self._read_event(event_id)
+
+    async def save_snapshot(
+        self, stream: str, version: int, state: dict[str, Any], *, schema: str
+    ) -> None:
+        """Keep `state` as the stream's state at `version`, under the snapshot `schema` tag.
+
+        Saving the same (stream, schema, version) again replaces the earlier snapshot.
+        """
+        check_stream_name(stream)
+        check_version("version", version)
+        check_name("snapshot schema", schema)
+        encoded = encode_object("snapshot state", state)
+        self._check_open()
+        await self._save_snapshot(stream, version, schema, encoded)
+
+    async def load_snapshot(
+        self, stream: str, *, schema: str, max_version: int | None = None
+    ) -> Snapshot | None:
+        """The newest snapshot of `stream` with this `schema` tag, at or below `max_version`.
+
+        Snapshots under another schema tag are never returned: changing the tag retires
+        every snapshot taken with the old one.
+        """
+        check_stream_name(stream)
+        check_name("snapshot schema", schema)
+        if max_version is not None:
+            check_version("max_version", max_version)
+        self._check_open()
+        return await self._load_snapshot(stream, schema, max_version)
+
+    async def stream_version(self, stream: str) -> int:
+        """The version of the stream's last event; 0 when the stream has none."""
+        check_stream_name(stream)
+        self._check_open()
+        return await self._stream_version(stream)
+
+    @property
+    @abc.abstractmethod
+    def append_signal(self) -> AppendSignal:
+        """How a caught-up reader sleeps until new events may be there (see `AppendSignal`).
+
+        Take `ticket()` before a read; after a short page, `await wait(ticket, timeout)`.
+        `subscribe` does exactly this; projection runners and live feeds do the same.
+        """
+
+    @abc.abstractmethod
+    async def head(self) -> Position | None:
+        """The position of the newest event readers may see; `None` for an empty store."""
+
+    async def close(self) -> None:
+        """Release the backend's resources. Further calls raise `StoreClosed`."""
+        if not self._closed:
+            self._closed = True
+            await self._close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- what a backend implements ---------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _append(self, batch: EncodedBatch) -> AppendResult: ...
+
+    @abc.abstractmethod
+    async def _read_stream_page(
+        self, stream: str, from_version: int | None, backwards: bool, limit: int
+    ) -> list[RecordedEvent]: ...
+
+    @abc.abstractmethod
+    async def _read_all_page(
+        self, after: Position | None, limit: int, wanted: EventFilter
+    ) -> list[RecordedEvent]: ...
+
+    @abc.abstractmethod
+    async def _read_event(self, event_id: UUID) -> RecordedEvent | None: ...
+
+    @abc.abstractmethod
+    async def _stream_version(self, stream: str) -> int: ...
+
+    @abc.abstractmethod
+    async def _save_snapshot(
+        self, stream: str, version: int, schema: str, state: bytes
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def _load_snapshot(
+        self, stream: str, schema: str, max_version: int | None
+    ) -> Snapshot | None: ...
+
+    @abc.abstractmethod
+    async def _close(self) -> None: ...
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosed("the event store is closed")
