@@ -125,7 +125,7 @@ async def embedded_service() -> AsyncIterator[Service]:
     port = _free_port()
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),  # this checkout first
         "ORDERS_PORT": str(port),
         "ORDERS_EVENTS_URL": f"sqlite:///{data}/orders.db",
         "ORDERS_READ_MODELS_URL": f"sqlite:///{data}/read-models.db",

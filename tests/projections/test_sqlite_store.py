@@ -100,7 +100,11 @@ async def test_the_command_line_reports_status(store: SQLiteEventStore, tmp_path
         await store.append("acct-9", [NewEvent("Deposited", {"amount": 9})])
     finally:
         await database.close()
-    env = {**os.environ, "EVENTBOOK_TEST_READ_DB": f"sqlite:{store.path}", "PYTHONPATH": str(root)}
+    env = {
+        **os.environ,
+        "EVENTBOOK_TEST_READ_DB": f"sqlite:{store.path}",
+        "PYTHONPATH": f"{root / 'src'}{os.pathsep}{root}",
+    }
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "eventbook.projections", "status",
         "tests.projections.crash_app:build", "--store", f"sqlite:///{store.path}",
