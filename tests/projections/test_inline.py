@@ -11,14 +11,16 @@ import asyncio
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import eventbook
 from eventbook._backends.memory import MemoryEventStore
 from eventbook._errors import ValidationError
 from eventbook._store.ids import uuid7
-from eventbook._store.types import Position, RecordedEvent
+from eventbook._store.types import NewEvent, Position, RecordedEvent
 from eventbook.projections import (
     HandlerMap,
     InlineProjectionError,
@@ -175,6 +177,25 @@ async def test_inline_projections_refuse_the_wrong_backend(sqlite_db: SQLiteData
     inline = InlineProjections([orders_projection(sqlite_db)])
     with pytest.raises(Exception, match="write to sqlite, not the postgresql store"):
         await inline.apply_postgres(None, recorded(1, ("a-1", "OrderPlaced", {})))  # type: ignore[arg-type]
+
+
+async def test_attach_refuses_a_store_without_append_transactions(
+    memory_store: MemoryEventStore, sqlite_db: SQLiteDatabase
+) -> None:
+    inline = InlineProjections([orders_projection(sqlite_db)])
+    with pytest.raises(ValidationError, match="MemoryEventStore runs no inline projections"):
+        inline.attach(memory_store)
+
+
+async def test_attach_refuses_a_store_of_another_dialect(
+    pg_db: ProjectionDatabase, tmp_path: Path
+) -> None:
+    inline = InlineProjections([orders_projection(pg_db)])
+    async with await eventbook.connect(f"sqlite:///{tmp_path}/events.db") as store:
+        with pytest.raises(ValidationError, match="write to postgresql, not the sqlite store"):
+            inline.attach(store)
+        # nothing was attached: appends go on without the hook
+        await store.append("order-1", [NewEvent("OrderPlaced", {"customer": "a", "total": 1})])
 
 
 async def test_a_build_runs_either_inline_or_in_the_daemon_not_both(

@@ -29,7 +29,7 @@ async def test_inline_projections_commit_inside_the_append(
     projection = orders_projection(pg_db, poison=lambda e: e.data.get("amount") == 666)
     inline = InlineProjections([projection])
     await inline.setup()
-    store.add_append_hook(inline.apply_postgres)
+    inline.attach(store)
 
     placed = [NewEvent("OrderPlaced", {"customer": "ada", "total": 10})]
     first = await store.append("order-1", placed, expected=NO_STREAM)

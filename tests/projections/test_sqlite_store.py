@@ -65,7 +65,7 @@ async def test_inline_projections_commit_inside_the_append(
     projection = orders_projection(same_file, poison=lambda e: e.data.get("amount") == 666)
     inline = InlineProjections([projection])
     await inline.setup()
-    store.add_append_hook(inline.apply_sqlite)
+    inline.attach(store)
     await store.append("order-1", [NewEvent("OrderPlaced", {"customer": "ada", "total": 10})])
     assert (await model(same_file))["orders"] == [("order-1", "ada", 10, "placed", 1)]
 

@@ -1,7 +1,7 @@
 """Inline projections: run inside the append's own transaction, on the same database.
 
-The contract with a backend — the one call it makes, inside its append transaction,
-after the events are written and before COMMIT:
+Users call `InlineProjections.attach(store)`. The contract with a backend (the one call
+it makes, inside its append transaction, after the events are written and before COMMIT):
 
     SQLite (in the thread that owns the connection, synchronous):
         inline.apply_sqlite(connection: sqlite3.Connection, events: Sequence[RecordedEvent])
@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from eventbook._errors import InlineProjectionError, ValidationError
+from eventbook._store.port import EventStore
 from eventbook._store.types import RecordedEvent
 from eventbook.projections._buffer import WriteBuffer
 from eventbook.projections._builds import setup_projection
@@ -126,6 +127,24 @@ class InlineProjections:
                 raise InlineProjectionError(
                     projection.label, event.id, event.type, error
                 ) from error
+
+    def attach(self, store: EventStore) -> None:
+        """Run these projections inside every later append of `store`.
+
+        The store must be a SQLite or PostgreSQL store on the database the read models
+        live in (its `add_append_hook` is the documented call this makes); any other store
+        has no transaction to join and is refused with `ValidationError`.
+        """
+        dialect = getattr(store, "transaction_dialect", None)
+        add_hook = getattr(store, "add_append_hook", None)
+        if dialect is None or add_hook is None:
+            raise ValidationError(
+                f"a {type(store).__name__} runs no inline projections: it has no append"
+                " transaction to join (SQLite and PostgreSQL stores do)"
+            )
+        if self.dialect is not None:
+            self._expect(dialect)
+        add_hook(self.apply_sqlite if dialect == "sqlite" else self.apply_postgres)
 
     def _expect(self, dialect: str) -> None:
         if self.dialect != dialect:

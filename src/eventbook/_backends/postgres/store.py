@@ -63,6 +63,9 @@ class PostgresEventStore(EventStore):
     """An event store in one PostgreSQL schema. Open it with `await PostgresEventStore.open(url)`
     (or `eventbook.connect(url)`); the options are those of `PostgresOptions`."""
 
+    transaction_dialect = "postgresql"
+    """What `add_append_hook`'s hooks are handed: an asyncpg connection."""
+
     def __init__(self, pool: Pool, dsn: str, options: PostgresOptions) -> None:
         super().__init__()
         self.options = options
@@ -107,12 +110,13 @@ class PostgresEventStore(EventStore):
     def add_append_hook(self, hook: AppendHook) -> None:
         """Run `await hook(connection, events)` inside every later append's transaction.
 
-        Internal extension point (for eventbook's inline projections; not part of the
-        `EventStore` port). The hook gets the append's connection and its `RecordedEvent`s
-        after they are inserted and before the transaction commits; what it writes commits
-        or rolls back with them. If it raises, the append is rolled back and its caller
-        gets the exception. An exact retry of a stored batch does not run it again.
-        Appends then take two more round trips (a transaction and reading the events back).
+        An extension of this backend, not of the `EventStore` port; inline projections
+        use it (`InlineProjections.attach`). The hook gets the append's asyncpg
+        connection and its `RecordedEvent`s after they are inserted and before the
+        transaction commits; what it writes commits or rolls back with them. If it
+        raises, the append is rolled back and its caller gets the exception. An exact
+        retry of a stored batch does not run it again. Appends then take two more round
+        trips (a transaction and reading the events back).
         """
         self._check_open()
         self._hooks = (*self._hooks, hook)

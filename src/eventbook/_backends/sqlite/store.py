@@ -55,6 +55,9 @@ FIRST_FETCH = 1024
 class SQLiteEventStore(EventStore):
     """An event store in one SQLite database. Open it with `await SQLiteEventStore.open()`."""
 
+    transaction_dialect = "sqlite"
+    """What `add_append_hook`'s hooks are handed: a `sqlite3.Connection`."""
+
     read_page_size = 64
     """Small pages decode fastest (they stay in the CPU cache); trips to a reader thread
     fetch many pages at once (see `readahead.py`)."""
@@ -142,13 +145,14 @@ class SQLiteEventStore(EventStore):
     def add_append_hook(self, hook: AppendHook) -> None:
         """Run `hook(connection, events)` inside every later append's transaction.
 
-        Internal extension point (for eventbook's inline projections; not part of the
-        `EventStore` port). The hook runs in the writer thread after the append's events
-        are inserted and before the transaction commits, with the writer's connection and
-        the append's `RecordedEvent`s; what it writes commits or rolls back with them.
-        If it raises, that append alone is rolled back and its caller gets the exception;
-        the other appends of the group still commit. It must not commit, roll back or
-        block for long: every append of the group waits for it.
+        An extension of this backend, not of the `EventStore` port; inline projections
+        use it (`InlineProjections.attach`). The hook runs in the writer thread after
+        the append's events are inserted and before the transaction commits, with the
+        writer's `sqlite3.Connection` and the append's `RecordedEvent`s; what it writes
+        commits or rolls back with them. If it raises, that append alone is rolled back
+        and its caller gets the exception; the other appends of the group still commit.
+        It must not commit, roll back or block for long: every append of the group
+        waits for it. An exact retry of a stored batch does not run it again.
         """
         self._check_open()
         self._writer.hooks = (*self._writer.hooks, hook)
