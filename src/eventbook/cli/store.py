@@ -215,24 +215,15 @@ def migrate(store: StoreUrl = "", json: JsonFlag = False) -> None:
     Example: eventbook migrate --store postgresql://localhost/app?schema=orders
     """
 
-    async def work() -> list[int] | None:
-        scheme = store.split(":", 1)[0].lower()
-        if scheme in ("postgresql", "postgres"):
-            from eventbook._backends.postgres import PostgresEventStore
-
-            return await PostgresEventStore.migrate(store)
-        opened = await open_store(store, create=True)  # SQLite migrates as it opens
+    async def work() -> None:
+        opened = await open_store(store, create=True)  # opening migrates, on every backend
         await opened.close()
-        return None
 
-    applied = run(work())
+    run(work())
     if json:
-        print_json({"store": _redacted(store), "applied": applied})
-    elif applied is None:
-        console.print("the store is at this eventbook's schema version")
+        print_json({"store": _redacted(store), "migrated": True})
     else:
-        done = ", ".join(map(str, applied)) or "none (it was current)"
-        console.print(f"migrations applied: {done}")
+        console.print("the store is at this eventbook's schema version")
 
 
 def _as_dict(value: object) -> dict[str, object]:
