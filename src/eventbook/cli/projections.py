@@ -118,7 +118,8 @@ def status_command(app: App, store: StoreUrl = "", json: JsonFlag = False) -> No
         console.print(table)
         for s in found:
             if s.last_error:
-                console.print(f"[red]{s.name} v{s.version}:[/] {s.last_error}", soft_wrap=True)
+                first_line = s.last_error.splitlines()[0]  # the traceback is in --json
+                console.print(f"[red]{s.name} v{s.version}:[/] {first_line}", soft_wrap=True)
 
     run(_with_projections(store, app, work))
 
