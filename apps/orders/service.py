@@ -131,3 +131,9 @@ def _read_keys(path: Path) -> dict[Role, str]:
 def _write_keys(path: Path, keys: dict[Role, str]) -> None:
     path.write_bytes(msgspec.json.encode({role.value: key for role, key in keys.items()}))
     path.chmod(0o600)
+
+
+def order_repository(store: eventbook.EventStore) -> Repository[Order]:
+    """The orders' repository on `store`: what `eventbook state --app` folds history with,
+    e.g. `eventbook state order-42 --at-version 3 --app apps.orders.service:order_repository`."""
+    return Repository(store, Order, order_events(), snapshots=snapshot_every(SNAPSHOT_EVERY))

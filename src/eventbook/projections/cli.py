@@ -1,7 +1,10 @@
-"""Run the projection daemon from the command line (and the operator CLI's entry).
+"""Run the projection daemon from the command line; the operator CLI reuses this logic.
 
     python -m eventbook.projections run myapp.read_models:build --store sqlite:///orders.db
     python -m eventbook.projections status myapp.read_models:build --store ...
+
+These keep working; the `eventbook` console script has every projection command
+(`eventbook projections status|run|rebuild|build|switch|drop|parked|retry|discard`).
 
 `build` is a callable taking the opened event store and returning (or awaiting to) a
 list of projections. Options default to environment variables, read here only:
@@ -102,7 +105,10 @@ async def _close(store: EventStore, projections: Sequence[Projection[Any]]) -> N
 
 def main(argv: Sequence[str] | None = None) -> int:
     env = os.environ
-    parser = argparse.ArgumentParser(prog="python -m eventbook.projections")
+    parser = argparse.ArgumentParser(
+        prog="python -m eventbook.projections",
+        epilog="More commands (rebuild, parked, retry, ...): eventbook projections --help",
+    )
     parser.add_argument("command", choices=("run", "status"))
     parser.add_argument("target", help="package.module:function building the projections")
     parser.add_argument("--store", default=env.get("EVENTBOOK_STORE_URL"), help="store URL")

@@ -26,6 +26,13 @@ class Queries:
 
         self.append = load("append")
         self.append_one = load("append_one")
+        self.append_recorded = load("append_recorded")
+        self.import_events = load("import")
+        self.stream_versions = load("stream_versions")
+        self.list_streams = load("list_streams")
+        self.events_per_type = load("events_per_type")
+        self.stream_count = load("stream_count")
+        self.database_size = load("database_size")
         self.read_all = load("read_all")
         self.read_all_filtered = load("read_all_filtered")
         self.read_stream_forwards = load("read_stream_forwards")

@@ -37,6 +37,10 @@ class Queries:
     save_snapshot: str
     load_snapshot: str
     data_version: str
+    list_streams: str
+    events_per_type: str
+    stream_count: str
+    database_size: str
 
 
 @dataclass(frozen=True, slots=True)
