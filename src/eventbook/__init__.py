@@ -40,6 +40,7 @@ from eventbook._write.aggregate import Aggregate
 from eventbook._write.commands import (
     CommandBus,
     CommandHandler,
+    CommandObserver,
     CommandResult,
     RetryPolicy,
     aggregate_handler,
@@ -63,6 +64,7 @@ __all__ = [
     "CommandHandler",
     "CommandIdReused",
     "CommandMetadata",
+    "CommandObserver",
     "CommandResult",
     "CommandValidationError",
     "ConcurrencyError",
