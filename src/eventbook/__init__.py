@@ -41,6 +41,7 @@ from eventbook._write.aggregate import Aggregate
 from eventbook._write.commands import (
     CommandBus,
     CommandHandler,
+    CommandObserver,
     CommandResult,
     RetryPolicy,
     aggregate_handler,
@@ -64,6 +65,7 @@ __all__ = [
     "CommandHandler",
     "CommandIdReused",
     "CommandMetadata",
+    "CommandObserver",
     "CommandResult",
     "CommandValidationError",
     "ConcurrencyError",
