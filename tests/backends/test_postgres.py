@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 
 from eventbook._backends.postgres import PostgresEventStore
+from eventbook._backends.postgres.jsonb import preserve_floats
 from eventbook._backends.postgres.migrations import latest_version
 from eventbook._backends.postgres.options import parse_url
 from eventbook._backends.postgres.sql import Queries
@@ -351,6 +352,13 @@ async def test_floats_survive_jsonb_exactly(store: PostgresEventStore) -> None:
     snapshot = await store.load_snapshot("f-1", schema="S:1")
     assert snapshot is not None
     assert snapshot.state == {"total": 1e300}
+
+
+def test_hex_in_strings_takes_the_fast_path_and_exponents_do_not() -> None:
+    plain = b'{"correlation":"0190a1b2-3e41-7e4f-8a9b-1e5d2e3f4a5b","n":1.5}'
+    assert preserve_floats(plain) is plain  # not decoded and encoded again
+    assert preserve_floats(b'{"big":1e16}') == b'{"big":10000000000000000.0}'
+    assert preserve_floats(b'{"l":[-2.5e20]}') == b'{"l":[-250000000000000000000.0]}'
 
 
 async def test_a_nul_character_is_refused_and_writes_nothing(store: PostgresEventStore) -> None:

@@ -29,6 +29,7 @@ from eventbook._errors import (
 from eventbook._store.port import EventStore
 from eventbook._store.types import NO_STREAM, NewEvent, Position, RecordedEvent
 from eventbook.testing import EventStoreConformance
+from eventbook.testing.importing import copied
 from tests.sqlite_steps import counting_steps
 
 
@@ -208,6 +209,27 @@ async def test_an_append_hook_writes_in_the_append_transaction(store: SQLiteEven
     )
     assert rows == [("h-1", 2), ("h-3", 1)]
     assert [e.position.minor for e in await collect(store.read_all())] == [1, 2, 3]
+
+
+async def test_an_import_runs_the_hook_per_stream_run_and_writes_interleaved_rows_in_order(
+    store: SQLiteEventStore,
+) -> None:
+    seen: list[list[tuple[str, int, int]]] = []
+
+    def hook(connection: sqlite3.Connection, events: Sequence[RecordedEvent]) -> None:
+        stored = connection.execute("SELECT count(*) FROM eventbook_events").fetchone()[0]
+        assert stored == events[-1].position.minor  # its own events are in, later ones not
+        seen.append([(e.stream, e.version, e.position.minor) for e in events])
+
+    events = [copied(f"i-{n % 3}", n // 3 + 1, n) for n in range(7)]
+    await store.import_events(events)  # no hook: every row in one go
+    assert [(e.id, e.stream, e.version) for e in await collect(store.read_all())] == [
+        (e.id, e.stream, e.version) for e in events
+    ]
+    store.add_append_hook(hook)
+    more = [copied("j-1", 1, 7), copied("j-1", 2, 8), copied("i-0", 4, 9)]
+    await store.import_events(more)
+    assert seen == [[("j-1", 1, 8), ("j-1", 2, 9)], [("i-0", 4, 10)]]
 
 
 # -- durability, reopening, positions ------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from eventbook import EventStore, Repository
+from eventbook import EventStore, Repository, projections
 from eventbook._store.types import RecordedEvent
 from eventbook.projections import (
     HandlerMap,
@@ -13,7 +13,6 @@ from eventbook.projections import (
     OnFailure,
     Projection,
     SqlBatch,
-    SQLiteDatabase,
     SqlSink,
 )
 from tests.unit.write_domain import Order, order_events
@@ -23,8 +22,10 @@ def orders(store: EventStore) -> Repository[Order]:
     return Repository(store, Order, order_events())
 
 
-def build(store: EventStore) -> list[Projection[Any]]:
-    database = SQLiteDatabase(os.environ["CLI_TEST_READ_DB"])
+async def build(store: EventStore) -> list[Projection[Any]]:
+    """Two builds of `totals`: a row per deposit; a negative deposit is parked (skipped).
+    The read database is the URL in CLI_TEST_READ_DB (SQLite or PostgreSQL)."""
+    database = await projections.open(os.environ["CLI_TEST_READ_DB"])
     handlers: HandlerMap[SqlBatch] = HandlerMap()
 
     @handlers.on("Deposited")

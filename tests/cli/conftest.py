@@ -37,3 +37,20 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     asyncio.run(seed(url))
     yield url
     asyncio.run(drop_schema(server.url, schema))
+
+
+@pytest.fixture
+def read_db(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The projections' database beside `store_url`: a SQLite file for a SQLite store, a
+    fresh schema of the same PostgreSQL server for a PostgreSQL one (CLI_TEST_READ_DB)."""
+    if store_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path}/read.db"
+        monkeypatch.setenv("CLI_TEST_READ_DB", url)
+        yield url
+        return
+    server_url = store_url.split("?", 1)[0]
+    schema = new_schema_name()
+    url = f"{server_url}?schema={schema}"
+    monkeypatch.setenv("CLI_TEST_READ_DB", url)
+    yield url
+    asyncio.run(drop_schema(server_url, schema))

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -167,3 +168,23 @@ def test_the_console_script_runs_in_a_process(store_url: str) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["events"] == 8
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    import typer.main
+
+    def commands(group: Any, path: list[str]) -> list[list[str]]:
+        found = []
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                found += commands(command, [*path, name])
+            else:
+                found.append([*path, name])
+        return found
+
+    every = commands(typer.main.get_command(app), [])
+    assert len(every) == 19  # 6 store, state, 9 projections, copy, export, import
+    for path in every:
+        code, out = invoke(*path, "--help")
+        assert code == 0, path
+        assert "Example: eventbook " + " ".join(path) in " ".join(out.split()), path

@@ -1,4 +1,4 @@
-"""Every store, write-side and projection benchmark runs end to end, at a tenth of its
+"""Every store, write-side, projection and copy benchmark runs end to end, at a tenth of its
 size, and reports each of its targets. The figures are not judged here: timings belong to
 `benchmarks/`, not to tests. (The HTTP load benchmark has a fixed 10-second load; it is
 left to manual runs.)"""
@@ -37,5 +37,23 @@ def test_a_benchmark_runs_and_reports_its_targets(
     assert finished.returncode == 0, finished.stderr[-3000:]
     report = json.loads(finished.stdout)
     assert report["targets"], report
+    for target in report["targets"]:
+        assert target["ratio"] > 0, target
+
+
+def test_the_copy_benchmark_runs_and_reports_its_targets(postgres: PostgresForTests) -> None:
+    environment = {**os.environ, "EVENTBOOK_BENCH_POSTGRES_URL": postgres.url}
+    finished = subprocess.run(
+        [sys.executable, "-m", "benchmarks.copy", "--runs", "1", "--scale", "0.1", "--json"],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    report = json.loads(finished.stdout)
+    assert len(report["targets"]) == 2, report
     for target in report["targets"]:
         assert target["ratio"] > 0, target

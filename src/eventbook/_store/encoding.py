@@ -164,8 +164,17 @@ def encode_batch(stream: str, events: Sequence[NewEvent], expected: object) -> E
     return EncodedBatch(stream, checked_expected, tuple(encoded))
 
 
-def _encode_event(index: int, event: NewEvent) -> EncodedEvent:
-    check_name(f"events[{index}].type", event.type)
+def _encode_event(
+    index: int,
+    event: NewEvent | RecordedEvent,
+    recorded_at: datetime | None = None,
+    known_types: set[str] | None = None,
+) -> EncodedEvent:
+    """Check and encode one event; a type in `known_types` was checked already."""
+    if known_types is None or event.type not in known_types:
+        check_name(f"events[{index}].type", event.type)
+        if known_types is not None:
+            known_types.add(event.type)
     if not isinstance(event.id, UUID):
         raise ValidationError(f"events[{index}].id must be a UUID")
     data = encode_object(f"events[{index}].data", event.data)
@@ -176,7 +185,7 @@ def _encode_event(index: int, event: NewEvent) -> EncodedEvent:
             f"events[{index}] ({event.type}) is {size} bytes as JSON;"
             f" the limit is {MAX_EVENT_BYTES} bytes"
         )
-    return EncodedEvent(event.id, event.type, data, metadata)
+    return EncodedEvent(event.id, event.type, data, metadata, recorded_at)
 
 
 def encode_import(events: Sequence[RecordedEvent]) -> list[EncodedBatch]:
@@ -194,13 +203,15 @@ def encode_import(events: Sequence[RecordedEvent]) -> list[EncodedBatch]:
     run_stream, run_expected = "", 0
     next_version: dict[str, int] = {}
     seen: set[UUID] = set()
+    known_types: set[str] = set()
     for index, event in enumerate(events):
         if not isinstance(event, RecordedEvent):
             kind = type(event).__name__
             raise ValidationError(f"events[{index}] is a {kind}, not a RecordedEvent")
-        check_stream_name(event.stream)
-        check_version(f"events[{index}].version", event.version)
         wanted = next_version.get(event.stream)
+        if wanted is None:  # the stream's name is checked at its first event
+            check_stream_name(event.stream)
+        check_version(f"events[{index}].version", event.version)
         if wanted is not None and event.version != wanted:
             raise ValidationError(
                 f"events[{index}] is version {event.version} of {event.stream!r};"
@@ -212,13 +223,13 @@ def encode_import(events: Sequence[RecordedEvent]) -> list[EncodedBatch]:
             raise ValidationError(f"events[{index}] repeats the id {event.id} within the import")
         seen.add(event.id)
         next_version[event.stream] = event.version + 1
-        encoded = _encode_event(index, NewEvent(event.type, event.data, event.metadata, event.id))
+        encoded = _encode_event(index, event, event.recorded_at, known_types)
         if run and (event.stream != run_stream or len(run) == MAX_BATCH_EVENTS):
             batches.append(EncodedBatch(run_stream, _expected(run_expected), tuple(run)))
             run = []
         if not run:
             run_stream, run_expected = event.stream, event.version - 1
-        run.append(msgspec.structs.replace(encoded, recorded_at=event.recorded_at))
+        run.append(encoded)
     batches.append(EncodedBatch(run_stream, _expected(run_expected), tuple(run)))
     return batches
 

@@ -90,19 +90,42 @@ def _choose(projections: list[Projection[Any]], name: str, version: int | None) 
     raise ValidationError(f"{name!r} has no version {version} in the app (versions: {built})")
 
 
+NOT_SET_UP = "not_set_up"
+
+
+def _not_set_up(name: str, version: int) -> dict[str, Any]:
+    """A status row for a build no runner has set up (no checkpoint, no tables yet)."""
+    return {
+        "name": name,
+        "version": version,
+        "active": False,
+        "state": NOT_SET_UP,
+        "position": None,
+        "lag_events": None,
+        "parked": 0,
+        "stuck": False,
+    }
+
+
 @group.command("status")
 def status_command(app: App, store: StoreUrl = "", json: JsonFlag = False) -> None:
-    """Each build's state, position, lag, parked events and whether it is stuck.
+    """Each build's state, position, lag, parked events and whether it is stuck; a build
+    the app defines that no runner has set up yet shows as not_set_up.
 
     Example: eventbook projections status --app apps.orders.projections:build --store ...
     """
 
     async def work(opened: EventStore, projections: list[Projection[Any]]) -> None:
         found = await status(opened, projections)
+        seen = {(s.name, s.version) for s in found}
+        # Builds the app defines that no runner has set up yet: listed, not left out.
+        missing = [(p.name, p.version) for p in projections if (p.name, p.version) not in seen]
         if json:
-            print_json([s.as_dict() for s in found])
+            print_json([s.as_dict() for s in found] + [_not_set_up(*key) for key in missing])
             return
         table = Table("name", "v", "state", "position", "behind", "lag", "parked", "stuck")
+        for name, version in missing:
+            table.add_row(name, str(version), NOT_SET_UP, "-", "-", "-", "-", "")
         for s in found:
             behind = f"{s.lag_events}{'' if s.lag_exact else '+'}"
             table.add_row(

@@ -129,10 +129,15 @@ async def copy_store(
 
 
 async def _count(store: EventStore) -> int:
+    return await _held(store) or 0
+
+
+async def _held(store: EventStore) -> int | None:
+    """How many events `store` holds, or None if the backend cannot count them."""
     try:
         return (await store.stats()).events
     except NotSupported:
-        return 0
+        return None
 
 
 _encode = msgspec.json.Encoder().encode
@@ -187,6 +192,7 @@ async def import_file(
     started = time.perf_counter()
     newest = await last_event(destination)
     skipping = newest is not None
+    held = await _held(destination) if skipping else 0
     skipped = written = 0
     last: Position | None = None
     page: list[RecordedEvent] = []
@@ -196,11 +202,17 @@ async def import_file(
                 continue
             try:
                 event = _decode(line)
-            except msgspec.ValidationError as error:
+            except msgspec.DecodeError as error:
                 raise ValidationError(f"{path}:{number}: not an exported event: {error}") from None
             if skipping:
                 skipped += 1
                 skipping = newest is None or event.id != newest.id
+                if not skipping and held is not None and held != skipped:
+                    # The newest event is in the file, but the store is not its beginning.
+                    raise ValidationError(
+                        f"the store holds {held} events, but its newest is event {skipped} of"
+                        f" {path}: it is not an import of this file; import into an empty store"
+                    )
                 continue
             page.append(event)
             if len(page) == PAGE:

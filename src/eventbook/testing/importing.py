@@ -112,8 +112,9 @@ class ImportConformance:
             [],
             [copied("order-1", 1, 0), copied("order-1", 3, 1)],
             [copied("order-1", 1, 0)] * 2,
+            [copied("order-1", 1, 0), copied("", 1, 1)],
         ],
-        ids=["empty", "version-gap", "repeated-id"],
+        ids=["empty", "version-gap", "repeated-id", "empty-stream-name"],
     )
     async def test_a_malformed_import_is_refused(
         self, store: EventStore, bad: list[RecordedEvent]

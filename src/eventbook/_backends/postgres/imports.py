@@ -24,28 +24,24 @@ async def import_batches(session: Session, sql: Queries, batches: Sequence[Encod
     streams = list(dict.fromkeys(batch.stream for batch in batches))
     rows = await session.fetch(sql.stream_versions, streams)
     versions: dict[str, int] = {row[0]: row[1] for row in rows}
-    columns: tuple[list[object], ...] = ([], [], [], [], [], [], [])
     for batch in batches:
         current, wanted = versions[batch.stream], expected_number(batch.expected)
         if current != wanted:
             raise import_refused(batch.stream, current, wanted)
-        for offset, event in enumerate(batch.events, start=1):
-            for column, value in zip(
-                columns,
-                (
-                    batch.stream,
-                    current + offset,
-                    event.id,
-                    event.type,
-                    event.data,
-                    event.metadata,
-                    event.recorded_at,
-                ),
-                strict=True,
-            ):
-                column.append(value)
         versions[batch.stream] = current + len(batch.events)
-    stream, version, ids, types, data, metadata, recorded_at = columns
+    # Checked: each batch's events take the versions after the one it expects.
+    stream = [batch.stream for batch in batches for _ in batch.events]
+    version = [
+        expected_number(batch.expected) + offset
+        for batch in batches
+        for offset in range(1, len(batch.events) + 1)
+    ]
+    events = [event for batch in batches for event in batch.events]
+    ids = [event.id for event in events]
+    types = [event.type for event in events]
+    data = [event.data for event in events]
+    metadata = [event.metadata for event in events]
+    recorded_at = [event.recorded_at for event in events]
     try:
         await session.fetch(
             sql.import_events,
@@ -53,8 +49,8 @@ async def import_batches(session: Session, sql: Queries, batches: Sequence[Encod
             version,
             ids,
             types,
-            preserve_all_floats(data),  # type: ignore[arg-type]
-            preserve_all_floats(metadata),  # type: ignore[arg-type]
+            preserve_all_floats(data),
+            preserve_all_floats(metadata),
             recorded_at,
         )
     except asyncpg.UniqueViolationError as exc:

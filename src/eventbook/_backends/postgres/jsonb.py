@@ -17,8 +17,10 @@ _JSONB_VERSION = b"\x01"
 _decode = msgspec.json.Decoder().decode
 _encode_with_decimals = msgspec.json.Encoder(decimal_format="number").encode
 
-# A digit, then an exponent without a sign: how msgspec writes floats of 1e16 and more.
-_POSITIVE_EXPONENT = re.compile(rb"\d[eE]\d")
+# A number right after `:`, `,` or `[` (msgspec writes no spaces) with an exponent without
+# a sign: how msgspec writes floats of 1e16 and more. Anchoring on the separator keeps
+# hex strings such as UUIDs ("...-3e41-...") from sending every document down the slow path.
+_POSITIVE_EXPONENT = re.compile(rb"[:,\[]-?\d+(?:\.\d+)?[eE]\d")
 
 
 def encode_jsonb(value: bytes) -> bytes:
