@@ -28,7 +28,7 @@ ADDRESS = {
 
 
 def get(service: RunningService, path: str, **params: Any) -> Any:
-    with service.client() as client:
+    with service.client(headers=service.operator) as client:
         answer = client.get(path, params=params)
         answer.raise_for_status()
         return answer.json()
@@ -256,9 +256,9 @@ def test_analytics_store_and_projections_pages(dashboard: Dashboard) -> None:
         expect(row.get_by_role("button", name="Rebuild")).to_be_disabled()
     dashboard.screenshot("projections")
 
-    page.get_by_label("API key").fill(service.writer["X-API-Key"])
+    page.get_by_label("API key").fill(service.operator["X-API-Key"])
     page.get_by_label("API key").press("Enter")
-    expect(page.locator("#key-role")).to_have_text("Signed in as writer")
+    expect(page.locator("#key-role")).to_have_text("Signed in as operator")
     rebuild = page.locator('#projections-table tr[data-projection="store_stats"]')
     rebuild.get_by_role("button", name="Rebuild").click()
     expect(page.locator("#toast")).to_have_text("Rebuilding store_stats from the start of history")
@@ -272,5 +272,5 @@ def test_missing_pages_and_orders_say_so(dashboard: Dashboard) -> None:
     expect(page.locator("#orders-table tbody tr[data-order]")).to_have_count(25)
     dashboard.open("#/nowhere")
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
-    with httpx.Client(base_url=dashboard.service.url) as client:
+    with dashboard.service.client() as client:
         assert client.get("/api/orders/no-such-order/events").status_code == 404
