@@ -12,7 +12,6 @@ import re
 import uuid
 from typing import Any
 
-import httpx
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import Dashboard

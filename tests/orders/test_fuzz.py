@@ -21,13 +21,13 @@ from typing import Any
 
 import httpx
 import schemathesis
+from apps.orders.api_keys import key_hash
 from schemathesis import Case, HookContext
 from schemathesis.core.result import Ok
 from schemathesis.engine import Status, events, from_schema
 from schemathesis.schemas import BaseSchema
 
 from eventbook import Position
-from apps.orders.api_keys import key_hash
 from tests.orders.conftest import OPERATOR_KEY, READER_KEY, WRITER_KEY, RunningService
 
 MAX_EXAMPLES = 25
