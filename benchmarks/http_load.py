@@ -55,6 +55,8 @@ from benchmarks.common import Figures, Target, repeat, report, summarise
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER_KEY = "bench-writer-key-0123456789abcdef"
+OPERATOR_KEY = "bench-operator-key-0123456789abcdef"
+"""The monitor's key: it reads orders and projections' status (an operator's)."""
 WORKERS = 8
 DURATION = 10.0
 """Seconds of command load per run (times `--scale`)."""
@@ -131,6 +133,7 @@ async def embedded_service() -> AsyncIterator[Service]:
         "ORDERS_READ_MODELS_URL": f"sqlite:///{data}/read-models.db",
         "ORDERS_SEED_ORDERS": str(SEED_ORDERS),
         "ORDERS_WRITER_KEY": WRITER_KEY,
+        "ORDERS_OPERATOR_KEY": OPERATOR_KEY,
     }
     log = data / "service.log"
     with log.open("wb") as output:
@@ -145,7 +148,8 @@ async def embedded_service() -> AsyncIterator[Service]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+        monitor = {"X-API-Key": OPERATOR_KEY}
+        async with httpx.AsyncClient(base_url=url, timeout=5, headers=monitor) as client:
             deadline = time.monotonic() + 120
             while True:
                 if process.returncode is not None:
@@ -300,7 +304,7 @@ async def one_run(scale: float) -> Figures:
         options: dict[str, Any] = {"base_url": service.url, "timeout": 30}
         async with (
             httpx.AsyncClient(limits=limits, **options) as client,
-            httpx.AsyncClient(**options) as reader,
+            httpx.AsyncClient(headers={"X-API-Key": OPERATOR_KEY}, **options) as reader,
         ):
             await baseline(client, service.headers, 0.1)  # warm-up
             figures = await baseline(client, service.headers, scale)

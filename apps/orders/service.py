@@ -32,6 +32,7 @@ from eventbook.projections import (
 log = logging.getLogger("orders")
 
 SNAPSHOT_EVERY = 50
+DEMO_ROLES = (Role.OPERATOR, Role.WRITER, Role.READER)
 
 
 class OrdersService:
@@ -128,26 +129,34 @@ class OrdersService:
 
     async def _register_keys(self) -> None:
         for role, key in (
+            (Role.OPERATOR, self.settings.operator_key),
             (Role.WRITER, self.settings.writer_key),
             (Role.READER, self.settings.reader_key),
         ):
-            if key:
-                await self.api_keys.register(key, role, f"{role.value} key from the environment")
+            if not key:
+                continue
+            name = f"{role.value} key from the environment"
+            found = await self.api_keys.register(key, role, name)
+            if found.revoked_at is not None:
+                log.warning("ORDERS_%s_KEY was revoked: it is refused", role.name)
         directory = self.settings.data_directory()
         if self.settings.profile == "embedded" and directory is not None:
             await self._demo_keys(directory / "demo-api-keys.json")
 
     async def _demo_keys(self, path: Path) -> None:
-        """Keys for trying the embedded service; kept beside its data (only hashes are events)."""
+        """Keys for trying the embedded service, kept beside its data (only hashes are
+        events); one that was revoked meanwhile is replaced by a new one."""
         saved = _read_keys(path)
-        if saved:
-            self.demo_keys = saved
-            for role, key in saved.items():
-                await self.api_keys.register(key, role, f"demo {role.value} key")
-            return
-        for role in (Role.WRITER, Role.READER):
-            self.demo_keys[role] = await self.api_keys.issue(role, f"demo {role.value} key")
-        _write_keys(path, self.demo_keys)
+        for role in DEMO_ROLES:
+            key = saved.get(role)
+            if key is not None:
+                found = await self.api_keys.register(key, role, f"demo {role.value} key")
+                if found.revoked_at is None and found.role is role:
+                    self.demo_keys[role] = key
+                    continue
+            self.demo_keys[role], _ = await self.api_keys.issue(role, f"demo {role.value} key")
+        if self.demo_keys != saved:
+            _write_keys(path, self.demo_keys)
 
 
 def _read_keys(path: Path) -> dict[Role, str]:
@@ -158,8 +167,10 @@ def _read_keys(path: Path) -> dict[Role, str]:
 
 
 def _write_keys(path: Path, keys: dict[Role, str]) -> None:
-    path.write_bytes(msgspec.json.encode({role.value: key for role, key in keys.items()}))
+    # Created readable by its owner only, before a key is written into it.
+    path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
+    path.write_bytes(msgspec.json.encode({role.value: key for role, key in keys.items()}))
 
 
 def order_repository(store: eventbook.EventStore) -> Repository[Order]:

@@ -22,8 +22,12 @@ class Settings:
     port: int = 8000
     seed_orders: int = 3000
     run_projections: bool = True
+    operator_key: str | None = None
     writer_key: str | None = None
     reader_key: str | None = None
+    anonymous_reads: bool = False
+    metrics_access: str = "operator"
+    max_body_bytes: int = 64 * 1024
     log_format: str = "text"
     stuck_after: float = 60.0
 
@@ -38,7 +42,13 @@ class Settings:
         ORDERS_HOST, ORDERS_PORT where the HTTP API listens (127.0.0.1:8000)
         ORDERS_SEED_ORDERS       orders generated on the first start of an empty store (3000)
         ORDERS_RUN_PROJECTIONS   run the projection daemon inside the API process (1/0)
-        ORDERS_WRITER_KEY, ORDERS_READER_KEY   API keys to accept, besides issued ones
+        ORDERS_OPERATOR_KEY, ORDERS_WRITER_KEY, ORDERS_READER_KEY
+                                 API keys to accept, besides issued ones
+        ORDERS_ANONYMOUS_READS   1: queries and the feed answer without a key (UNSAFE:
+                                 they return customers' names and addresses) (0)
+        ORDERS_METRICS_ACCESS    operator (default: /metrics needs an operator key, as
+                                 X-API-Key or Authorization: Bearer) or open
+        ORDERS_MAX_BODY_BYTES    the largest request body accepted; larger is 413 (65536)
         ORDERS_LOG_FORMAT        text (default) or json: one line per request, and the rest
         ORDERS_STUCK_AFTER       seconds behind without progress before a projection is
                                  stuck and /health/ready answers 503 (60)
@@ -66,8 +76,12 @@ class Settings:
             port=_int(env, "ORDERS_PORT", cls.port),
             seed_orders=_int(env, "ORDERS_SEED_ORDERS", cls.seed_orders if embedded else 0),
             run_projections=env.get("ORDERS_RUN_PROJECTIONS", "1" if embedded else "0") == "1",
+            operator_key=env.get("ORDERS_OPERATOR_KEY") or None,
             writer_key=env.get("ORDERS_WRITER_KEY") or None,
             reader_key=env.get("ORDERS_READER_KEY") or None,
+            anonymous_reads=_choice(env, "ORDERS_ANONYMOUS_READS", ("0", "1")) == "1",
+            metrics_access=_choice(env, "ORDERS_METRICS_ACCESS", ("operator", "open")),
+            max_body_bytes=_int(env, "ORDERS_MAX_BODY_BYTES", cls.max_body_bytes, least=1),
             log_format=_choice(env, "ORDERS_LOG_FORMAT", ("text", "json")),
             stuck_after=_seconds(env, "ORDERS_STUCK_AFTER", cls.stuck_after),
         )
@@ -80,14 +94,17 @@ class Settings:
         return path.parent
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, least: int | None = None) -> int:
     raw = env.get(name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+    if least is not None and value < least:
+        raise ValueError(f"{name} must be at least {least}, not {raw!r}")
+    return value
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

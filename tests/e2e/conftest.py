@@ -2,12 +2,13 @@
 
 The service is `embedded_service` of tests/orders (SQLite, seeded). The browser is
 Debian's Chromium (`EVENTBOOK_TEST_CHROMIUM` names another), started once per session;
-each test gets a fresh browser context, and fails if the page logged a console error or
-threw an uncaught error.
+each test gets a fresh browser context, signed in with the reader key, and fails if the
+page logged a console error or threw an uncaught error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
 
-from tests.orders.conftest import RunningService, embedded_service  # noqa: F401
+from tests.orders.conftest import READER_KEY, RunningService, embedded_service  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
@@ -84,20 +85,30 @@ class Dashboard:
         self.problems.append(f"uncaught error: {error.message}\n{error.stack}")
 
 
+@contextlib.contextmanager
+def tab(browser: Browser, service: RunningService, key: str | None) -> Iterator[Dashboard]:
+    """A fresh browser context with one page, signed in with `key` (None: signed out)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-GB")
+    context.set_default_timeout(10_000)
+    if key is not None:  # as the sign-in link or page leaves it (test_sign_in.py drives them)
+        context.add_init_script(f"localStorage.setItem('eventbook-api-key', {key!r})")
+    page = context.new_page()
+    opened = Dashboard(page, service)
+    page.on("console", opened._console)
+    page.on("pageerror", opened._page_error)
+    try:
+        yield opened
+    finally:
+        context.close()
+    if opened.problems:
+        pytest.fail("the dashboard logged errors:\n" + "\n".join(opened.problems))
+
+
 @pytest.fixture
 def dashboard(
     browser: Browser,
     embedded_service: RunningService,  # noqa: F811
 ) -> Iterator[Dashboard]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-GB")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    tab = Dashboard(page, embedded_service)
-    page.on("console", tab._console)
-    page.on("pageerror", tab._page_error)
-    try:
-        yield tab
-    finally:
-        context.close()
-    if tab.problems:
-        pytest.fail("the dashboard logged errors:\n" + "\n".join(tab.problems))
+    """The dashboard signed in with the reader key."""
+    with tab(browser, embedded_service, READER_KEY) as opened:
+        yield opened

@@ -22,6 +22,7 @@ from tests.conftest import PostgresForTests, new_schema_name
 from tests.servers.postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+OPERATOR_KEY = "test-operator-key-0123456789abcdef"
 WRITER_KEY = "test-writer-key-0123456789abcdef"
 READER_KEY = "test-reader-key-0123456789abcdef"
 SEED_ORDERS = 120
@@ -32,9 +33,19 @@ class RunningService:
     url: str
     writer: dict[str, str]
     reader: dict[str, str]
+    operator: dict[str, str]
+    pid: int
+    log: Path
+    env: dict[str, str]
+    """The service's ORDERS_* settings (what `python -m apps.orders keys` needs)."""
 
     def client(self, **options: object) -> httpx.Client:
+        """A client that reads: it sends the reader key unless `headers` say otherwise."""
+        options.setdefault("headers", self.reader)
         return httpx.Client(base_url=self.url, timeout=30, **options)  # type: ignore[arg-type]
+
+    def anonymous(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
 
 
 def _python_path() -> str:
@@ -60,7 +71,9 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
         if process.poll() is not None:
             raise RuntimeError(f"the service exited:\n{log.read_text()[-3000:]}")
         try:
-            answer = httpx.get(f"{url}/api/projections", timeout=2)
+            answer = httpx.get(
+                f"{url}/api/projections", headers={"X-API-Key": OPERATOR_KEY}, timeout=2
+            )
             items = answer.json()["items"] if answer.status_code == 200 else []
             if items and all(p["lag_events"] == 0 for p in items):
                 return
@@ -85,6 +98,7 @@ def _service(env: dict[str, str], log_dir: Path) -> Iterator[RunningService]:
     env = {
         **env,
         "ORDERS_PORT": str(port),
+        "ORDERS_OPERATOR_KEY": OPERATOR_KEY,
         "ORDERS_WRITER_KEY": WRITER_KEY,
         "ORDERS_READER_KEY": READER_KEY,
     }
@@ -98,7 +112,15 @@ def _service(env: dict[str, str], log_dir: Path) -> Iterator[RunningService]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, processes[-1], log)
-        yield RunningService(url, {"X-API-Key": WRITER_KEY}, {"X-API-Key": READER_KEY})
+        yield RunningService(
+            url,
+            writer={"X-API-Key": WRITER_KEY},
+            reader={"X-API-Key": READER_KEY},
+            operator={"X-API-Key": OPERATOR_KEY},
+            pid=processes[-1].pid,
+            log=log,
+            env=env,
+        )
     finally:
         _stop(*processes)
 

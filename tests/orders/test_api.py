@@ -123,7 +123,8 @@ def test_business_rules_and_bad_input_are_problems(service: RunningService) -> N
         assert "customer" in detail or "items" in detail
         json_body = {**service.writer, "content-type": "application/json"}
         problem(client.post("/api/orders", content=b"{not json", headers=json_body), 400)
-        problem(client.post(f"/api/orders/{order_id}/ship", json={"carrier": "DHL"}), 401)
+        with service.anonymous() as anonymous:
+            problem(anonymous.post(f"/api/orders/{order_id}/ship", json={"carrier": "DHL"}), 401)
         problem(
             client.post(
                 f"/api/orders/{order_id}/ship", json={"carrier": "DHL"}, headers=service.reader

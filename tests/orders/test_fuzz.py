@@ -21,23 +21,25 @@ from typing import Any
 
 import httpx
 import schemathesis
+from apps.orders.api_keys import key_hash
 from schemathesis import Case, HookContext
 from schemathesis.core.result import Ok
 from schemathesis.engine import Status, events, from_schema
 from schemathesis.schemas import BaseSchema
 
 from eventbook import Position
-from tests.orders.conftest import WRITER_KEY, RunningService
+from tests.orders.conftest import OPERATOR_KEY, READER_KEY, WRITER_KEY, RunningService
 
 MAX_EXAMPLES = 25
 SEED = 20_261_127
 POSITION = re.compile(r"(?:[0-9]{1,20}:)?[0-9]{1,20}")
+KEPT = [key_hash(key) for key in (OPERATOR_KEY, WRITER_KEY, READER_KEY)]
 UNFUZZED = {"GET /api/feed"}
 """An endless event stream: `test_api.py` reads it."""
 
 CONFIG: dict[str, Any] = {
     "seed": SEED,
-    "headers": {"X-API-Key": WRITER_KEY},
+    "headers": {"X-API-Key": OPERATOR_KEY},  # may call every operation
     "request-timeout": 30,
     "workers": 1,
     "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
@@ -78,7 +80,9 @@ def load(service: RunningService) -> BaseSchema:
 
 
 def head_of(service: RunningService) -> Position:
-    summary = httpx.get(f"{service.url}/api/store/summary", timeout=30).json()
+    summary = httpx.get(
+        f"{service.url}/api/store/summary", headers=service.reader, timeout=30
+    ).json()
     return Position.parse(summary["head"])
 
 
@@ -88,6 +92,8 @@ def adjusted(schema: BaseSchema, head: Position) -> None:
     - a `min_position` past the store's head waits out the read-your-writes bound and is
       answered `503`; the fuzzer asks for the head instead, so that it exercises the
       endpoint rather than the wait (`test_a_position_never_reached_is_a_documented_503`);
+    - a revocation of a key the test suite uses (the fuzzer reuses ids `GET /api/keys`
+      answered) revokes an unknown id instead;
     - an `Idempotency-Key` sent again with another command is refused (422); the fuzzer
       repeats values on purpose, so a valid key is made unique (`test_api.py` covers
       retries with one key).
@@ -99,6 +105,9 @@ def adjusted(schema: BaseSchema, head: Position) -> None:
         key = headers.get("idempotency-key")
         if isinstance(key, str) and len(key) <= 200:
             case.headers["idempotency-key"] = f"fuzz-{uuid.uuid4()}"
+        revoked = (case.path_parameters or {}).get("key_id")
+        if isinstance(revoked, str) and any(h.startswith(revoked.lower()) for h in KEPT):
+            case.path_parameters["key_id"] = "0" * 12  # not the keys the tests rely on
         wanted = (case.query or {}).get("min_position")
         reachable = not isinstance(wanted, str) or not POSITION.fullmatch(wanted)
         if not reachable and Position.parse(str(wanted)) > head:
@@ -160,7 +169,7 @@ def test_a_position_never_reached_is_a_documented_503(service: RunningService) -
         f"{service.url}/openapi.json", config=schemathesis.Config.from_dict(CONFIG)
     )
     beyond = f"{10**15}:1"  # past any store's head, on either profile
-    case = schema["/api/orders"]["GET"].Case(query={"min_position": beyond})
+    case = schema["/api/orders"]["GET"].Case(query={"min_position": beyond}, headers=service.reader)
     response = case.call()
     assert response.status_code == 503, response.text
     assert response.json()["type"] == "/problems/read-model-behind"

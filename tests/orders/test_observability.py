@@ -66,7 +66,7 @@ def eventually(check: Callable[[], Any], timeout: float = 60) -> Any:
 
 
 def test_embedded_metrics_move_when_a_command_runs(embedded_service: RunningService) -> None:
-    with embedded_service.client() as client:
+    with embedded_service.client(headers=embedded_service.operator) as client:
         before = client.get("/metrics").text
         placed = client.post("/api/orders", json=ORDER, headers=embedded_service.writer)
         assert placed.status_code == 202, placed.text

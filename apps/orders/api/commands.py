@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse
 
 from apps.orders.api import problems, schemas
 from apps.orders.api.problems import Problem
-from apps.orders.api.security import api_key_header, require_writer, service_of
+from apps.orders.api.security import api_key_header, authorize, service_of
+from apps.orders.api_keys import Role
 from apps.orders.domain import commands as c
 from apps.orders.handlers import EXPECTED_VERSION, VersionMismatch
 from eventbook import CommandMetadata, uuid7
@@ -98,7 +99,8 @@ def _endpoint(command_type: type[Any], *, new_order: bool) -> Any:
         idempotency_key: str | None,
         if_match: str | None,
     ) -> JSONResponse:
-        role = require_writer(request, api_key)
+        role = authorize(request, api_key, Role.WRITER).role
+        assert role is not None  # a writer is never anonymous
         _require_json(request.headers.get("content-type"))
         try:
             body = BODIES.decode(await request.body())
@@ -259,7 +261,7 @@ for path, command_type, summary in ROUTES:
         name=command_type.__name__,
         responses={
             **schemas.answer("CommandAccepted", 202, "Accepted: the events are stored"),
-            **problems.responses(400, 401, 403, 409, 412, 415, 422),
+            **problems.responses(400, 401, 403, 409, 412, 413, 415, 422),
         },
         openapi_extra={
             "requestBody": {

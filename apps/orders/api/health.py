@@ -1,17 +1,19 @@
 """Liveness, readiness and Prometheus metrics.
 
-Open without an API key, like most health endpoints: they reveal no order data. Expose
-`/metrics` only to the network your Prometheus scrapes from (docs/observability.md).
+Liveness and readiness are open without an API key, as orchestrators expect: they reveal
+no order data. `/metrics` needs an operator key (`Authorization: Bearer`, as Prometheus
+sends it) unless `ORDERS_METRICS_ACCESS=open` (docs/observability.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from apps.orders.api.security import service_of
+from apps.orders.api import problems
+from apps.orders.api.security import metrics_access, service_of
 
 router = APIRouter(tags=["operations"])
 
@@ -33,7 +35,13 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if found.ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (an operator key, unless ORDERS_METRICS_ACCESS=open)",
+    response_class=Response,
+    dependencies=[Depends(metrics_access)],
+    responses=problems.responses(401, 403),
+)
 async def metrics(request: Request) -> Response:
     service = service_of(request)
     await service.collect_metrics()

@@ -9,11 +9,16 @@ from fastapi import APIRouter, Query, Request
 from apps.orders.api import problems, schemas
 from apps.orders.api.commands import OrderIdPath
 from apps.orders.api.problems import Problem
-from apps.orders.api.security import service_of
+from apps.orders.api.security import READER, service_of
 from apps.orders.handlers import stream_of
 from eventbook import ValidationError
 
-router = APIRouter(prefix="/api", tags=["history"])
+router = APIRouter(
+    prefix="/api",
+    tags=["history"],
+    dependencies=[READER],
+    responses=problems.responses(401),
+)
 
 
 @router.get(

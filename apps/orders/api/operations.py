@@ -14,8 +14,18 @@ from fastapi import APIRouter, Path, Query, Request, Security
 from fastapi.responses import StreamingResponse
 
 from apps.orders.api import problems, schemas
-from apps.orders.api.problems import Problem
-from apps.orders.api.security import api_key_header, require_writer, role_of, service_of
+from apps.orders.api.problems import Problem, public_error
+from apps.orders.api.security import (
+    FEED_TOKEN_SECONDS,
+    OPERATOR,
+    READER,
+    Caller,
+    api_key_header,
+    authorize,
+    authorize_token,
+    feed_token,
+    service_of,
+)
 from apps.orders.api_keys import Role
 from eventbook.projections import (
     ParkedEventNotFound,
@@ -27,9 +37,11 @@ from eventbook.projections import (
     status,
 )
 
-router = APIRouter(prefix="/api", tags=["operations"])
+router = APIRouter(prefix="/api", tags=["operations"], responses=problems.responses(401))
 log = logging.getLogger("orders.api")
 HEARTBEAT = 15.0
+KEY_CHECK = 1.0
+"""How often an open feed checks that its key was not revoked meanwhile (seconds)."""
 ProjectionName = Annotated[
     str, Path(pattern=r"^[A-Za-z0-9_.-]{1,100}$", description="a projection's name")
 ]
@@ -77,17 +89,20 @@ def _projection(request: Request, name: str) -> Projection[Any]:
                 }
             },
         },
-        **problems.responses(401),
     },
 )
 async def whoami(
     request: Request, api_key: str | None = Security(api_key_header)
 ) -> dict[str, str]:
-    return {"role": role_of(request, api_key).value}
+    role = authorize(request, api_key or None, Role.READER).role
+    if role is None:  # anonymous reads are on, but whoami names a key's role
+        raise Problem(401, "api-key-required", "API key required", "send it in X-API-Key")
+    return {"role": role.value}
 
 
 @router.get(
     "/store/summary",
+    dependencies=[READER],
     summary="Event, stream and type counts",
     response_model=None,
     responses=schemas.answer("StoreSummary"),
@@ -101,6 +116,7 @@ async def store_summary(request: Request) -> dict[str, Any]:
 
 @router.get(
     "/store/streams",
+    dependencies=[READER],
     summary="Streams, largest first",
     response_model=None,
     responses={**schemas.answer("StreamPage"), **problems.responses(422)},
@@ -115,6 +131,7 @@ async def store_streams(
 
 @router.get(
     "/store/events",
+    dependencies=[READER],
     summary="The newest events, newest first",
     response_model=None,
     responses={**schemas.answer("RecentEvents"), **problems.responses(422)},
@@ -127,6 +144,7 @@ async def store_events(
 
 @router.get(
     "/projections",
+    dependencies=[OPERATOR],
     summary="Position, lag, state and parked events of each projection",
     response_model=None,
     responses=schemas.answer("Projections"),
@@ -134,7 +152,8 @@ async def store_events(
 async def projections(request: Request) -> dict[str, Any]:
     service = service_of(request)
     found = await status(service.store, service.projections)
-    return {"items": [msgspec.to_builtins(s.as_dict()) for s in found]}
+    items = [msgspec.to_builtins(s.as_dict()) for s in found]
+    return {"items": [{**i, "last_error": public_error(i["last_error"])} for i in items]}
 
 
 @router.post(
@@ -147,13 +166,11 @@ async def projections(request: Request) -> dict[str, Any]:
             "description": "The rebuild started",
             "content": {"application/json": {"schema": REBUILDING}},
         },
-        **problems.responses(401, 403, 404, 422),
+        **problems.responses(403, 404, 422),
     },
+    dependencies=[OPERATOR],
 )
-async def rebuild_projection(
-    request: Request, name: ProjectionName, api_key: str | None = Security(api_key_header)
-) -> dict[str, str]:
-    require_writer(request, api_key)
+async def rebuild_projection(request: Request, name: ProjectionName) -> dict[str, str]:
     projection = _projection(request, name)
     service = service_of(request)
     task = asyncio.create_task(rebuild(service.store, projection))
@@ -166,12 +183,10 @@ async def _act_on_parked(
     request: Request,
     name: str,
     event_id: UUID,
-    api_key: str | None,
     state: str,
     act: Callable[[Projection[Any]], Awaitable[None]],
 ) -> dict[str, str]:
-    """A writer's action on one parked event; an unknown event is a 404."""
-    require_writer(request, api_key)
+    """An operator's action on one parked event; an unknown event is a 404."""
     try:
         await act(_projection(request, name))
     except ParkedEventNotFound as missing:
@@ -183,28 +198,26 @@ async def _act_on_parked(
     "/projections/{name}/parked",
     summary="Events a projection could not handle",
     response_model=None,
-    responses={**schemas.answer("ParkedEvents"), **problems.responses(404, 422)},
+    responses={**schemas.answer("ParkedEvents"), **problems.responses(403, 404, 422)},
+    dependencies=[OPERATOR],
 )
 async def parked(request: Request, name: ProjectionName) -> dict[str, Any]:
     found = await list_parked(_projection(request, name))
-    return {"items": [msgspec.to_builtins(p) for p in found]}
+    items = [msgspec.to_builtins(p) for p in found]
+    return {"items": [{**i, "error": public_error(i["error"])} for i in items]}
 
 
 @router.post(
     "/projections/{name}/parked/{event_id}/retry",
     summary="Handle a parked event again",
     response_model=None,
-    responses={**_parked_action("retried"), **problems.responses(401, 403, 404, 422)},
+    responses={**_parked_action("retried"), **problems.responses(403, 404, 422)},
+    dependencies=[OPERATOR],
 )
-async def retry(
-    request: Request,
-    name: ProjectionName,
-    event_id: UUID,
-    api_key: str | None = Security(api_key_header),
-) -> dict[str, str]:
+async def retry(request: Request, name: ProjectionName, event_id: UUID) -> dict[str, str]:
     store = service_of(request).store
     return await _act_on_parked(
-        request, name, event_id, api_key, "retried", lambda p: retry_parked(store, p, event_id)
+        request, name, event_id, "retried", lambda p: retry_parked(store, p, event_id)
     )
 
 
@@ -212,39 +225,82 @@ async def retry(
     "/projections/{name}/parked/{event_id}",
     summary="Discard a parked event",
     response_model=None,
-    responses={**_parked_action("discarded"), **problems.responses(401, 403, 404, 422)},
+    responses={**_parked_action("discarded"), **problems.responses(403, 404, 422)},
+    dependencies=[OPERATOR],
 )
-async def discard(
-    request: Request,
-    name: ProjectionName,
-    event_id: UUID,
-    api_key: str | None = Security(api_key_header),
-) -> dict[str, str]:
+async def discard(request: Request, name: ProjectionName, event_id: UUID) -> dict[str, str]:
     return await _act_on_parked(
-        request, name, event_id, api_key, "discarded", lambda p: discard_parked(p, event_id)
+        request, name, event_id, "discarded", lambda p: discard_parked(p, event_id)
     )
+
+
+FEED_TOKEN = schemas.obj({"token": schemas.STRING, "expires_in": {"type": "integer"}})
+
+
+@router.post(
+    "/feed/token",
+    summary="A short-lived token for the live feed (EventSource sends no headers)",
+    response_model=None,
+    responses={
+        200: {
+            "description": "Open `/api/feed?token=…` within `expires_in` seconds",
+            "content": {"application/json": {"schema": FEED_TOKEN}},
+        },
+    },
+)
+async def new_feed_token(
+    request: Request, api_key: str | None = Security(api_key_header)
+) -> dict[str, Any]:
+    caller = authorize(request, api_key or None, Role.READER)
+    if caller.key_hash is None:
+        raise Problem(401, "api-key-required", "API key required", "send it in X-API-Key")
+    return {"token": feed_token(caller), "expires_in": FEED_TOKEN_SECONDS}
+
+
+FeedToken = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        pattern=r"^[0-9a-f]{32}\.[0-9]{1,12}\.[0-9a-f]{32}$",
+        description="a token from `POST /api/feed/token`, instead of X-API-Key",
+    ),
+]
 
 
 @router.get(
     "/feed",
     summary="Server-Sent Events: each order event as it happens",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **problems.responses(422)},
 )
-async def feed(request: Request) -> StreamingResponse:
-    items = service_of(request).feed.follow()
+async def feed(
+    request: Request,
+    token: FeedToken = None,
+    api_key: str | None = Security(api_key_header),
+) -> StreamingResponse:
+    caller: Caller = (
+        authorize_token(request, token)
+        if token is not None and not api_key
+        else authorize(request, api_key, Role.READER)
+    )
+    service = service_of(request)
+    items = service.feed.follow()
 
     async def events() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
         pending: asyncio.Task[Any] | None = None
+        quiet = 0.0
         try:
-            while True:
+            while caller.still_allowed(service):
                 pending = pending or asyncio.ensure_future(anext(items))
-                done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT)
+                done, _ = await asyncio.wait({pending}, timeout=KEY_CHECK)
                 if not done:
-                    yield ": keep-alive\n\n"
+                    quiet += KEY_CHECK
+                    if quiet >= HEARTBEAT:
+                        quiet = 0.0
+                        yield ": keep-alive\n\n"
                     continue
-                item, pending = pending.result(), None
+                item, pending, quiet = pending.result(), None, 0.0
                 yield f"event: event\ndata: {msgspec.json.encode(item).decode()}\n\n"
         finally:
             if pending is not None:

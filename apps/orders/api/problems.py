@@ -27,11 +27,12 @@ MEDIA_TYPE = "application/problem+json"
 
 WHEN = {
     400: "The body is not JSON",
-    401: "No API key was sent, or one that was never issued",
-    403: "The API key may only read",
+    401: "No API key was sent, or one never issued or revoked",
+    403: "The API key's role does not allow this",
     404: "Not found",
     409: "A business rule was broken, or the order changed meanwhile",
     412: "The order is not at the If-Match version",
+    413: "The body is larger than the service accepts",
     415: "The body is not sent as application/json (UTF-8)",
     422: "The request is invalid",
     503: "The read model did not reach `min_position` in time",
@@ -74,6 +75,19 @@ def problem(
     body = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail}
     body.update(jsonable_encoder(extra))
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+_PATH = re.compile(r"""(?<![\w.:/\\])(?:[A-Za-z]:)?[/\\](?:[^\s'"/\\]+[/\\])+([^\s'"/\\]*)""")
+
+
+def public_error(described: str | None) -> str | None:
+    """A stored error (a projection's last error, a parked event's) as API callers see it:
+    `Type: message`, its first line, with file paths cut to the file's name. The whole
+    traceback stays where operators with access look: the log and the store."""
+    if described is None:
+        return None
+    first = described.partition("\n")[0]
+    return _PATH.sub(lambda path: f"…/{path.group(1)}", first)
 
 
 def _slug(name: str) -> str:

@@ -14,12 +14,17 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from apps.orders.api import problems, schemas
 from apps.orders.api.commands import NO_NUL, OrderIdPath
 from apps.orders.api.problems import Problem
-from apps.orders.api.security import service_of
+from apps.orders.api.security import READER, service_of
 from apps.orders.queries import SORTS
 from eventbook import Position, ValidationError
 from eventbook.projections import ProjectionTimeout, wait_for
 
-router = APIRouter(prefix="/api", tags=["queries"])
+router = APIRouter(
+    prefix="/api",
+    tags=["queries"],
+    dependencies=[READER],
+    responses=problems.responses(401),
+)
 
 READ_YOUR_WRITES_TIMEOUT = 5.0
 Status = Literal["placed", "paid", "shipped", "cancelled"]

@@ -366,15 +366,19 @@ class ProjectionRunner(Generic[C]):
             await session.commit(None, CheckpointMove(self.position, event.position), park=parked)
             self.position = event.position
             self._db.progress.notify()
+        # The traceback goes to the log (with the event's correlation id), where operators
+        # look; what APIs serve of the stored error need be no more than its first line.
         log.error(
-            "%s: parked %s %s at %s after %d attempts%s: %s",
+            "%s: parked %s %s at %s (correlation id %s) after %d attempts%s: %s",
             label,
             event.type,
             event.id,
             event.position,
+            event.metadata.get("correlation_id"),
             attempts,
             "; projection halted" if stop else "",
             error,
+            exc_info=error,
         )
 
     async def _resume(self, session: Session) -> bool:

@@ -18,6 +18,7 @@ const state = {
   feedStatus: "connecting",
 };
 const FEED_KEEP = 200;
+const KEY_STORAGE = "eventbook-api-key";
 
 // -- helpers --------------------------------------------------------------------------------
 
@@ -483,9 +484,21 @@ async function startFeed() {
   try {
     state.feedHead = (await api("/api/store/summary")).head;
   } catch { state.feedHead = null; }
-  const source = new EventSource("/api/feed");
+  // EventSource sends no headers: the feed opens with a short-lived token, asked for with the key.
+  let token;
+  try {
+    token = (await api("/api/feed/token", { method: "POST" })).token;
+  } catch { setFeedStatus("closed"); return; }
+  const source = new EventSource(`/api/feed?token=${encodeURIComponent(token)}`);
   source.addEventListener("open", () => setFeedStatus("live"));
-  source.addEventListener("error", () => setFeedStatus(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting"));
+  source.addEventListener("error", () => {
+    if (source.readyState !== EventSource.CLOSED) { setFeedStatus("reconnecting"); return; }
+    // Refused (an expired token, a revoked key) or closed: open again with a new token.
+    setFeedStatus("reconnecting");
+    source.close();
+    if (state.feedSource === source) state.feedSource = null;
+    setTimeout(() => { if (keyInput.value && !state.feedSource) startFeed(); }, 2000);
+  });
   source.addEventListener("event", (message) => {
     let item;
     try { item = JSON.parse(message.data); } catch { return; }
@@ -608,10 +621,14 @@ async function projectionsPage(token) {
     { label: "Behind by", class: "num" }, { label: "Parked", class: "num" }, "Last error", ""];
   const body = h("tbody", {}, loadingRow(columns.length));
   const parked = h("div");
-  const writer = state.role === "writer";
+  if (state.role !== "operator") {
+    page("Projections", h("div", { class: "card empty", id: "needs-operator" },
+      "Projections, their parked events and rebuilds are for operators: sign in with an operator API key."));
+    return;
+  }
   page("Projections",
     h("p", { class: "lead muted" }, "Each read model is a projection of the event store. ",
-      writer ? "Rebuild replays one from the start of history." : "Enter a writer API key to rebuild one."),
+      "Rebuild replays one from the start of history."),
     h("section", { class: "card flush" }, table(columns, body, { id: "projections-table" })),
     parked);
   const load = async () => {
@@ -626,8 +643,8 @@ async function projectionsPage(token) {
       h("td", { class: p.parked > 0 ? "num bad" : "num" }, count(p.parked)),
       h("td", { class: "wrap small error-text" }, p.last_error || ""),
       h("td", { class: "actions" }, h("button", {
-        class: "secondary small", type: "button", "data-rebuild": p.name, disabled: !writer,
-        title: writer ? "Replay this projection from the start of history" : "Needs a writer API key",
+        class: "secondary small", type: "button", "data-rebuild": p.name,
+        title: "Replay this projection from the start of history",
         onclick: () => rebuild(p.name),
       }, "Rebuild")))));
     if (!result.items.length) body.append(emptyRow(columns.length, "No projections"));
@@ -647,7 +664,7 @@ async function projectionsPage(token) {
 }
 
 async function rebuild(name) {
-  if (!keyInput.value) { toast("Enter a writer API key to rebuild a projection", true); return; }
+  if (!keyInput.value) { toast("Sign in with an operator API key to rebuild a projection", true); return; }
   try {
     await api(`/api/projections/${encodeURIComponent(name)}/rebuild`, { method: "POST" });
     toast(`Rebuilding ${name} from the start of history`);
@@ -658,6 +675,21 @@ async function rebuild(name) {
 
 function notFound() {
   page("Page not found", h("div", { class: "card empty" }, "There is no such page. ", h("a", { href: "#/orders" }, "Go to the orders")));
+}
+
+// Every page reads the API, which needs a key: without a valid one, the sign-in page.
+function signInPage() {
+  const input = h("input", { id: "sign-in-key", type: "password", autocomplete: "off", spellcheck: "false", "aria-label": "API key to sign in" });
+  const submit = async (event) => {
+    event.preventDefault();
+    await signIn(input.value.trim());
+    if (!state.role) toast("This key was not recognised", true);
+  };
+  page("Sign in",
+    h("section", { class: "card", id: "sign-in" },
+      h("p", {}, "This dashboard shows customers' orders, so it needs an API key. Open the sign-in link the service printed when it started, or paste a key:"),
+      h("form", { onsubmit: submit }, input, " ", h("button", { type: "submit" }, "Sign in")),
+      h("p", { class: "muted small" }, "Issue one with ", h("code", {}, "python -m apps.orders keys issue --role reader --name you"), ".")));
 }
 
 async function route() {
@@ -676,7 +708,8 @@ async function route() {
   });
   main.setAttribute("aria-busy", "true");
   try {
-    if (section === "orders" && parts.length === 1) await ordersPage(token, params);
+    if (!state.role) signInPage();
+    else if (section === "orders" && parts.length === 1) await ordersPage(token, params);
     else if (section === "orders" && parts.length === 2) await orderPage(token, decodeURIComponent(parts[1]));
     else if (section === "analytics" && parts.length === 1) await analyticsPage(token);
     else if (section === "feed" && parts.length === 1) feedPage();
@@ -689,7 +722,9 @@ async function route() {
 }
 
 async function checkKey() {
-  sessionStorage.setItem("eventbook-api-key", keyInput.value);
+  // localStorage: a new tab of the dashboard stays signed in; clearing the key signs out.
+  if (keyInput.value) localStorage.setItem(KEY_STORAGE, keyInput.value);
+  else localStorage.removeItem(KEY_STORAGE);
   const label = document.getElementById("key-role");
   state.role = null;
   try {
@@ -697,14 +732,33 @@ async function checkKey() {
     label.textContent = state.role ? `Signed in as ${state.role}` : "";
     label.className = "small key-state ok";
   } catch (error) {
+    if (error.status === 401) localStorage.removeItem(KEY_STORAGE);
     label.textContent = "Key not recognised";
     label.className = "small key-state bad";
   }
 }
 
 document.getElementById("key-form").addEventListener("submit", (e) => e.preventDefault());
-keyInput.value = sessionStorage.getItem("eventbook-api-key") || "";
-keyInput.addEventListener("change", async () => { await checkKey(); route(); });
-window.addEventListener("hashchange", route);
-startFeed();
-(keyInput.value ? checkKey() : Promise.resolve()).finally(route);
+// The sign-in link printed at start-up, #/sign-in?key=…: its key, taken out of the address bar
+// and the history (a fragment never reaches the server or its logs); null for other addresses.
+function signInLinkKey() {
+  if (!location.hash.startsWith("#/sign-in")) return null;
+  const given = new URLSearchParams(location.hash.split("?")[1] || "").get("key");
+  history.replaceState(null, "", `${location.pathname}${location.search}#/orders`);
+  return given;
+}
+
+async function signIn(key) {
+  keyInput.value = key;
+  if (state.feedSource) { state.feedSource.close(); state.feedSource = null; } // opened as another key
+  await checkKey();
+  if (state.role) startFeed();
+  route();
+}
+
+window.addEventListener("hashchange", () => {
+  const key = signInLinkKey();
+  if (key) signIn(key); else route();
+});
+keyInput.addEventListener("change", () => signIn(keyInput.value.trim()));
+signIn(signInLinkKey() || localStorage.getItem(KEY_STORAGE) || "");
