@@ -163,6 +163,8 @@ class EncodedEvent(msgspec.Struct, frozen=True, gc=False):
     type: str
     data: bytes
     metadata: bytes
+    recorded_at: datetime | None = None
+    """The event's original time, kept by imports; None means the time of the append."""
 
 
 class EncodedBatch(msgspec.Struct, frozen=True, gc=False):
