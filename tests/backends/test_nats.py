@@ -3,15 +3,21 @@ node, then what is particular to it (encoding, versions, faults)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from uuid import UUID
 
 import nats
 import pytest
 import pytest_asyncio
 
 from eventbook._backends.nats.subjects import Subjects, decode_token, encode_token
+from eventbook._connect import connect
+from eventbook._errors import UnavailableError
+from eventbook._store.types import NewEvent, Position
 from eventbook.testing import EventStoreConformance
 from tests.servers.nats import NatsCluster
 
@@ -80,3 +86,111 @@ def test_distinct_names_get_distinct_subjects() -> None:
     assert len({subjects.events(n) for n in names}) == len(names)
     for token in ["", "_", "~", "a.b", "é"]:
         assert decode_token(encode_token(token)) == token
+
+
+# -- faults: a cluster of the test's own, whose nodes it kills -------------------------------
+
+
+@pytest.fixture
+def private_cluster() -> Iterator[NatsCluster]:
+    with NatsCluster(3) as cluster:
+        yield cluster
+
+
+async def stream_leader(cluster: NatsCluster, stream: str) -> int:
+    """The index of the node leading `stream`'s Raft group."""
+    client = await nats.connect(servers=[cluster.node_url(i) for i in cluster.running()])
+    try:
+        for _ in range(100):
+            info = await client.jetstream(timeout=5).stream_info(stream)
+            if info.cluster is not None and info.cluster.leader:
+                return cluster.index_of(info.cluster.leader)
+            await asyncio.sleep(0.1)
+    finally:
+        await client.close()
+    raise AssertionError(f"stream {stream} has no leader")
+
+
+async def read_everything_from(cluster: NatsCluster, index: int, stream: str) -> list[UUID]:
+    """Every event id in global order, read through one node only."""
+    url = f"{cluster.node_url(index)}?stream={stream}&replicas=3&retry_for=20"
+    async with await connect(url) as store:
+        return [e.id async for e in store.read_all()]
+
+
+@pytest.mark.slow
+async def test_a_leader_killed_during_appends_loses_and_doubles_nothing(
+    private_cluster: NatsCluster,
+) -> None:
+    stream = "FAULTS"
+    url = private_cluster.url(stream=stream, replicas="3", retry_for="20", request_timeout="1")
+    writers, appends_each = 6, 25
+    acknowledged: dict[UUID, Position] = {}
+    seen: list[UUID] = []
+    async with await connect(url) as store, await connect(url) as watcher:
+        await store.append("warmup-1", [NewEvent("Warm", {})])
+        leader = await stream_leader(private_cluster, stream)
+        halfway = asyncio.Event()
+
+        async def subscriber() -> None:
+            async for e in watcher.subscribe():
+                seen.append(e.id)
+
+        async def writer(tag: int) -> None:
+            for n in range(appends_each):
+                new = NewEvent("Written", {"tag": tag, "n": n})
+                result = await store.append(f"fault-{tag}", [new])
+                acknowledged[new.id] = result.position
+                if len(acknowledged) >= writers * appends_each // 3:
+                    halfway.set()
+
+        async def killer() -> None:
+            await halfway.wait()
+            private_cluster.kill(leader)
+
+        started = time.monotonic()
+        watching = asyncio.create_task(subscriber())
+        await asyncio.gather(killer(), *(writer(t) for t in range(writers)))
+        assert time.monotonic() - started < 40  # the election was ridden out in the bound
+
+        # A client that lost a reply retries with the same ids: the batch lands once.
+        batch = [NewEvent("Retried", {"n": 1}), NewEvent("Retried", {"n": 2})]
+        first = await store.append("retry-1", batch)
+        again = await store.append("retry-1", batch)
+        assert (again.replayed, again.position) == (True, first.position)
+
+        total = 1 + writers * appends_each + 2
+        for _ in range(200):
+            if len(seen) >= total:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # anything delivered twice would show up now
+        watching.cancel()
+        everything = [e async for e in store.read_all()]
+
+    assert len(acknowledged) == writers * appends_each
+    ids = [e.id for e in everything]
+    assert len(ids) == len(set(ids)) == total
+    for event in everything:
+        if event.id in acknowledged:
+            assert acknowledged[event.id] == event.position
+    assert seen == ids  # the subscriber saw every event once, in the global order
+    for survivor in private_cluster.running():
+        assert await read_everything_from(private_cluster, survivor, stream) == ids
+
+
+@pytest.mark.slow
+async def test_without_a_quorum_appends_fail_with_unavailable(
+    private_cluster: NatsCluster,
+) -> None:
+    url = private_cluster.url(stream="QUORUM", replicas="3", retry_for="3", request_timeout="1")
+    async with await connect(url) as store:
+        await store.append("q-1", [NewEvent("Before", {})])
+        leader = await stream_leader(private_cluster, "QUORUM")
+        follower = next(i for i in range(3) if i != leader)
+        for index in (follower, leader):
+            private_cluster.kill(index)
+        started = time.monotonic()
+        with pytest.raises(UnavailableError):
+            await store.append("q-1", [NewEvent("After", {})])
+        assert time.monotonic() - started < 10  # the retry bound, not a hang
