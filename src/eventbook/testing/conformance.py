@@ -40,6 +40,7 @@ from eventbook._store.encoding import MAX_EVENT_BYTES
 from eventbook._store.port import EventStore
 from eventbook._store.types import ANY, NO_STREAM, STREAM_EXISTS, NewEvent, Position, RecordedEvent
 from eventbook.testing.append_signal import AppendSignalConformance, Opener
+from eventbook.testing.importing import ImportConformance
 
 
 def event(kind: str = "Happened", **data: Any) -> NewEvent:
@@ -88,7 +89,7 @@ def _process_writer(url: str, stream: str, count: int, tag: str) -> list[str]:
     return asyncio.run(run())
 
 
-class EventStoreConformance(AppendSignalConformance):
+class EventStoreConformance(AppendSignalConformance, ImportConformance):
     """The shared contract. Subclass it and provide `store_url` (or `store`)."""
 
     processes_allowed = True
