@@ -19,6 +19,7 @@ from eventbook._connect import connect
 from eventbook._errors import UnavailableError
 from eventbook._store.types import NewEvent, Position
 from eventbook.testing import EventStoreConformance
+from eventbook.testing.importing import copied
 from tests.servers.nats import NatsCluster
 
 
@@ -86,6 +87,23 @@ def test_distinct_names_get_distinct_subjects() -> None:
     assert len({subjects.events(n) for n in names}) == len(names)
     for token in ["", "_", "~", "a.b", "é"]:
         assert decode_token(encode_token(token)) == token
+
+
+# -- imports ---------------------------------------------------------------------------------
+
+
+async def test_an_import_longer_than_one_atomic_batch_is_written_in_pieces(
+    nats_node: NatsCluster, node_stream: str
+) -> None:
+    # max_batch_size=8 lets an append carry 4 events: 11 events of one stream take 3 batches.
+    url = nats_node.url(stream=node_stream, replicas="1", max_batch_size="8")
+    events = [copied("order-1", n + 1, n) for n in range(11)] + [copied("user-1", 1, 11)]
+    async with await connect(url) as store:
+        await store.import_events(events)
+        stored = [e async for e in store.read_all()]
+        assert await store.stream_version("order-1") == 11
+    kept = [(e.id, e.stream, e.version, e.data, e.recorded_at) for e in stored]
+    assert kept == [(e.id, e.stream, e.version, e.data, e.recorded_at) for e in events]
 
 
 # -- faults: a cluster of the test's own, whose nodes it kills -------------------------------
@@ -194,3 +212,26 @@ async def test_without_a_quorum_appends_fail_with_unavailable(
         with pytest.raises(UnavailableError):
             await store.append("q-1", [NewEvent("After", {})])
         assert time.monotonic() - started < 10  # the retry bound, not a hang
+
+
+# -- servers too old ---------------------------------------------------------------------------
+
+
+async def test_a_server_older_than_2_12_is_refused_with_a_clear_error() -> None:
+    # Only the version the server announces matters here: a listener that greets like a
+    # 2.11 server and answers the client's PING is enough to reach the check.
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b'INFO {"server_id":"OLD","version":"2.11.9","proto":1,"headers":true,'
+            b'"max_payload":1048576}\r\n'
+        )
+        while line := await reader.readline():
+            if line.startswith(b"PING"):
+                writer.write(b"PONG\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(greet, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        with pytest.raises(UnavailableError, match=r"2\.11\.9 is too old.*2\.12 or newer"):
+            await connect(f"nats://127.0.0.1:{port}?stream=OLD")

