@@ -89,6 +89,24 @@ def test_distinct_names_get_distinct_subjects() -> None:
         assert decode_token(encode_token(token)) == token
 
 
+# -- appends under load ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_appends_expecting_the_version_just_written_never_conflict_falsely(
+    nats_cluster: NatsCluster, cluster_stream: str
+) -> None:
+    # Server 2.15.1 let a replica answer a direct get from before the store's own last
+    # append; with 100-event batches this refused such an append within a few hundred.
+    url = nats_cluster.url(stream=cluster_stream, replicas="3")
+    async with await connect(url) as store:
+        for stream in range(40):
+            for append in range(10):
+                events = [NewEvent("Ticked", {"pad": "x" * 100}) for _ in range(100)]
+                await store.append(f"clock-{stream}", events, expected=append * 100)
+            assert await store.stream_version(f"clock-{stream}") == 1000
+
+
 # -- imports ---------------------------------------------------------------------------------
 
 

@@ -85,7 +85,11 @@ def read_marker(message: Msg) -> Marker:
 
 
 def version_of(message: Msg) -> int:
-    return _event_decoder.decode(message.data).v
+    return version_in(message.data)
+
+
+def version_in(body: bytes) -> int:
+    return _event_decoder.decode(body).v
 
 
 def recorded_event(message: Msg) -> RecordedEvent:

@@ -21,6 +21,7 @@ from uuid import UUID
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.js.errors import NotFoundError
 
 from eventbook._backends.nats import codec
 from eventbook._backends.nats.direct import DirectReader, sequence_of
@@ -104,14 +105,24 @@ class NatsEventStore(EventStore):
         async def attempt() -> AppendResult:
             # A new stream needs no read: expecting "no message on the subject" checks it.
             guess_new = batch.expected is NO_STREAM or batch.expected == 0
+            from_leader = False
             while True:  # a conflict means: read the stream again at once
-                last = None if guess_new else await self._events.last(subject)
+                if guess_new:
+                    last_sequence, version = 0, 0
+                elif from_leader:
+                    last_sequence, version = await self._leader_last(subject)
+                else:
+                    last_sequence, version = await self._direct_last(subject)
                 guess_new = False
-                last_sequence = sequence_of(last) if last is not None else 0
-                version = codec.version_of(last) if last is not None else 0
                 try:
                     check_expected(batch.stream, batch.expected, version)
                 except ConcurrencyError:
+                    if not from_leader:
+                        # A replica can answer from before this store's own last append (seen
+                        # with server 2.15 under load, min_last_seq notwithstanding): only the
+                        # leader's answer may refuse an append.
+                        from_leader = True
+                        continue
                     replay = await self._replay(batch)
                     if replay is not None:
                         return replay
@@ -119,6 +130,7 @@ class NatsEventStore(EventStore):
                 try:
                     return await self._publish(batch, subject, last_sequence, version)
                 except _Conflict:
+                    from_leader = True
                     replay = await self._replay(batch)
                     if replay is not None:
                         return replay
@@ -133,6 +145,22 @@ class NatsEventStore(EventStore):
         with contextlib.suppress(Exception):
             await self._client.publish(self._subjects.appended, b"")
         return result
+
+    async def _direct_last(self, subject: str) -> tuple[int, int]:
+        """The stream sequence and version of the last event on `subject`, or (0, 0)."""
+        last = await self._events.last(subject)
+        return (0, 0) if last is None else (sequence_of(last), codec.version_of(last))
+
+    async def _leader_last(self, subject: str) -> tuple[int, int]:
+        """The same, asked of the stream's leader through the JetStream API."""
+        try:
+            found = await self._js.get_last_msg(self.options.stream, subject)
+        except NotFoundError:
+            return 0, 0
+        assert found.seq is not None
+        assert found.data is not None
+        self._events.observe(found.seq)
+        return found.seq, codec.version_in(found.data)
 
     async def _publish(
         self, batch: EncodedBatch, subject: str, last_sequence: int, version: int
