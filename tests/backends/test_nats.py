@@ -97,14 +97,18 @@ async def test_appends_expecting_the_version_just_written_never_conflict_falsely
     nats_cluster: NatsCluster, cluster_stream: str
 ) -> None:
     # Server 2.15.1 let a replica answer a direct get from before the store's own last
-    # append; with 100-event batches this refused such an append within a few hundred.
+    # append; with 100-event batches this refused such an append within a few hundred,
+    # and reads right after an append missed it.
     url = nats_cluster.url(stream=cluster_stream, replicas="3")
     async with await connect(url) as store:
         for stream in range(40):
             for append in range(10):
                 events = [NewEvent("Ticked", {"pad": "x" * 100}) for _ in range(100)]
-                await store.append(f"clock-{stream}", events, expected=append * 100)
+                last = await store.append(f"clock-{stream}", events, expected=append * 100)
             assert await store.stream_version(f"clock-{stream}") == 1000
+            assert await store.head() == last.position
+            newest = [e async for e in store.read_stream(f"clock-{stream}", from_version=901)]
+            assert newest[-1].position == last.position
 
 
 # -- imports ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apps.orders.settings import Settings
 
 from tests.backends.test_nats import drop_streams
 from tests.cli.test_copy import copy, everything
@@ -82,3 +83,14 @@ def test_the_orders_service_runs_on_a_nats_store_copied_from_sqlite(
             assert order.status_code == 200, order.text
             assert order.json()["customer"] == "Nora Natsworth"
         assert len(orders_of(on_nats)) == SEEDED + 1
+
+
+@pytest.mark.parametrize("profile", ["embedded", "production"])
+def test_a_nats_store_without_a_read_model_database_is_refused(profile: str) -> None:
+    env = {
+        "ORDERS_PROFILE": profile,
+        "ORDERS_EVENTS_URL": "nats://h1:4222,h2:4222,h3:4222?stream=ORDERS",
+        "ORDERS_REDIS_URL": "redis://cache:6379/0",
+    }
+    with pytest.raises(ValueError, match="nats:// event store needs ORDERS_READ_MODELS_URL"):
+        Settings.from_env(env)

@@ -6,6 +6,11 @@ its own acknowledged appends and from earlier reads): a replica that has not app
 much hands the request to the leader (server 2.12+, ADR-53). So a store reads its own
 writes and never reads backwards in time.
 
+Server 2.15.1 was seen to break that under load: a replica applying a large atomic batch
+answered `last_by_subj` with the subject's previous message although `min_last_seq` named
+the batch. So the reader also remembers the last sequence this store wrote on each
+subject (and overall), and asks again when an answer falls short of it.
+
 Answers arrive on one wildcard inbox subscription; each request gets a token of its own.
 """
 
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections import OrderedDict
 from typing import Any
 
 from nats.aio.client import Client
@@ -22,11 +28,16 @@ from nats.aio.subscription import Subscription
 
 from eventbook._backends.nats.retry import Retryable
 
+WRITES_REMEMBERED = 10_000
+"""Subjects whose last write a reader remembers (the most recently written ones)."""
+
 
 class DirectReader:
     """Batched and single direct gets on one JetStream stream."""
 
-    def __init__(self, client: Client, stream: str, request_timeout: float) -> None:
+    def __init__(
+        self, client: Client, stream: str, everything: str, request_timeout: float
+    ) -> None:
         self._client = client
         self._api = f"$JS.API.DIRECT.GET.{stream}"
         self._timeout = request_timeout
@@ -36,6 +47,24 @@ class DirectReader:
         self._subscription: Subscription | None = None
         self.seen = 0
         """The highest stream sequence observed; every read asks for at least this much."""
+        self._written: OrderedDict[str, int] = OrderedDict()
+        self._everything = everything
+        self._written_anywhere = 0
+
+    def wrote(self, subject: str, sequence: int) -> None:
+        """This store's append ended at `sequence` on `subject`: answers about it, and
+        about every message of the stream, must reach that far."""
+        self.observe(sequence)
+        self._written[subject] = sequence
+        self._written.move_to_end(subject)
+        if len(self._written) > WRITES_REMEMBERED:
+            self._written.popitem(last=False)
+        self._written_anywhere = max(self._written_anywhere, sequence)
+
+    def _floor(self, subject: str) -> int:
+        if subject == self._everything:
+            return self._written_anywhere
+        return self._written.get(subject, 0)
 
     async def start(self) -> None:
         self._subscription = await self._client.subscribe(f"{self._inbox}.*", cb=self._route)
@@ -51,6 +80,9 @@ class DirectReader:
     async def last(self, subject: str) -> Msg | None:
         """The newest message on `subject` (wildcards allowed), or None."""
         found = await self._ask({"last_by_subj": subject}, batch=False)
+        floor = self._floor(subject)
+        if floor and (not found or sequence_of(found[0]) < floor):
+            raise Retryable(f"a replica answered from before sequence {floor}")
         return found[0] if found else None
 
     async def at(self, sequence: int) -> Msg | None:
@@ -65,6 +97,7 @@ class DirectReader:
     async def page(self, subject: str, sequence: int, count: int) -> list[Msg]:
         """Up to `count` messages on `subject` from `sequence` on: fewer only at the end."""
         got: list[Msg] = []
+        start = sequence
         while len(got) < count:
             request = {"seq": sequence, "next_by_subj": subject, "batch": count - len(got)}
             part = await self._ask(request, batch=True)
@@ -72,6 +105,9 @@ class DirectReader:
             if not part or _pending(part[-1]) == 0:
                 break  # the server said nothing more matches
             sequence = sequence_of(part[-1]) + 1
+        floor = self._floor(subject)
+        if len(got) < count and floor >= start and (not got or sequence_of(got[-1]) < floor):
+            raise Retryable(f"a replica answered from before sequence {floor}")
         return got
 
     async def _ask(self, request: dict[str, Any], *, batch: bool) -> list[Msg]:

@@ -65,9 +65,14 @@ class NatsEventStore(EventStore):
         self._client = client
         self._js = client.jetstream(timeout=options.request_timeout)
         self._subjects = Subjects(options.stream)
-        self._events = DirectReader(client, options.stream, options.request_timeout)
+        self._events = DirectReader(
+            client, options.stream, self._subjects.events_all, options.request_timeout
+        )
         self._snapshots = DirectReader(
-            client, self._subjects.snapshot_stream, options.request_timeout
+            client,
+            self._subjects.snapshot_stream,
+            self._subjects.snapshots_all,
+            options.request_timeout,
         )
         self._wakeup = Wakeup()
         self._listener: Subscription | None = None
@@ -194,7 +199,7 @@ class NatsEventStore(EventStore):
         if error is not None:
             _raise_refusal(error, self._events)
         sequence = int(answer["seq"])
-        self._events.observe(sequence)
+        self._events.wrote(subject, sequence)
         return AppendResult(version + count, Position(0, sequence))
 
     async def _import(self, batches: Sequence[EncodedBatch]) -> None:
@@ -268,10 +273,13 @@ class NatsEventStore(EventStore):
             middle = (low + high) // 2
             found = await self._events.first_from(subject, middle)
             assert found is not None  # `last` lies after `middle`
-            if codec.version_of(found) < version:
+            found_version = codec.version_of(found)
+            if found_version == version:
+                return sequence_of(found)
+            if found_version < version:
                 low = sequence_of(found) + 1
-            else:
-                high = sequence_of(found)
+            else:  # nothing on the subject lies in [middle, found): the answer is before
+                high = middle - 1
         return low
 
     async def _read_all_page(
