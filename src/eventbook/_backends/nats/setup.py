@@ -26,6 +26,7 @@ async def open_client(servers: list[str], options: NatsOptions) -> Client:
             max_reconnect_attempts=-1,  # every operation bounds itself with retry_for
             reconnect_time_wait=0.1,
             dont_randomize=False,
+            no_echo=True,  # its own appends wake a store directly, not through the server
         )
     except Exception as failure:
         raise UnavailableError(f"cannot reach NATS at {', '.join(servers)}: {failure}") from None
