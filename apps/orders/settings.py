@@ -36,7 +36,8 @@ class Settings:
         """Read the ORDERS_* variables (see README.md, "Configuration").
 
         ORDERS_PROFILE           embedded (default) or production
-        ORDERS_EVENTS_URL        event store URL (embedded: sqlite:///.data/orders.db)
+        ORDERS_EVENTS_URL        event store URL (embedded: sqlite:///.data/orders.db);
+                                 nats://… needs ORDERS_READ_MODELS_URL too
         ORDERS_READ_MODELS_URL   read-model database (embedded: sqlite:///.data/read-models.db)
         ORDERS_REDIS_URL         Redis for the live feed (production)
         ORDERS_HOST, ORDERS_PORT where the HTTP API listens (127.0.0.1:8000)
@@ -62,6 +63,11 @@ class Settings:
         events_url = env.get("ORDERS_EVENTS_URL", cls.events_url if embedded else "")
         if not events_url:
             raise ValueError("the production profile needs ORDERS_EVENTS_URL (postgresql://…)")
+        if events_url.startswith("nats://") and not env.get("ORDERS_READ_MODELS_URL"):
+            # A NATS store holds events only: the read models need a database of their own.
+            raise ValueError(
+                "a nats:// event store needs ORDERS_READ_MODELS_URL (postgresql://… or sqlite:///…)"
+            )
         redis_url = env.get("ORDERS_REDIS_URL") or None
         if not embedded and redis_url is None:
             raise ValueError("the production profile needs ORDERS_REDIS_URL (redis://…)")

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 from eventbook._errors import ValidationError
 from eventbook._store.port import EventStore
 
-SCHEMES = ("memory", "sqlite", "postgresql", "postgres")
+SCHEMES = ("memory", "sqlite", "postgresql", "postgres", "nats")
 
 
 async def connect(url: str, **options: Any) -> EventStore:
@@ -16,7 +16,8 @@ async def connect(url: str, **options: Any) -> EventStore:
 
     - `memory://` keeps events in this process only (for tests);
     - `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, `sqlite://:memory:`;
-    - `postgresql://user:password@host:port/database`.
+    - `postgresql://user:password@host:port/database`;
+    - `nats://host:4222,host:4222,host:4222?stream=EVENTS` (NATS JetStream 2.12+).
 
     Keyword options (and `?name=value` query parameters) go to the backend;
     see each backend's documentation for the ones it takes.
@@ -44,6 +45,10 @@ async def connect(url: str, **options: Any) -> EventStore:
         from eventbook._backends.postgres import PostgresEventStore
 
         return await PostgresEventStore.open(url, **options)
+    if scheme == "nats":
+        from eventbook._backends.nats import NatsEventStore
+
+        return await NatsEventStore.open(url, **options)
     raise ValidationError(
         f"unknown event store URL scheme {scheme!r} in {url!r}; use one of {', '.join(SCHEMES)}"
     )

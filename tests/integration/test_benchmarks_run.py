@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PostgresForTests
+from tests.servers.nats import NatsCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,5 +56,23 @@ def test_the_copy_benchmark_runs_and_reports_its_targets(postgres: PostgresForTe
     assert finished.returncode == 0, finished.stderr[-3000:]
     report = json.loads(finished.stdout)
     assert len(report["targets"]) == 2, report
+    for target in report["targets"]:
+        assert target["ratio"] > 0, target
+
+
+def test_the_nats_store_benchmark_runs_and_reports_its_targets(nats_cluster: NatsCluster) -> None:
+    command = [sys.executable, "-m", "benchmarks.store", "--backend", "nats"]
+    finished = subprocess.run(
+        [*command, "--runs", "1", "--scale", "0.1", "--json"],
+        cwd=ROOT,
+        env={**os.environ, "EVENTBOOK_BENCH_NATS_URL": nats_cluster.url()},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    report = json.loads(finished.stdout)
+    assert len(report["targets"]) == 6, report
     for target in report["targets"]:
         assert target["ratio"] > 0, target

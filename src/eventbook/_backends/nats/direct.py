@@ -1,0 +1,153 @@
+"""Reads through JetStream's direct get API, consistent with what this store has seen.
+
+Direct gets may be answered by any replica, and a follower can lag behind the leader. Each
+request carries `min_last_seq`, the highest stream sequence this store has observed (from
+its own acknowledged appends and from earlier reads): a replica that has not applied that
+much hands the request to the leader (server 2.12+, ADR-53). So a store reads its own
+writes and never reads backwards in time.
+
+Server 2.15.1 was seen to break that under load: a replica applying a large atomic batch
+answered `last_by_subj` with the subject's previous message although `min_last_seq` named
+the batch. So the reader also remembers the last sequence this store wrote on each
+subject (and overall), and asks again when an answer falls short of it.
+
+Answers arrive on one wildcard inbox subscription; each request gets a token of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections import OrderedDict
+from typing import Any
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+
+from eventbook._backends.nats.retry import Retryable
+
+WRITES_REMEMBERED = 10_000
+"""Subjects whose last write a reader remembers (the most recently written ones)."""
+
+
+class DirectReader:
+    """Batched and single direct gets on one JetStream stream."""
+
+    def __init__(
+        self, client: Client, stream: str, everything: str, request_timeout: float
+    ) -> None:
+        self._client = client
+        self._api = f"$JS.API.DIRECT.GET.{stream}"
+        self._timeout = request_timeout
+        self._inbox = client.new_inbox()
+        self._tokens = itertools.count()
+        self._waiting: dict[str, asyncio.Queue[Msg]] = {}
+        self._subscription: Subscription | None = None
+        self.seen = 0
+        """The highest stream sequence observed; every read asks for at least this much."""
+        self._written: OrderedDict[str, int] = OrderedDict()
+        self._everything = everything
+        self._written_anywhere = 0
+
+    def wrote(self, subject: str, sequence: int) -> None:
+        """This store's append ended at `sequence` on `subject`: answers about it, and
+        about every message of the stream, must reach that far."""
+        self.observe(sequence)
+        self._written[subject] = sequence
+        self._written.move_to_end(subject)
+        if len(self._written) > WRITES_REMEMBERED:
+            self._written.popitem(last=False)
+        self._written_anywhere = max(self._written_anywhere, sequence)
+
+    def _floor(self, subject: str) -> int:
+        if subject == self._everything:
+            return self._written_anywhere
+        return self._written.get(subject, 0)
+
+    async def start(self) -> None:
+        self._subscription = await self._client.subscribe(f"{self._inbox}.*", cb=self._route)
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
+            self._subscription = None
+
+    def observe(self, sequence: int) -> None:
+        self.seen = max(self.seen, sequence)
+
+    async def last(self, subject: str) -> Msg | None:
+        """The newest message on `subject` (wildcards allowed), or None."""
+        found = await self._ask({"last_by_subj": subject}, batch=False)
+        floor = self._floor(subject)
+        if floor and (not found or sequence_of(found[0]) < floor):
+            raise Retryable(f"a replica answered from before sequence {floor}")
+        return found[0] if found else None
+
+    async def at(self, sequence: int) -> Msg | None:
+        found = await self._ask({"seq": sequence}, batch=False)
+        return found[0] if found else None
+
+    async def first_from(self, subject: str, sequence: int) -> Msg | None:
+        """The first message on `subject` at or after `sequence`, or None."""
+        found = await self._ask({"seq": sequence, "next_by_subj": subject}, batch=False)
+        return found[0] if found else None
+
+    async def page(self, subject: str, sequence: int, count: int) -> list[Msg]:
+        """Up to `count` messages on `subject` from `sequence` on: fewer only at the end."""
+        got: list[Msg] = []
+        start = sequence
+        while len(got) < count:
+            request = {"seq": sequence, "next_by_subj": subject, "batch": count - len(got)}
+            part = await self._ask(request, batch=True)
+            got.extend(part)
+            if not part or _pending(part[-1]) == 0:
+                break  # the server said nothing more matches
+            sequence = sequence_of(part[-1]) + 1
+        floor = self._floor(subject)
+        if len(got) < count and floor >= start and (not got or sequence_of(got[-1]) < floor):
+            raise Retryable(f"a replica answered from before sequence {floor}")
+        return got
+
+    async def _ask(self, request: dict[str, Any], *, batch: bool) -> list[Msg]:
+        if self.seen:
+            request["min_last_seq"] = self.seen
+        token = str(next(self._tokens))
+        answers: asyncio.Queue[Msg] = asyncio.Queue()
+        self._waiting[token] = answers
+        got: list[Msg] = []
+        try:
+            await self._client.publish(
+                self._api, json.dumps(request).encode(), reply=f"{self._inbox}.{token}"
+            )
+            async with asyncio.timeout(self._timeout):
+                while True:
+                    message = await answers.get()
+                    status = (message.headers or {}).get("Status")
+                    if status is None:
+                        got.append(message)
+                        self.observe(sequence_of(message))
+                        if not batch:
+                            return got
+                    elif status == "404" or (status == "204" and batch):
+                        return got  # no such message / end of batch
+                    else:  # 503 no responders, 408, 412 replica behind: ask again later
+                        raise Retryable(f"direct get answered {status}")
+        except TimeoutError:
+            raise Retryable("no answer to a direct get") from None
+        finally:
+            del self._waiting[token]
+
+    async def _route(self, message: Msg) -> None:
+        answers = self._waiting.get(message.subject.rpartition(".")[2])
+        if answers is not None:
+            answers.put_nowait(message)
+
+
+def sequence_of(message: Msg) -> int:
+    return int((message.headers or {})["Nats-Sequence"])
+
+
+def _pending(message: Msg) -> int:
+    return int((message.headers or {}).get("Nats-Num-Pending", "0"))

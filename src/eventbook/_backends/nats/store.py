@@ -1,0 +1,384 @@
+"""The event store on a NATS JetStream stream, replicated with Raft.
+
+One JetStream stream holds every event; its sequence is the global position. An append
+is one atomic batch (ADR-50): first one id marker per event (`<S>.i.<event id>`, each
+expecting its subject to be empty, which makes event ids unique), then the events on
+their stream's subject, the first one expecting the stream subject's last sequence that
+the append read (optimistic concurrency). Versions are counted by the client from that
+read; the expectation guarantees that nothing came in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import Sequence
+from typing import Any, Self
+from uuid import UUID
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js.errors import NotFoundError
+
+from eventbook._backends.nats import codec
+from eventbook._backends.nats.direct import DirectReader, sequence_of
+from eventbook._backends.nats.options import NatsOptions, parse_url
+from eventbook._backends.nats.retry import Retryable, retrying
+from eventbook._backends.nats.setup import ensure_streams, open_client
+from eventbook._backends.nats.subjects import Subjects
+from eventbook._errors import ConcurrencyError, UnavailableError, ValidationError
+from eventbook._store.encoding import expected_number
+from eventbook._store.idempotency import StoredEvent, replayed_result
+from eventbook._store.ids import uuid7
+from eventbook._store.port import EventStore
+from eventbook._store.signal import Wakeup
+from eventbook._store.types import (
+    NO_STREAM,
+    AppendResult,
+    EncodedBatch,
+    EventFilter,
+    Position,
+    RecordedEvent,
+    Snapshot,
+    check_expected,
+)
+
+_WRONG_LAST = re.compile(r"wrong last sequence: (\d+)")
+EXPECT_LAST = "Nats-Expected-Last-Subject-Sequence"
+
+
+class _Conflict(Exception):
+    """The batch was refused: an id marker exists already, or the stream moved on."""
+
+
+class NatsEventStore(EventStore):
+    """Open with `await NatsEventStore.open("nats://h1:4222,h2:4222,h3:4222?stream=EVENTS")`."""
+
+    def __init__(self, client: Client, options: NatsOptions) -> None:
+        super().__init__()
+        self.options = options
+        self.read_page_size = options.read_page_size
+        self.poll_interval = options.poll_interval
+        self._client = client
+        self._js = client.jetstream(timeout=options.request_timeout)
+        self._subjects = Subjects(options.stream)
+        self._events = DirectReader(
+            client, options.stream, self._subjects.events_all, options.request_timeout
+        )
+        self._snapshots = DirectReader(
+            client,
+            self._subjects.snapshot_stream,
+            self._subjects.snapshots_all,
+            options.request_timeout,
+        )
+        self._wakeup = Wakeup()
+        self._listener: Subscription | None = None
+
+    @classmethod
+    async def open(cls, url: str, **options: Any) -> Self:
+        servers, parsed = parse_url(url, **options)
+        client = await open_client(servers, parsed)
+        store = cls(client, parsed)
+        try:
+            await retrying(
+                "creating the streams",
+                parsed.retry_for,
+                lambda: ensure_streams(store._js, store._subjects, parsed),
+            )
+            await store._events.start()
+            await store._snapshots.start()
+            store._listener = await client.subscribe(store._subjects.appended, cb=store._heard)
+        except BaseException:
+            await client.close()
+            raise
+        return store
+
+    # -- appending ------------------------------------------------------------------------
+
+    async def _append(self, batch: EncodedBatch) -> AppendResult:
+        most = self.options.max_batch_size // 2
+        if len(batch.events) > most:
+            raise ValidationError(
+                f"an append to the NATS store takes at most {most} events (half the servers'"
+                f" max_batch_size), not {len(batch.events)}"
+            )
+        subject = self._subjects.events(batch.stream)
+
+        async def attempt() -> AppendResult:
+            # A new stream needs no read: expecting "no message on the subject" checks it.
+            guess_new = batch.expected is NO_STREAM or batch.expected == 0
+            from_leader = False
+            while True:  # a conflict means: read the stream again at once
+                if guess_new:
+                    last_sequence, version = 0, 0
+                elif from_leader:
+                    last_sequence, version = await self._leader_last(subject)
+                else:
+                    last_sequence, version = await self._direct_last(subject)
+                guess_new = False
+                try:
+                    check_expected(batch.stream, batch.expected, version)
+                except ConcurrencyError:
+                    if not from_leader:
+                        # A replica can answer from before this store's own last append (seen
+                        # with server 2.15 under load, min_last_seq notwithstanding): only the
+                        # leader's answer may refuse an append.
+                        from_leader = True
+                        continue
+                    replay = await self._replay(batch)
+                    if replay is not None:
+                        return replay
+                    raise
+                try:
+                    return await self._publish(batch, subject, last_sequence, version)
+                except _Conflict:
+                    from_leader = True
+                    replay = await self._replay(batch)
+                    if replay is not None:
+                        return replay
+
+        # After an outage the next attempt reads the stream again, and either appends, refuses
+        # with ConcurrencyError, or finds its own events stored (then it returns the original
+        # result): an append whose reply was lost lands once.
+        result = await retrying("append", self.options.retry_for, attempt)
+        self._wakeup.notify()
+        # Tell other stores; a lost notification (a connection going away) only delays them
+        # to their next poll.
+        with contextlib.suppress(Exception):
+            await self._client.publish(self._subjects.appended, b"")
+        return result
+
+    async def _direct_last(self, subject: str) -> tuple[int, int]:
+        """The stream sequence and version of the last event on `subject`, or (0, 0)."""
+        last = await self._events.last(subject)
+        return (0, 0) if last is None else (sequence_of(last), codec.version_of(last))
+
+    async def _leader_last(self, subject: str) -> tuple[int, int]:
+        """The same, asked of the stream's leader through the JetStream API."""
+        try:
+            found = await self._js.get_last_msg(self.options.stream, subject)
+        except NotFoundError:
+            return 0, 0
+        assert found.seq is not None
+        assert found.data is not None
+        self._events.observe(found.seq)
+        return found.seq, codec.version_in(found.data)
+
+    async def _publish(
+        self, batch: EncodedBatch, subject: str, last_sequence: int, version: int
+    ) -> AppendResult:
+        count = len(batch.events)
+        batch_id = uuid7().hex
+        messages: list[tuple[str, bytes, dict[str, str]]] = [
+            (self._subjects.event_id(event.id.hex), codec.marker_body(count), {EXPECT_LAST: "0"})
+            for event in batch.events
+        ]
+        for offset, event in enumerate(batch.events):
+            headers = {EXPECT_LAST: str(last_sequence)} if offset == 0 else {}
+            body = codec.event_body(event, batch.stream, version + offset + 1)
+            messages.append((subject, body, headers))
+        for number, (to, body, headers) in enumerate(messages[:-1], start=1):
+            headers.update({"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(number)})
+            await self._client.publish(to, body, headers=headers)
+        to, body, headers = messages[-1]
+        headers.update(
+            {
+                "Nats-Batch-Id": batch_id,
+                "Nats-Batch-Sequence": str(len(messages)),
+                "Nats-Batch-Commit": "1",
+            }
+        )
+        reply = await self._client.request(
+            to, body, timeout=self.options.request_timeout, headers=headers
+        )
+        answer = json.loads(reply.data) if reply.data else {}
+        error = answer.get("error")
+        if error is not None:
+            _raise_refusal(error, self._events)
+        sequence = int(answer["seq"])
+        self._events.wrote(subject, sequence)
+        return AppendResult(version + count, Position(0, sequence))
+
+    async def _import(self, batches: Sequence[EncodedBatch]) -> None:
+        # The port's default import (check every stream, then append run by run, in order)
+        # with runs cut to what one atomic batch takes; `recorded_at` rides in the body.
+        most = self.options.max_batch_size // 2
+        pieces: list[EncodedBatch] = []
+        for batch in batches:
+            before = expected_number(batch.expected)
+            for start in range(0, len(batch.events), most):
+                part = batch.events[start : start + most]
+                expected = batch.expected if start == 0 else before + start
+                pieces.append(EncodedBatch(batch.stream, expected, part))
+        await super()._import(pieces)
+
+    async def _replay(self, batch: EncodedBatch) -> AppendResult | None:
+        """The original result when some of the batch's ids are stored (or an error)."""
+        found = await asyncio.gather(*(self._stored_event(e.id) for e in batch.events))
+        stored = sorted((e for e in found if e is not None), key=lambda e: e.version)
+        if not stored:
+            return None
+        return replayed_result(
+            batch,
+            [StoredEvent(e.id, e.stream, e.version, e.position, e.type, e.data) for e in stored],
+        )
+
+    async def _stored_event(self, event_id: UUID) -> RecordedEvent | None:
+        marker = await self._events.last(self._subjects.event_id(event_id.hex))
+        if marker is None:
+            return None
+        event = await self._events.at(sequence_of(marker) + codec.read_marker(marker).n)
+        if event is None:
+            raise UnavailableError(f"the event of id marker {event_id} is missing")
+        return codec.recorded_event(event)
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def _read_stream_page(
+        self, stream: str, from_version: int | None, backwards: bool, limit: int
+    ) -> list[RecordedEvent]:
+        subject = self._subjects.events(stream)
+
+        async def forwards(first: int, count: int) -> list[RecordedEvent]:
+            start = 1 if first == 1 else await self._sequence_of_version(subject, first)
+            if start is None:
+                return []
+            return [codec.recorded_event(m) for m in await self._events.page(subject, start, count)]
+
+        async def attempt() -> list[RecordedEvent]:
+            if not backwards:
+                return await forwards(from_version or 1, limit)
+            last = await self._events.last(subject)
+            if last is None:
+                return []
+            top = codec.version_of(last)
+            if from_version is not None:
+                top = min(top, from_version)
+            bottom = max(1, top - limit + 1)
+            return (await forwards(bottom, top - bottom + 1))[::-1]
+
+        return await retrying("read_stream", self.options.retry_for, attempt)
+
+    async def _sequence_of_version(self, subject: str, version: int) -> int | None:
+        """The stream sequence of `version` of the stream on `subject`, by binary search
+        (versions grow with sequences); None when the stream is not that long."""
+        last = await self._events.last(subject)
+        if last is None or codec.version_of(last) < version:
+            return None
+        low, high = 1, sequence_of(last)  # the answer lies in [low, high]
+        while low < high:
+            middle = (low + high) // 2
+            found = await self._events.first_from(subject, middle)
+            assert found is not None  # `last` lies after `middle`
+            found_version = codec.version_of(found)
+            if found_version == version:
+                return sequence_of(found)
+            if found_version < version:
+                low = sequence_of(found) + 1
+            else:  # nothing on the subject lies in [middle, found): the answer is before
+                high = middle - 1
+        return low
+
+    async def _read_all_page(
+        self, after: Position | None, limit: int, wanted: EventFilter
+    ) -> list[RecordedEvent]:
+        if after is not None and after.major != 0:
+            raise ValidationError(f"position {after} does not come from a NATS store")
+        categories = wanted.categories
+        subject = (
+            self._subjects.category(next(iter(categories)))
+            if categories is not None and len(categories) == 1
+            else self._subjects.events_all
+        )
+
+        async def attempt() -> list[RecordedEvent]:
+            page: list[RecordedEvent] = []
+            start = 1 if after is None else after.minor + 1
+            while len(page) < limit:
+                messages = await self._events.page(subject, start, limit)
+                page.extend(e for e in map(codec.recorded_event, messages) if wanted.matches(e))
+                if len(messages) < limit:
+                    break
+                start = sequence_of(messages[-1]) + 1
+            return page[:limit]
+
+        return await retrying("read_all", self.options.retry_for, attempt)
+
+    async def _read_event(self, event_id: UUID) -> RecordedEvent | None:
+        return await retrying(
+            "read_event", self.options.retry_for, lambda: self._stored_event(event_id)
+        )
+
+    async def _stream_version(self, stream: str) -> int:
+        async def attempt() -> int:
+            last = await self._events.last(self._subjects.events(stream))
+            return 0 if last is None else codec.version_of(last)
+
+        return await retrying("stream_version", self.options.retry_for, attempt)
+
+    async def head(self) -> Position | None:
+        self._check_open()
+
+        async def attempt() -> Position | None:
+            last = await self._events.last(self._subjects.events_all)
+            return None if last is None else Position(0, sequence_of(last))
+
+        return await retrying("head", self.options.retry_for, attempt)
+
+    # -- snapshots ------------------------------------------------------------------------
+
+    async def _save_snapshot(self, stream: str, version: int, schema: str, state: bytes) -> None:
+        subject = self._subjects.snapshots(stream, schema)
+        body = codec.snapshot_body(version, state)
+
+        async def attempt() -> None:
+            ack = await self._js.publish(subject, body, timeout=self.options.request_timeout)
+            self._snapshots.observe(ack.seq)
+
+        await retrying("save_snapshot", self.options.retry_for, attempt)
+
+    async def _load_snapshot(
+        self, stream: str, schema: str, max_version: int | None
+    ) -> Snapshot | None:
+        subject = self._subjects.snapshots(stream, schema)
+        kept = self.options.snapshots_kept
+
+        async def attempt() -> Snapshot | None:
+            best: Msg | None = None
+            for message in await self._snapshots.page(subject, 1, kept * 4):
+                version = codec.snapshot_version(message)
+                if max_version is not None and version > max_version:
+                    continue
+                if best is None or version >= codec.snapshot_version(best):
+                    best = message  # a later save of the same version replaces an earlier
+            return None if best is None else codec.snapshot(best, stream, schema)
+
+        return await retrying("load_snapshot", self.options.retry_for, attempt)
+
+    # -- waking readers ---------------------------------------------------------------------
+
+    @property
+    def append_signal(self) -> Wakeup:
+        return self._wakeup
+
+    async def _heard(self, _message: Msg) -> None:
+        self._wakeup.notify()
+
+    async def _close(self) -> None:
+        self._wakeup.notify()
+        await self._client.close()
+
+
+def _raise_refusal(error: dict[str, Any], reader: DirectReader) -> None:
+    code, description = error.get("err_code"), str(error.get("description", ""))
+    if code in (10071, 10164):  # wrong last sequence: an id is taken, or the stream moved on
+        seen = _WRONG_LAST.search(description)
+        if seen:
+            reader.observe(int(seen.group(1)))  # read at least that far before judging
+        raise _Conflict(description)
+    if error.get("code") == 503 or "batch" in description.lower():
+        raise Retryable(f"the append was refused for now: {description}")
+    raise UnavailableError(f"the NATS server refused the append: {description} ({code})")
