@@ -6,6 +6,7 @@ import concurrent.futures
 import json
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -259,3 +260,73 @@ def test_the_live_feed_streams_new_events(service: RunningService) -> None:
                     assert item["type"] == "OrderPlaced"
                     return
     pytest.fail("the feed ended without the new order")
+
+
+def _messages(feed: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each SSE message of the feed as (its `id:`, its data)."""
+    message_id = None
+    for line in feed.iter_lines():
+        if line.startswith("id:"):
+            message_id = line.removeprefix("id:").strip()
+        elif line.startswith("data:"):
+            assert message_id is not None, "a message without id:"
+            yield message_id, json.loads(line.removeprefix("data:"))
+            message_id = None
+
+
+def _position(text: str) -> tuple[int, int]:
+    major, _, minor = text.rpartition(":")
+    return int(major or 0), int(minor)
+
+
+def _read_until(feed: httpx.Response, stream: str) -> list[tuple[str, dict[str, Any]]]:
+    seen = []
+    for message_id, item in _messages(feed):
+        seen.append((message_id, item))
+        if item["stream"] == stream:
+            return seen
+    pytest.fail(f"the feed ended before {stream}")
+
+
+def _order_positions(client: httpx.Client, order_id: str) -> list[str]:
+    events = client.get(f"/api/orders/{order_id}/events").json()["items"]
+    return [event["position"] for event in events]
+
+
+@pytest.mark.parametrize("resume_with", ["header", "query"])
+def test_a_reconnected_feed_misses_nothing_and_repeats_nothing(
+    service: RunningService, resume_with: str
+) -> None:
+    with service.client() as client:
+        with client.stream("GET", "/api/feed") as feed:
+            first = place(client, service, customer="Before The Drop").json()["order_id"]
+            last_id, last_item = _read_until(feed, f"order-{first}")[-1]
+            assert last_id == last_item["position"]  # the id is the event's position
+        missed = [place(client, service, customer=f"Missed {n}").json() for n in range(3)]
+        for order in missed:  # each pays too: an order's second event
+            paid = client.post(
+                f"/api/orders/{order['order_id']}/process-payment",
+                json={"amount": "56.00"},
+                headers=service.writer,
+            )
+            assert paid.status_code == 202, paid.text
+        resume = (
+            {"headers": {**service.reader, "Last-Event-ID": last_id}}
+            if resume_with == "header"
+            else {"params": {"last_event_id": last_id}}
+        )
+        with client.stream("GET", "/api/feed", **resume) as feed:  # type: ignore[arg-type]
+            live = place(client, service, customer="After The Drop").json()["order_id"]
+            got = _read_until(feed, f"order-{live}")
+        expected = [p for o in missed for p in _order_positions(client, o["order_id"])]
+        expected = sorted(expected + _order_positions(client, live), key=_position)
+        assert [message_id for message_id, _ in got] == expected
+
+
+def test_a_bad_last_event_id_is_a_422(service: RunningService) -> None:
+    with service.client() as client:
+        answer = client.get("/api/feed", headers={**service.reader, "Last-Event-ID": "yesterday"})
+        body = problem(answer, 422)
+        assert body["errors"][0]["field"] == "Last-Event-ID"
+        answer = client.get("/api/feed", params={"last_event_id": "-1"})
+        assert problem(answer, 422)["errors"][0]["field"] == "last_event_id"

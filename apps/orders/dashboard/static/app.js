@@ -489,7 +489,9 @@ async function startFeed() {
   try {
     token = (await api("/api/feed/token", { method: "POST" })).token;
   } catch { setFeedStatus("closed"); return; }
-  const source = new EventSource(`/api/feed?token=${encodeURIComponent(token)}`);
+  // Reopened with a new token, the feed resumes after the last position it delivered.
+  const resume = state.feedPosition ? `&last_event_id=${encodeURIComponent(state.feedPosition)}` : "";
+  const source = new EventSource(`/api/feed?token=${encodeURIComponent(token)}${resume}`);
   source.addEventListener("open", () => setFeedStatus("live"));
   source.addEventListener("error", () => {
     if (source.readyState !== EventSource.CLOSED) { setFeedStatus("reconnecting"); return; }
