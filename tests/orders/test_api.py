@@ -330,3 +330,78 @@ def test_a_bad_last_event_id_is_a_422(service: RunningService) -> None:
         assert body["errors"][0]["field"] == "Last-Event-ID"
         answer = client.get("/api/feed", params={"last_event_id": "-1"})
         assert problem(answer, 422)["errors"][0]["field"] == "last_event_id"
+
+
+def test_one_422_names_every_bad_field_in_the_shape_queries_use(service: RunningService) -> None:
+    with service.client() as client:
+        body = {
+            "customer": "",
+            "items": [
+                {"product": "", "quantity": 0, "unit_price": "1e2"},
+                {"product": "Tea", "quantity": 1, "unit_price": "5"},
+            ],
+            "shipping_address": {**ADDRESS, "country": "Denmark"},
+            "currency": "USD",
+            "colour": "red",
+        }
+        refused = problem(client.post("/api/orders", json=body, headers=service.writer), 422)
+        messages = {error["field"]: error["message"] for error in refused["errors"]}
+        assert set(messages) == {
+            "customer",
+            "items[0].product",
+            "items[0].quantity",
+            "items[0].unit_price",
+            "shipping_address.country",
+            "currency",
+            "colour",
+        }
+        assert (
+            messages["currency"] == "Invalid enum value 'USD'; expected one of 'EUR', 'GBP', 'CHF'"
+        )
+        assert messages["colour"] == "unknown field"
+        assert refused["detail"].startswith("check: ")
+        query = problem(client.get("/api/orders", params={"page": 0, "page_size": 0}), 422)
+        assert len(query["errors"]) == 2
+        assert all(set(error) == {"field", "message"} for error in query["errors"])
+        assert all(set(error) == {"field", "message"} for error in refused["errors"])
+
+
+def test_unknown_query_parameters_are_refused(service: RunningService) -> None:
+    with service.client() as client:
+        order_id = place(client, service).json()["order_id"]
+        for path, params in (
+            ("/api/orders", {"stauts": "paid"}),
+            (f"/api/orders/{order_id}/state", {"asof": "2026-01-01T00:00:00Z"}),
+            (f"/api/orders/{order_id}", {"min_position": "1", "verbose": "1"}),
+            ("/api/analytics/summary", {"currency": "GBP"}),
+        ):
+            body = problem(client.get(path, params=params), 422)
+            unknown = [error["field"] for error in body["errors"]]
+            assert unknown == [name for name in params if name != "min_position"], path
+        assert client.get("/api/orders", params={"status": "paid"}).status_code == 200
+
+
+def test_time_travel_by_time_over_http(service: RunningService) -> None:
+    with service.client() as client:
+        order_id = place(client, service).json()["order_id"]
+        paid = client.post(
+            f"/api/orders/{order_id}/process-payment",
+            json={"amount": "56.00"},
+            headers=service.writer,
+        )
+        assert paid.status_code == 202, paid.text
+        events = client.get(f"/api/orders/{order_id}/events").json()["items"]
+        placed_at, paid_at = (event["recorded_at"] for event in events)
+        state = f"/api/orders/{order_id}/state"
+        then = client.get(state, params={"as_of": placed_at}).json()
+        assert (then["version"], then["state"]["status"]) == (1, "placed")
+        assert client.get(state, params={"as_of": paid_at}).json()["version"] == 2
+        before = problem(client.get(state, params={"as_of": "2001-01-01T00:00:00Z"}), 404)
+        assert before["type"] == "/problems/not-placed-yet"
+        naive = problem(client.get(state, params={"as_of": "2026-01-01T00:00:00"}), 422)
+        assert naive["errors"][0]["field"] == "as_of"
+        both = client.get(state, params={"as_of": paid_at, "version": 1}).json()
+        assert both["version"] == 1  # the earlier of the two
+        past = client.get(state, params={"as_of": paid_at, "version": 3})
+        assert problem(past, 404)["type"] == "/problems/version-not-found"
+        problem(client.get(state, params={"as_of": "yesterday"}), 422)

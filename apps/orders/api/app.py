@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -22,6 +22,7 @@ from apps.orders.api import (
     schemas,
 )
 from apps.orders.api.limits import BodyLimit
+from apps.orders.api.parameters import known_query_only
 from apps.orders.api.telemetry import RequestTelemetry
 from apps.orders.service import OrdersService
 from apps.orders.settings import Settings
@@ -54,6 +55,7 @@ def create_app(
         summary="The reference bounded context of eventbook: commands, queries, history, feed.",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(known_query_only)],
     )
     problems.install(app)
     for module in (commands, queries, history, operations, keys, health):
