@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import re
 import threading
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -21,6 +23,10 @@ ADDRESS = {
     "postcode": "1051",
     "country": "DK",
 }
+
+
+MONEY = re.compile(r"-?[0-9]+\.[0-9]{2}")
+ORDER_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def place(client: httpx.Client, service: RunningService, **extra: Any) -> httpx.Response:
@@ -238,12 +244,15 @@ def test_queries_from_the_read_models(service: RunningService) -> None:
         assert {o["customer"] for o in history["items"]} == {customer}
         summary = client.get("/api/analytics/summary").json()
         assert summary["orders"] > 0
-        assert summary["revenue"] > 0
+        money = [summary["revenue"], summary["average_order"], summary["refunds"]]
+        assert all(MONEY.fullmatch(amount) for amount in money), money  # exact, never floats
+        assert Decimal(summary["revenue"]) > 0
         daily = client.get("/api/analytics/daily", params={"days": 90}).json()["items"]
         assert sum(d["orders"] for d in daily) == summary["orders"]
+        assert all(MONEY.fullmatch(d["revenue"]) for d in daily)
         top = client.get("/api/analytics/products", params={"limit": 3}).json()["items"]
         assert len(top) == 3
-        assert top[0]["revenue"] >= top[-1]["revenue"]
+        assert Decimal(top[0]["revenue"]) >= Decimal(top[-1]["revenue"])
         store = client.get("/api/store/summary").json()
         assert store["events"] > 0
         assert store["head"]
@@ -405,3 +414,11 @@ def test_time_travel_by_time_over_http(service: RunningService) -> None:
         past = client.get(state, params={"as_of": paid_at, "version": 3})
         assert problem(past, 404)["type"] == "/problems/version-not-found"
         problem(client.get(state, params={"as_of": "yesterday"}), 422)
+
+
+def test_seeded_and_placed_orders_have_ids_of_one_shape(service: RunningService) -> None:
+    with service.client() as client:
+        placed = place(client, service).json()["order_id"]
+        seeded = client.get("/api/orders", params={"sort": "placed_at", "page_size": 5}).json()
+        ids = [placed, *(order["order_id"] for order in seeded["items"])]
+        assert all(ORDER_ID.fullmatch(order_id) for order_id in ids), ids

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Annotated, Any
-from uuid import UUID, uuid5
 
 import msgspec
 from fastapi import APIRouter, Header, Path, Request, Security
@@ -27,7 +26,6 @@ from apps.orders.handlers import EXPECTED_VERSION, VersionMismatch
 from eventbook import CommandMetadata, CommandValidationError, uuid7
 
 router = APIRouter(prefix="/api", tags=["commands"])
-ORDER_IDS = UUID("3b8f0f6e-52a4-4c8e-9d61-6a0e4f2b7c19")
 
 # (path, command type, summary): each becomes `POST /api<path>`.
 ROUTES: list[tuple[str, type[Any], str]] = [
@@ -79,11 +77,6 @@ def _number(text: str) -> int | float:
 BODIES = msgspec.json.Decoder(float_hook=_number)
 
 
-def new_order_id(command_id: str) -> str:
-    """A new order's id, derived from its command id so that a retry names the same order."""
-    return uuid5(ORDER_IDS, command_id).hex[:16]
-
-
 def _if_match(value: str | None) -> int | None:
     """The version in an If-Match header its pattern has admitted."""
     return None if value is None else int(value.removeprefix("W/").strip('"'))
@@ -110,7 +103,7 @@ def _endpoint(command_type: type[Any], *, new_order: bool) -> Any:
         if not isinstance(body, dict):
             raise Problem(422, "invalid-command", "Invalid command", "the body must be an object")
         command_id = idempotency_key or str(uuid7())
-        order_id = order_id or new_order_id(command_id)
+        order_id = order_id or c.new_order_id(command_id)
         if errors := _body_errors(body):
             # Reported with what the command type finds wrong, so one 422 names them all.
             try:

@@ -29,6 +29,7 @@ from apps.orders.api.security import (
 from apps.orders.api_keys import Role
 from eventbook import Position, ValidationError
 from eventbook.projections import (
+    ParkedEvent,
     ParkedEventNotFound,
     Projection,
     discard_parked,
@@ -204,8 +205,14 @@ async def _act_on_parked(
 )
 async def parked(request: Request, name: ProjectionName) -> dict[str, Any]:
     found = await list_parked(_projection(request, name))
-    items = [msgspec.to_builtins(p) for p in found]
-    return {"items": [{**i, "error": public_error(i["error"])} for i in items]}
+    return {"items": [parked_item(p) for p in found]}
+
+
+def parked_item(parked: ParkedEvent) -> dict[str, Any]:
+    """A parked event as the API serves it: its position a string, as everywhere in the API
+    (msgspec alone would give `{"major": …, "minor": …}`), its error without a traceback."""
+    item: dict[str, Any] = msgspec.to_builtins(parked)
+    return {**item, "position": str(parked.position), "error": public_error(parked.error)}
 
 
 @router.post(
