@@ -422,3 +422,18 @@ def test_seeded_and_placed_orders_have_ids_of_one_shape(service: RunningService)
         seeded = client.get("/api/orders", params={"sort": "placed_at", "page_size": 5}).json()
         ids = [placed, *(order["order_id"] for order in seeded["items"])]
         assert all(ORDER_ID.fullmatch(order_id) for order_id in ids), ids
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_docs_load_nothing_from_elsewhere(service: RunningService, page: str) -> None:
+    with service.anonymous() as client:  # the docs are public, like the schema they show
+        html = client.get(page)
+        assert html.status_code == 200, html.text
+        assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html.text)
+        assert assets, html.text
+        assert not re.search(r"https?://", html.text), "a page that loads from the internet"
+        for asset in assets:
+            loaded = client.get(asset)
+            assert loaded.status_code == 200, asset
+            assert len(loaded.content) > 1000, asset
+        assert client.get("/openapi.json").status_code == 200

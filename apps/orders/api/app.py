@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from apps.orders.api import (
     commands,
+    docs,
     health,
     history,
     keys,
@@ -56,6 +57,8 @@ def create_app(
         version="0.1.0",
         lifespan=lifespan,
         dependencies=[Depends(known_query_only)],
+        docs_url=None,  # served from local assets instead: see docs.py
+        redoc_url=None,
     )
     problems.install(app)
     for module in (commands, queries, history, operations, keys, health):
@@ -63,6 +66,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTelemetry, registry=running.observability.registry)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    docs.install(app)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:
