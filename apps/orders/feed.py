@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
-from eventbook import EventStore, RecordedEvent
+from eventbook import EventStore, Position, RecordedEvent
 from eventbook.projections import HandlerMap, Projection, ProjectionDatabase
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ BACKLOG = 50
 """How many recent items a new follower gets before live ones."""
 
 FEED_STREAM = "orders"
+RESUME_PAGE = 500
+"""Entries read at a time when a client resumes from its last position."""
 
 
 def feed_item(event: RecordedEvent) -> dict[str, Any]:
@@ -41,9 +43,14 @@ def feed_item(event: RecordedEvent) -> dict[str, Any]:
     }
 
 
+def position_of(item: dict[str, Any]) -> Position:
+    return Position.parse(item["position"])
+
+
 class Feed(Protocol):
-    def follow(self) -> AsyncIterator[dict[str, Any]]:
-        """The recent items, then each new one as it happens."""
+    def follow(self, after: Position | None = None) -> AsyncIterator[dict[str, Any]]:
+        """The recent items (or, given `after`, every item after that position), then each
+        new one as it happens: a client that reconnects misses nothing and repeats nothing."""
         ...
 
     async def start(self) -> None: ...
@@ -79,15 +86,24 @@ class InProcessFeed:
                 if queue.qsize() < 1000:  # a follower that stopped reading loses items, not memory
                     queue.put_nowait(item)
 
-    async def follow(self) -> AsyncIterator[dict[str, Any]]:
+    async def follow(self, after: Position | None = None) -> AsyncIterator[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         backlog = list(self._recent)
-        self._followers.add(queue)
+        self._followers.add(queue)  # before reading the store: nothing falls in between
         try:
-            for item in backlog:
-                yield item
+            if after is None:
+                for item in backlog:
+                    yield item
+            else:
+                # The store, not the backlog: a client away longer than 50 events still
+                # resumes. Live items the store read already gave are skipped by position.
+                async for event in self._store.read_all(after=after, categories=self._categories):
+                    after = event.position
+                    yield feed_item(event)
             while True:
-                yield await queue.get()
+                item = await queue.get()
+                if after is None or position_of(item) > after:
+                    yield item
         finally:
             self._followers.discard(queue)
 
@@ -105,18 +121,38 @@ class RedisFeed:
     async def stop(self) -> None:
         await self._client.aclose()
 
-    async def follow(self) -> AsyncIterator[dict[str, Any]]:
-        # redis-py's type hints do not describe stream replies; they are lists of pairs.
-        recent: Any = await self._client.xrevrange(self._key, count=BACKLOG)
-        last = recent[0][0] if recent else "0-0"
-        for _, fields in reversed(recent):
-            yield msgspec.json.decode(fields[b"item"])
+    async def follow(self, after: Position | None = None) -> AsyncIterator[dict[str, Any]]:
+        recent = await (self._recent() if after is None else self._since(after))
+        last = recent[-1][0] if recent else "0-0"
+        for _, item in recent:
+            yield item
         while True:
             answer: Any = await self._client.xread({self._key: last}, block=15_000, count=100)
             for _, entries in answer:
                 for entry_id, fields in entries:
                     last = entry_id
                     yield msgspec.json.decode(fields[b"item"])
+
+    async def _recent(self) -> list[tuple[Any, dict[str, Any]]]:
+        # redis-py's type hints do not describe stream replies; they are lists of pairs.
+        newest: Any = await self._client.xrevrange(self._key, count=BACKLOG)
+        return [(entry_id, msgspec.json.decode(f[b"item"])) for entry_id, f in reversed(newest)]
+
+    async def _since(self, after: Position) -> list[tuple[Any, dict[str, Any]]]:
+        """The entries after `after`, oldest first, read backwards from the newest until one
+        at or before it (or the start of the capped stream: older items are gone)."""
+        found: list[tuple[Any, dict[str, Any]]] = []
+        upper: Any = "+"
+        while True:
+            page: Any = await self._client.xrevrange(self._key, max=upper, count=RESUME_PAGE)
+            for entry_id, fields in page:
+                item = msgspec.json.decode(fields[b"item"])
+                if position_of(item) <= after:
+                    return found[::-1]
+                found.append((entry_id, item))
+            if len(page) < RESUME_PAGE:
+                return found[::-1]
+            upper = b"(" + page[-1][0]
 
 
 def redis_feed_projection(

@@ -142,11 +142,11 @@ class Queries:
             "currency": "EUR",
             "orders": orders,
             "paid": paid,
-            "revenue": float(_money(revenue)),
-            "average_order": float(_money(revenue // paid)) if paid else 0.0,
+            "revenue": _money(revenue),
+            "average_order": _money(revenue // paid if paid else 0),
             "shipped": shipped,
             "cancelled": cancelled,
-            "refunds": float(_money(refunds)),
+            "refunds": _money(refunds),
         }
 
     async def daily(self, days: int) -> list[dict[str, Any]]:
@@ -156,7 +156,7 @@ class Queries:
             [days],
         )
         return [
-            {"day": d, "orders": int(o), "paid": int(p), "revenue": float(_money(r)),
+            {"day": d, "orders": int(o), "paid": int(p), "revenue": _money(r),
              "shipped": int(s), "cancelled": int(c)}
             for d, o, p, r, s, c in reversed(rows)
         ]  # fmt: skip
@@ -168,7 +168,7 @@ class Queries:
             [limit],
         )
         return [
-            {"product": p, "quantity": int(q), "revenue": float(_money(r)), "orders": int(o)}
+            {"product": p, "quantity": int(q), "revenue": _money(r), "orders": int(o)}
             for p, q, r, o in rows
         ]
 

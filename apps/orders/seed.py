@@ -196,15 +196,12 @@ async def seed(
     async def worker() -> None:
         while not queue.empty():
             number, at, order_rng = queue.get_nowait()
-            life = _Life(store, bus, _order_id(number, at), end, order_rng)
+            order_id = c.new_order_id(f"seed-{seed_value}-{number}")
+            life = _Life(store, bus, order_id, end, order_rng)
             await life.run(at, legacy=number < legacy)
 
     await asyncio.gather(*(worker() for _ in range(tasks)))
     return orders
-
-
-def _order_id(number: int, at: datetime) -> str:
-    return f"{at:%y%m%d}-{number:06d}"
 
 
 def _customer(rng: random.Random) -> str:

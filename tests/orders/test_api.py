@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import re
 import threading
 import uuid
+from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -20,6 +23,10 @@ ADDRESS = {
     "postcode": "1051",
     "country": "DK",
 }
+
+
+MONEY = re.compile(r"-?[0-9]+\.[0-9]{2}")
+ORDER_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def place(client: httpx.Client, service: RunningService, **extra: Any) -> httpx.Response:
@@ -237,12 +244,15 @@ def test_queries_from_the_read_models(service: RunningService) -> None:
         assert {o["customer"] for o in history["items"]} == {customer}
         summary = client.get("/api/analytics/summary").json()
         assert summary["orders"] > 0
-        assert summary["revenue"] > 0
+        money = [summary["revenue"], summary["average_order"], summary["refunds"]]
+        assert all(MONEY.fullmatch(amount) for amount in money), money  # exact, never floats
+        assert Decimal(summary["revenue"]) > 0
         daily = client.get("/api/analytics/daily", params={"days": 90}).json()["items"]
         assert sum(d["orders"] for d in daily) == summary["orders"]
+        assert all(MONEY.fullmatch(d["revenue"]) for d in daily)
         top = client.get("/api/analytics/products", params={"limit": 3}).json()["items"]
         assert len(top) == 3
-        assert top[0]["revenue"] >= top[-1]["revenue"]
+        assert Decimal(top[0]["revenue"]) >= Decimal(top[-1]["revenue"])
         store = client.get("/api/store/summary").json()
         assert store["events"] > 0
         assert store["head"]
@@ -259,3 +269,171 @@ def test_the_live_feed_streams_new_events(service: RunningService) -> None:
                     assert item["type"] == "OrderPlaced"
                     return
     pytest.fail("the feed ended without the new order")
+
+
+def _messages(feed: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each SSE message of the feed as (its `id:`, its data)."""
+    message_id = None
+    for line in feed.iter_lines():
+        if line.startswith("id:"):
+            message_id = line.removeprefix("id:").strip()
+        elif line.startswith("data:"):
+            assert message_id is not None, "a message without id:"
+            yield message_id, json.loads(line.removeprefix("data:"))
+            message_id = None
+
+
+def _position(text: str) -> tuple[int, int]:
+    major, _, minor = text.rpartition(":")
+    return int(major or 0), int(minor)
+
+
+def _read_until(feed: httpx.Response, stream: str) -> list[tuple[str, dict[str, Any]]]:
+    seen = []
+    for message_id, item in _messages(feed):
+        seen.append((message_id, item))
+        if item["stream"] == stream:
+            return seen
+    pytest.fail(f"the feed ended before {stream}")
+
+
+def _order_positions(client: httpx.Client, order_id: str) -> list[str]:
+    events = client.get(f"/api/orders/{order_id}/events").json()["items"]
+    return [event["position"] for event in events]
+
+
+@pytest.mark.parametrize("resume_with", ["header", "query"])
+def test_a_reconnected_feed_misses_nothing_and_repeats_nothing(
+    service: RunningService, resume_with: str
+) -> None:
+    with service.client() as client:
+        with client.stream("GET", "/api/feed") as feed:
+            first = place(client, service, customer="Before The Drop").json()["order_id"]
+            last_id, last_item = _read_until(feed, f"order-{first}")[-1]
+            assert last_id == last_item["position"]  # the id is the event's position
+        missed = [place(client, service, customer=f"Missed {n}").json() for n in range(3)]
+        for order in missed:  # each pays too: an order's second event
+            paid = client.post(
+                f"/api/orders/{order['order_id']}/process-payment",
+                json={"amount": "56.00"},
+                headers=service.writer,
+            )
+            assert paid.status_code == 202, paid.text
+        resume = (
+            {"headers": {**service.reader, "Last-Event-ID": last_id}}
+            if resume_with == "header"
+            else {"params": {"last_event_id": last_id}}
+        )
+        with client.stream("GET", "/api/feed", **resume) as feed:  # type: ignore[arg-type]
+            live = place(client, service, customer="After The Drop").json()["order_id"]
+            got = _read_until(feed, f"order-{live}")
+        expected = [p for o in missed for p in _order_positions(client, o["order_id"])]
+        expected = sorted(expected + _order_positions(client, live), key=_position)
+        assert [message_id for message_id, _ in got] == expected
+
+
+def test_a_bad_last_event_id_is_a_422(service: RunningService) -> None:
+    with service.client() as client:
+        answer = client.get("/api/feed", headers={**service.reader, "Last-Event-ID": "yesterday"})
+        body = problem(answer, 422)
+        assert body["errors"][0]["field"] == "Last-Event-ID"
+        answer = client.get("/api/feed", params={"last_event_id": "-1"})
+        assert problem(answer, 422)["errors"][0]["field"] == "last_event_id"
+
+
+def test_one_422_names_every_bad_field_in_the_shape_queries_use(service: RunningService) -> None:
+    with service.client() as client:
+        body = {
+            "customer": "",
+            "items": [
+                {"product": "", "quantity": 0, "unit_price": "1e2"},
+                {"product": "Tea", "quantity": 1, "unit_price": "5"},
+            ],
+            "shipping_address": {**ADDRESS, "country": "Denmark"},
+            "currency": "USD",
+            "colour": "red",
+        }
+        refused = problem(client.post("/api/orders", json=body, headers=service.writer), 422)
+        messages = {error["field"]: error["message"] for error in refused["errors"]}
+        assert set(messages) == {
+            "customer",
+            "items[0].product",
+            "items[0].quantity",
+            "items[0].unit_price",
+            "shipping_address.country",
+            "currency",
+            "colour",
+        }
+        assert (
+            messages["currency"] == "Invalid enum value 'USD'; expected one of 'EUR', 'GBP', 'CHF'"
+        )
+        assert messages["colour"] == "unknown field"
+        assert refused["detail"].startswith("check: ")
+        query = problem(client.get("/api/orders", params={"page": 0, "page_size": 0}), 422)
+        assert len(query["errors"]) == 2
+        assert all(set(error) == {"field", "message"} for error in query["errors"])
+        assert all(set(error) == {"field", "message"} for error in refused["errors"])
+
+
+def test_unknown_query_parameters_are_refused(service: RunningService) -> None:
+    with service.client() as client:
+        order_id = place(client, service).json()["order_id"]
+        for path, params in (
+            ("/api/orders", {"stauts": "paid"}),
+            (f"/api/orders/{order_id}/state", {"asof": "2026-01-01T00:00:00Z"}),
+            (f"/api/orders/{order_id}", {"min_position": "1", "verbose": "1"}),
+            ("/api/analytics/summary", {"currency": "GBP"}),
+        ):
+            body = problem(client.get(path, params=params), 422)
+            unknown = [error["field"] for error in body["errors"]]
+            assert unknown == [name for name in params if name != "min_position"], path
+        assert client.get("/api/orders", params={"status": "paid"}).status_code == 200
+
+
+def test_time_travel_by_time_over_http(service: RunningService) -> None:
+    with service.client() as client:
+        order_id = place(client, service).json()["order_id"]
+        paid = client.post(
+            f"/api/orders/{order_id}/process-payment",
+            json={"amount": "56.00"},
+            headers=service.writer,
+        )
+        assert paid.status_code == 202, paid.text
+        events = client.get(f"/api/orders/{order_id}/events").json()["items"]
+        placed_at, paid_at = (event["recorded_at"] for event in events)
+        state = f"/api/orders/{order_id}/state"
+        then = client.get(state, params={"as_of": placed_at}).json()
+        assert (then["version"], then["state"]["status"]) == (1, "placed")
+        assert client.get(state, params={"as_of": paid_at}).json()["version"] == 2
+        before = problem(client.get(state, params={"as_of": "2001-01-01T00:00:00Z"}), 404)
+        assert before["type"] == "/problems/not-placed-yet"
+        naive = problem(client.get(state, params={"as_of": "2026-01-01T00:00:00"}), 422)
+        assert naive["errors"][0]["field"] == "as_of"
+        both = client.get(state, params={"as_of": paid_at, "version": 1}).json()
+        assert both["version"] == 1  # the earlier of the two
+        past = client.get(state, params={"as_of": paid_at, "version": 3})
+        assert problem(past, 404)["type"] == "/problems/version-not-found"
+        problem(client.get(state, params={"as_of": "yesterday"}), 422)
+
+
+def test_seeded_and_placed_orders_have_ids_of_one_shape(service: RunningService) -> None:
+    with service.client() as client:
+        placed = place(client, service).json()["order_id"]
+        seeded = client.get("/api/orders", params={"sort": "placed_at", "page_size": 5}).json()
+        ids = [placed, *(order["order_id"] for order in seeded["items"])]
+        assert all(ORDER_ID.fullmatch(order_id) for order_id in ids), ids
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_docs_load_nothing_from_elsewhere(service: RunningService, page: str) -> None:
+    with service.anonymous() as client:  # the docs are public, like the schema they show
+        html = client.get(page)
+        assert html.status_code == 200, html.text
+        assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html.text)
+        assert assets, html.text
+        assert not re.search(r"https?://", html.text), "a page that loads from the internet"
+        for asset in assets:
+            loaded = client.get(asset)
+            assert loaded.status_code == 200, asset
+            assert len(loaded.content) > 1000, asset
+        assert client.get("/openapi.json").status_code == 200

@@ -12,13 +12,18 @@ import subprocess
 import sys
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from apps.orders.api.operations import parked_item
 from apps.orders.api.problems import public_error
+from apps.orders.api.schemas import PARKED_EVENT
 
+from eventbook import Position
+from eventbook.projections import ParkedEvent, ParkedStatus
 from tests.orders.conftest import (
     ROOT,
     RunningService,
@@ -309,3 +314,22 @@ def test_a_taken_port_is_one_line_before_any_key(tmp_path: Path) -> None:
     )
     assert time.monotonic() - started < 10
     assert not (tmp_path / "orders.db").exists()  # nothing was started, nothing seeded
+
+
+def test_a_parked_event_is_served_with_its_position_as_a_string() -> None:
+    parked = ParkedEvent(
+        name="orders",
+        version=1,
+        event_id=uuid.uuid4(),
+        position=Position(3, 7),
+        stream="order-1",
+        type="OrderPlaced",
+        error='ValueError: bad\nTraceback (most recent call last):\n  File "/venv/x.py"',
+        attempts=3,
+        parked_at=1.0,
+        status=ParkedStatus.PARKED,
+    )
+    served = parked_item(parked)
+    assert served["position"] == "3:7"  # as the feed, the events and the projections give it
+    assert served["error"] == "ValueError: bad"
+    assert set(PARKED_EVENT["required"]) <= set(served)

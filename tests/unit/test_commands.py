@@ -7,7 +7,7 @@ import os
 import random
 import subprocess
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import uuid4
 
 import msgspec
@@ -573,3 +573,40 @@ def test_an_error_about_a_huge_value_does_not_repeat_it() -> None:
         to_command("Rename", Rename, {"name": "x" * 10**6})
     assert len(str(caught.value)) < 300, str(caught.value)[:300]
     assert "1000002 characters)" in str(caught.value)
+
+
+class CheckedLine(msgspec.Struct, forbid_unknown_fields=True):
+    product: Annotated[str, msgspec.Meta(min_length=1)]
+    quantity: Annotated[int, msgspec.Meta(ge=1)]
+
+
+class CheckedOrder(msgspec.Struct, forbid_unknown_fields=True):
+    order_id: str
+    lines: list[CheckedLine]
+    currency: Literal["EUR", "GBP"] = "EUR"
+
+
+async def test_nested_bad_fields_are_each_named_and_enums_list_their_choices(
+    store: EventStore,
+) -> None:
+    bus = CommandBus(store)
+    bus.register(CheckedOrder, lambda command, context: None)  # type: ignore[arg-type, return-value]
+    payload = {
+        "order_id": "1",
+        "lines": [{"product": "", "quantity": 1}, {"product": "Tea", "quantity": 0, "x": 1}],
+        "currency": "USD",
+        "colour": "red",
+    }
+    with pytest.raises(CommandValidationError) as caught:
+        bus.check_payload("CheckedOrder", payload)
+    assert caught.value.problems == {
+        "lines[0].product": "Expected `str` of length >= 1, got ''",
+        "lines[1].quantity": "Expected `int` >= 1, got 0",
+        "lines[1].x": "unknown field",
+        "currency": "Invalid enum value 'USD'; expected one of 'EUR', 'GBP'",
+        "colour": "unknown field",
+    }
+    with pytest.raises(UnknownCommandError):
+        bus.check_payload("Nothing", {})
+    bus.check_payload("CheckedOrder", {"order_id": "1", "lines": []})  # a valid one passes
+    assert await stored_events(store) == []

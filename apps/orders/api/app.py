@@ -7,12 +7,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from apps.orders.api import (
     commands,
+    docs,
     health,
     history,
     keys,
@@ -22,6 +23,7 @@ from apps.orders.api import (
     schemas,
 )
 from apps.orders.api.limits import BodyLimit
+from apps.orders.api.parameters import known_query_only
 from apps.orders.api.telemetry import RequestTelemetry
 from apps.orders.service import OrdersService
 from apps.orders.settings import Settings
@@ -54,6 +56,9 @@ def create_app(
         summary="The reference bounded context of eventbook: commands, queries, history, feed.",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(known_query_only)],
+        docs_url=None,  # served from local assets instead: see docs.py
+        redoc_url=None,
     )
     problems.install(app)
     for module in (commands, queries, history, operations, keys, health):
@@ -61,6 +66,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTelemetry, registry=running.observability.registry)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    docs.install(app)
 
     @app.get("/", include_in_schema=False)
     async def dashboard() -> FileResponse:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Annotated, Any
-from uuid import UUID, uuid5
 
 import msgspec
 from fastapi import APIRouter, Header, Path, Request, Security
@@ -24,10 +23,9 @@ from apps.orders.api.security import api_key_header, authorize, service_of
 from apps.orders.api_keys import Role
 from apps.orders.domain import commands as c
 from apps.orders.handlers import EXPECTED_VERSION, VersionMismatch
-from eventbook import CommandMetadata, uuid7
+from eventbook import CommandMetadata, CommandValidationError, uuid7
 
 router = APIRouter(prefix="/api", tags=["commands"])
-ORDER_IDS = UUID("3b8f0f6e-52a4-4c8e-9d61-6a0e4f2b7c19")
 
 # (path, command type, summary): each becomes `POST /api<path>`.
 ROUTES: list[tuple[str, type[Any], str]] = [
@@ -79,11 +77,6 @@ def _number(text: str) -> int | float:
 BODIES = msgspec.json.Decoder(float_hook=_number)
 
 
-def new_order_id(command_id: str) -> str:
-    """A new order's id, derived from its command id so that a retry names the same order."""
-    return uuid5(ORDER_IDS, command_id).hex[:16]
-
-
 def _if_match(value: str | None) -> int | None:
     """The version in an If-Match header its pattern has admitted."""
     return None if value is None else int(value.removeprefix("W/").strip('"'))
@@ -109,10 +102,16 @@ def _endpoint(command_type: type[Any], *, new_order: bool) -> Any:
             raise Problem(400, "malformed-json", "Malformed JSON", detail) from None
         if not isinstance(body, dict):
             raise Problem(422, "invalid-command", "Invalid command", "the body must be an object")
-        if (problem := _body_problem(body)) is not None:
-            raise Problem(422, "invalid-command", "Invalid command", problem)
         command_id = idempotency_key or str(uuid7())
-        order_id = order_id or new_order_id(command_id)
+        order_id = order_id or c.new_order_id(command_id)
+        if errors := _body_errors(body):
+            # Reported with what the command type finds wrong, so one 422 names them all.
+            try:
+                service_of(request).bus.check_payload(name, {**body, "order_id": order_id})
+            except CommandValidationError as typed:
+                named = {e["field"] for e in errors}
+                errors += [e for e in problems.command_errors(typed) if e["field"] not in named]
+            raise problems.invalid("invalid-command", "Invalid command", errors)
         expected = _if_match(if_match)
         metadata = CommandMetadata(
             command_id=command_id,
@@ -206,22 +205,21 @@ AMOUNT_TEXT = re.compile(AMOUNT["anyOf"][0]["pattern"])
 AMOUNT_FIELDS = ("amount", "unit_price")
 
 
-def _body_problem(body: dict[str, Any]) -> str | None:
+def _body_errors(body: dict[str, Any]) -> list[dict[str, str]]:
     """What the command types cannot see wrong in a body, in one walk over it: an amount
     given as text outside the documented form ("12.50": Python's `Decimal` would also read
     "1e2", "1_000" or " 5 "), an `order_id` (it comes from the URL), or a NUL character
     (PostgreSQL cannot store it: refused on every profile alike)."""
-    bad_amount, has_nul = None, False
-    for place, key, item in _entries(body):
-        has_nul = has_nul or "\x00" in key or (isinstance(item, str) and "\x00" in item)
-        amount = key in AMOUNT_FIELDS and isinstance(item, str)
-        if bad_amount is None and amount and not AMOUNT_TEXT.fullmatch(item):
-            bad_amount = f'{place}: {item[:40]!r} is not an amount such as "12.50"'
-    if bad_amount is not None:
-        return bad_amount
+    errors = []
     if "order_id" in body:
-        return "order_id comes from the URL"
-    return "text may not contain NUL" if has_nul else None
+        errors.append(problems.field_error("order_id", "comes from the URL, not the body"))
+    for place, key, item in _entries(body):
+        if "\x00" in key or (isinstance(item, str) and "\x00" in item):
+            errors.append(problems.field_error(place, "text may not contain NUL"))
+        elif key in AMOUNT_FIELDS and isinstance(item, str) and not AMOUNT_TEXT.fullmatch(item):
+            message = f'{item[:40]!r} is not an amount such as "12.50"'
+            errors.append(problems.field_error(place, message))
+    return errors
 
 
 def _entries(value: Any, where: str = "") -> Iterator[tuple[str, str, Any]]:

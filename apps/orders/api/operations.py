@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from fastapi import APIRouter, Path, Query, Request, Security
+from fastapi import APIRouter, Header, Path, Query, Request, Security
 from fastapi.responses import StreamingResponse
 
 from apps.orders.api import problems, schemas
@@ -27,7 +27,9 @@ from apps.orders.api.security import (
     service_of,
 )
 from apps.orders.api_keys import Role
+from eventbook import Position, ValidationError
 from eventbook.projections import (
+    ParkedEvent,
     ParkedEventNotFound,
     Projection,
     discard_parked,
@@ -203,8 +205,14 @@ async def _act_on_parked(
 )
 async def parked(request: Request, name: ProjectionName) -> dict[str, Any]:
     found = await list_parked(_projection(request, name))
-    items = [msgspec.to_builtins(p) for p in found]
-    return {"items": [{**i, "error": public_error(i["error"])} for i in items]}
+    return {"items": [parked_item(p) for p in found]}
+
+
+def parked_item(parked: ParkedEvent) -> dict[str, Any]:
+    """A parked event as the API serves it: its position a string, as everywhere in the API
+    (msgspec alone would give `{"major": …, "minor": …}`), its error without a traceback."""
+    item: dict[str, Any] = msgspec.to_builtins(parked)
+    return {**item, "position": str(parked.position), "error": public_error(parked.error)}
 
 
 @router.post(
@@ -267,15 +275,50 @@ FeedToken = Annotated[
 ]
 
 
+LAST_EVENT_ID = (
+    "resume after this position (what an earlier message's `id:` said): every event after"
+    " it, none before"
+)
+
+
+def _resume_after(header: str | None, query: str | None) -> Position | None:
+    """Where a reconnecting client left off: the header `EventSource` sends by itself wins
+    over the query parameter a client sets when it reopens the feed with a new token."""
+    chosen = header if header is not None else query
+    if chosen is None or chosen == "":  # EventSource sends an empty one before any id
+        return None
+    try:
+        return Position.parse(chosen)
+    except ValidationError as bad:
+        field = "Last-Event-ID" if header is not None else "last_event_id"
+        raise Problem(
+            422,
+            "invalid-request",
+            "Invalid request",
+            f"check: {field}",
+            errors=[{"field": field, "message": str(bad)}],
+        ) from None
+
+
 @router.get(
     "/feed",
-    summary="Server-Sent Events: each order event as it happens",
+    summary="Server-Sent Events: each order event as it happens, `id:` its position",
+    description=(
+        "Each message is `event: event`, `id:` the event's position and `data:` the item."
+        " A new client gets the 50 most recent items first; a reconnecting one sends"
+        " `Last-Event-ID` (browsers do it by themselves) or `?last_event_id=` and gets every"
+        " event after that position, then live ones: nothing missed, nothing repeated."
+    ),
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}, **problems.responses(422)},
 )
 async def feed(
     request: Request,
     token: FeedToken = None,
+    last_event_id: Annotated[str | None, Query(max_length=40, description=LAST_EVENT_ID)] = None,
+    last_event_id_header: Annotated[
+        str | None, Header(alias="Last-Event-ID", max_length=40, description=LAST_EVENT_ID)
+    ] = None,
     api_key: str | None = Security(api_key_header),
 ) -> StreamingResponse:
     caller: Caller = (
@@ -283,8 +326,9 @@ async def feed(
         if token is not None and not api_key
         else authorize(request, api_key, Role.READER)
     )
+    after = _resume_after(last_event_id_header, last_event_id)
     service = service_of(request)
-    items = service.feed.follow()
+    items = service.feed.follow(after)
 
     async def events() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
@@ -301,7 +345,8 @@ async def feed(
                         yield ": keep-alive\n\n"
                     continue
                 item, pending, quiet = pending.result(), None, 0.0
-                yield f"event: event\ndata: {msgspec.json.encode(item).decode()}\n\n"
+                data = msgspec.json.encode(item).decode()
+                yield f"event: event\nid: {item['position']}\ndata: {data}\n\n"
         finally:
             if pending is not None:
                 pending.cancel()

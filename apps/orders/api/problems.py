@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from apps.orders.api.schemas import ref
-from eventbook import ConcurrencyError, DomainError, ValidationError
+from eventbook import CommandValidationError, ConcurrencyError, DomainError, ValidationError
 
 log = logging.getLogger("orders.api")
 
@@ -48,6 +48,17 @@ def responses(*statuses: int) -> dict[int | str, Any]:
         }
         for status in statuses
     }
+
+
+def field_error(field: str, message: str) -> dict[str, str]:
+    """One entry of a 422's `errors[]`, the same for queries, headers and command bodies."""
+    return {"field": "body" if field in ("", "$") else field, "message": message}
+
+
+def invalid(slug: str, title: str, errors: list[dict[str, str]]) -> Problem:
+    """A 422 naming every bad field at once."""
+    fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
+    return Problem(422, slug, title, f"check: {fields}", errors=errors)
 
 
 class Problem(Exception):
@@ -115,18 +126,25 @@ async def _on_conflict(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_invalid(_: Request, exc: Exception) -> JSONResponse:
+def command_errors(exc: CommandValidationError) -> list[dict[str, str]]:
+    return [field_error(field, message) for field, message in exc.problems.items()]
+
+
+async def _on_invalid(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, CommandValidationError):
+        return await _on_problem(
+            request, invalid("invalid-command", "Invalid command", command_errors(exc))
+        )
     return problem(422, "invalid-command", "Invalid command", str(exc))
 
 
-async def _on_request_validation(_: Request, exc: Exception) -> JSONResponse:
+async def _on_request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"field": ".".join(str(p) for p in error["loc"][1:]) or "body", "message": error["msg"]}
+        field_error(".".join(str(p) for p in error["loc"][1:]), error["msg"])
         for error in exc.errors()
     ]
-    fields = ", ".join(e["field"] for e in errors)
-    return problem(422, "invalid-request", "Invalid request", f"check: {fields}", errors=errors)
+    return await _on_problem(request, invalid("invalid-request", "Invalid request", errors))
 
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -18,7 +18,11 @@ NUMBER: Schema = {"type": "number"}
 BOOLEAN: Schema = {"type": "boolean"}
 TIMESTAMP: Schema = {"type": "string", "format": "date-time"}
 POSITION: Schema = {"type": "string", "pattern": r"^(?:[0-9]+:)?[0-9]+$"}
-MONEY: Schema = {"type": "string", "pattern": r"^-?[0-9]+(?:\.[0-9]+)?$"}
+MONEY: Schema = {
+    "type": "string",
+    "pattern": r"^-?[0-9]+(?:\.[0-9]+)?$",
+    "description": 'an exact amount as a decimal string: "1234.50"',
+}
 ORDER_STATUS: Schema = {"type": "string", "enum": ["placed", "paid", "shipped", "cancelled"]}
 
 
@@ -130,11 +134,11 @@ ANALYTICS_SUMMARY = obj(
         "currency": STRING,
         "orders": COUNT,
         "paid": COUNT,
-        "revenue": NUMBER,
-        "average_order": NUMBER,
+        "revenue": MONEY,
+        "average_order": MONEY,
         "shipped": COUNT,
         "cancelled": COUNT,
-        "refunds": NUMBER,
+        "refunds": MONEY,
     }
 )
 
@@ -143,13 +147,13 @@ DAY = obj(
         "day": {"type": "string", "format": "date"},
         "orders": COUNT,
         "paid": COUNT,
-        "revenue": NUMBER,
+        "revenue": MONEY,
         "shipped": COUNT,
         "cancelled": COUNT,
     }
 )
 
-PRODUCT_SALES = obj({"product": STRING, "quantity": COUNT, "revenue": NUMBER, "orders": COUNT})
+PRODUCT_SALES = obj({"product": STRING, "quantity": COUNT, "revenue": MONEY, "orders": COUNT})
 
 STORE_SUMMARY = obj(
     {
@@ -198,7 +202,16 @@ PROJECTION_STATUS = obj(
     }
 )
 
-PARKED_EVENT = obj({"event_id": {"type": "string", "format": "uuid"}})
+PARKED_EVENT = obj(
+    {
+        "event_id": {"type": "string", "format": "uuid"},
+        "position": POSITION,
+        "stream": STRING,
+        "type": STRING,
+        "error": nullable(STRING),
+        "attempts": COUNT,
+    }
+)
 
 COMMAND_ACCEPTED = obj(
     {

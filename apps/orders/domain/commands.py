@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Literal, get_args
+from uuid import UUID, uuid5
 
 import msgspec
 
@@ -16,6 +17,15 @@ def whole(pattern: str) -> str:
 
 ORDER_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 """An order id, as the URL's path parameter checks it."""
+ORDER_IDS = UUID("3b8f0f6e-52a4-4c8e-9d61-6a0e4f2b7c19")
+
+
+def new_order_id(source: str) -> str:
+    """A new order's id: 16 hex digits derived from `source` (a command id, or the seed's
+    order number), so that a retry names the same order and every order id looks alike."""
+    return uuid5(ORDER_IDS, source).hex[:16]
+
+
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
 OrderId = Annotated[str, msgspec.Meta(pattern=whole(ORDER_ID_PATTERN))]
 Product = Annotated[str, msgspec.Meta(min_length=1, max_length=80)]

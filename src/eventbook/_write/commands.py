@@ -187,6 +187,16 @@ class CommandBus:
             route, command, plain_data(command), metadata or CommandMetadata()
         )
 
+    def check_payload(self, name: str, payload: Mapping[str, Any]) -> None:
+        """Check plain data against a command's type without running it: raise
+        `CommandValidationError` naming every bad field (or `UnknownCommandError`).
+        For callers with checks of their own, who report all problems at once."""
+        route = self._by_name.get(name)
+        if route is None:
+            known = ", ".join(sorted(self._by_name)) or "none"
+            raise UnknownCommandError(f"unknown command {name!r}; known commands: {known}")
+        to_command(route.name, route.cls, payload)
+
     async def _observed(
         self, route: _Route[Any], command: object, payload: Any, metadata: CommandMetadata
     ) -> CommandResult:

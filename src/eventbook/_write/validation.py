@@ -7,7 +7,9 @@ failed conversion is followed by a check of each field on its own.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
+import types
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -19,6 +21,7 @@ from eventbook._errors import CommandValidationError
 T = TypeVar("T")
 
 _AT_ROOT = re.compile(r" - at `\$`$")
+_UNIONS = (typing.Union, types.UnionType)
 
 
 def to_command(command_type: str, cls: type[T], payload: object) -> T:
@@ -61,22 +64,99 @@ def plain_data(command: object) -> dict[str, Any]:
     return data
 
 
-def _field_problems(cls: type[Any], payload: Mapping[Any, Any]) -> dict[str, str]:
+def _field_problems(cls: type[Any], payload: Mapping[Any, Any], where: str = "") -> dict[str, str]:
+    """Each bad field of `payload` as `cls` declares it, nested objects and lists of them
+    walked into, so that every bad field is named (`items[1].quantity`), not the first."""
     problems: dict[str, str] = {}
-    for name, field_type, required in _fields(cls):
+    fields = _fields(cls)
+    for name, field_type, required in fields:
+        place = f"{where}.{name}" if where else name
         if name not in payload:
             if required:
-                problems[name] = "required field missing"
+                problems[place] = "required field missing"
             continue
-        value = payload[name]
-        try:
-            msgspec.convert(value, field_type)
-        except msgspec.ValidationError as exc:
-            message = _AT_ROOT.sub("", str(exc)).replace("`$", f"`$.{name}")
-            if ", got " not in message and not isinstance(value, dict | list):
-                message = f"{message}, got {_shown(value)}"
-            problems[name] = message
+        problems.update(_value_problems(field_type, payload[name], place))
+    if _forbids_unknown(cls):
+        known = {name for name, _, _ in fields}
+        for name in payload:
+            if name not in known:
+                place = f"{where}.{name}" if where else str(name)
+                problems[place] = "unknown field"
     return problems
+
+
+def _value_problems(value_type: Any, value: object, place: str) -> dict[str, str]:
+    inner = _struct_of(value_type)
+    if inner is not None and isinstance(value, Mapping):
+        found = _field_problems(inner, value, place)
+        if found:
+            return found
+    element = _list_element(value_type)
+    if element is not None and _struct_of(element) is not None and isinstance(value, list):
+        found = {}
+        for index, item in enumerate(value):
+            found.update(_value_problems(element, item, f"{place}[{index}]"))
+        if found:
+            return found
+    try:
+        msgspec.convert(value, value_type)
+    except msgspec.ValidationError as exc:
+        return {place: _message(str(exc), value_type, value, place)}
+    return {}
+
+
+def _message(raw: str, value_type: Any, value: object, place: str) -> str:
+    """msgspec's message without its location (the key says it), with the choices of an
+    enum and the value given when the message does not already show it."""
+    message = _AT_ROOT.sub("", raw).replace("`$", f"`$.{place}")
+    shown = _shown(value)
+    already = ", got " in message or message.endswith(shown)  # "Invalid enum value 'USD'"
+    if not already and not isinstance(value, dict | list):
+        message = f"{message}, got {shown}"
+    choices = _choices(value_type)
+    if choices:
+        message = f"{message}; expected one of {', '.join(repr(c) for c in choices)}"
+    return message
+
+
+def _choices(value_type: Any) -> tuple[Any, ...]:
+    base = _unannotated(value_type)
+    if typing.get_origin(base) is typing.Literal:
+        return typing.get_args(base)
+    if isinstance(base, type) and issubclass(base, enum.Enum):
+        return tuple(member.value for member in base)
+    return ()
+
+
+def _unannotated(value_type: Any) -> Any:
+    while typing.get_origin(value_type) is typing.Annotated:
+        value_type = typing.get_args(value_type)[0]
+    return value_type
+
+
+def _struct_of(value_type: Any) -> type[Any] | None:
+    """The struct or dataclass a field holds (also when optional), else None."""
+    base = _unannotated(value_type)
+    candidates = typing.get_args(base) if typing.get_origin(base) in _UNIONS else (base,)
+    for candidate in map(_unannotated, candidates):
+        if isinstance(candidate, type) and (
+            issubclass(candidate, msgspec.Struct) or dataclasses.is_dataclass(candidate)
+        ):
+            return candidate
+    return None
+
+
+def _list_element(value_type: Any) -> Any | None:
+    base = _unannotated(value_type)
+    if typing.get_origin(base) in (list, tuple, set, frozenset):
+        args = typing.get_args(base)
+        if args and (len(args) == 1 or (len(args) == 2 and args[1] is Ellipsis)):
+            return args[0]
+    return None
+
+
+def _forbids_unknown(cls: type[Any]) -> bool:
+    return issubclass(cls, msgspec.Struct) and bool(cls.__struct_config__.forbid_unknown_fields)
 
 
 def _shown(value: object, most: int = 60) -> str:

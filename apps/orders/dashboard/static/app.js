@@ -453,9 +453,9 @@ async function analyticsPage(token) {
       kpi("Cancelled", count(summary.cancelled)), kpi("Refunds", bigMoney(summary.refunds || 0)));
     const days = lastDays(daily.items, 60);
     const whole = (v) => money(v).replace(/[.,]00(?=\D*$)/, "");
-    Charts.line(revenue, days.map((d) => ({ label: day(d.day), value: d.revenue })), { format: whole, tooltip: money });
+    Charts.line(revenue, days.map((d) => ({ label: day(d.day), value: Number(d.revenue) })), { format: whole, tooltip: money });
     Charts.bars(orders, days.map((d) => ({ label: day(d.day), value: d.orders })), { format: count, integer: true });
-    Charts.horizontal(products, top.items.map((p) => ({ label: p.product, value: p.revenue })), { format: money });
+    Charts.horizontal(products, top.items.map((p) => ({ label: p.product, value: Number(p.revenue) })), { format: money });
   };
   try { await load(); } catch (error) { failed(token, error); return; }
   every(token, 10000, () => load().catch(() => {}));
@@ -489,7 +489,9 @@ async function startFeed() {
   try {
     token = (await api("/api/feed/token", { method: "POST" })).token;
   } catch { setFeedStatus("closed"); return; }
-  const source = new EventSource(`/api/feed?token=${encodeURIComponent(token)}`);
+  // Reopened with a new token, the feed resumes after the last position it delivered.
+  const resume = state.feedPosition ? `&last_event_id=${encodeURIComponent(state.feedPosition)}` : "";
+  const source = new EventSource(`/api/feed?token=${encodeURIComponent(token)}${resume}`);
   source.addEventListener("open", () => setFeedStatus("live"));
   source.addEventListener("error", () => {
     if (source.readyState !== EventSource.CLOSED) { setFeedStatus("reconnecting"); return; }
