@@ -34,6 +34,10 @@ MAX_EVENT_BYTES = 1024 * 1024
 MAX_BATCH_EVENTS = 10_000
 """Most events in one append."""
 
+MAX_NESTING = 100
+"""Deepest data, metadata or snapshot state: objects and lists inside one another, the
+top object counting as level 1."""
+
 # C0/C1 control characters and lone surrogates (which cannot be encoded as UTF-8).
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
@@ -118,13 +122,39 @@ def encode_object(what: str, value: object) -> bytes:
             raise ValidationError(f"{what} has the key {key!r}; JSON object keys are strings")
     try:
         encoded = _encode(value)
+    except RecursionError:
+        raise _too_deep(what) from None
     except (TypeError, ValueError, OverflowError, UnicodeEncodeError) as exc:
         raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from None
+    # Only JSON with more brackets than the limit can be nested beyond it, so the walk
+    # through the structure is rarely made.
+    if encoded.count(b"{") + encoded.count(b"[") > MAX_NESTING and _deeper_than_limit(
+        msgspec.json.decode(encoded)
+    ):
+        raise _too_deep(what)
     # msgspec writes NaN and the infinities as null, which would read back as something
     # else; only an encoding that holds a null can hide one, so the check is rarely made.
     if b"null" in encoded:
         _refuse_non_finite(what, msgspec.to_builtins(value), "$")
     return encoded
+
+
+def _too_deep(what: str) -> ValidationError:
+    return ValidationError(f"{what} is nested more than {MAX_NESTING} levels deep")
+
+
+def _deeper_than_limit(value: object) -> bool:
+    # Iterative, so that the check itself cannot run out of stack.
+    pending: list[tuple[dict[str, Any] | list[Any], int]] = []
+    if isinstance(value, dict | list):
+        pending.append((value, 1))
+    while pending:
+        container, depth = pending.pop()
+        if depth > MAX_NESTING:
+            return True
+        children = container.values() if isinstance(container, dict) else container
+        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
 
 
 def _refuse_non_finite(what: str, value: object, path: str) -> None:

@@ -36,10 +36,19 @@ from eventbook._errors import (
     StreamNotFound,
     ValidationError,
 )
-from eventbook._store.encoding import MAX_EVENT_BYTES
+from eventbook._store.encoding import MAX_EVENT_BYTES, MAX_NESTING
 from eventbook._store.port import EventStore
 from eventbook._store.types import ANY, NO_STREAM, STREAM_EXISTS, NewEvent, Position, RecordedEvent
 from eventbook.testing.append_signal import AppendSignalConformance, Opener
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    """A JSON object `levels` deep (the object itself is level 1), a list at the bottom."""
+    inner: Any = [1]
+    for _ in range(levels - 1):
+        inner = {"in": inner}
+    assert isinstance(inner, dict)
+    return inner
 
 
 def event(kind: str = "Happened", **data: Any) -> NewEvent:
@@ -528,6 +537,24 @@ class EventStoreConformance(AppendSignalConformance):
         with pytest.raises(ValidationError):
             await store.append(stream, events, expected)
         assert await store.head() is None
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("levels", [MAX_NESTING + 1, 5_000, 100_000])
+    async def test_data_nested_too_deeply_is_refused(self, store: EventStore, levels: int) -> None:
+        with pytest.raises(ValidationError, match="nested"):
+            await store.append("deep-1", [NewEvent("Deep", _nested(levels))])
+        with pytest.raises(ValidationError, match="nested"):
+            await store.append("deep-1", [NewEvent("Deep", {}, _nested(levels))])
+        with pytest.raises(ValidationError, match="nested"):
+            await store.save_snapshot("deep-1", 1, _nested(levels), schema="S:1")
+        assert await store.head() is None
+
+    @pytest.mark.asyncio
+    async def test_data_nested_up_to_the_limit_is_stored(self, store: EventStore) -> None:
+        deepest = _nested(MAX_NESTING)
+        await store.append("deep-1", [NewEvent("Deep", deepest)])
+        (recorded,) = await collect(store.read_stream("deep-1"))
+        assert recorded.data == deepest
 
     @pytest.mark.asyncio
     async def test_bad_read_arguments_are_refused(self, store: EventStore) -> None:
