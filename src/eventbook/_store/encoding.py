@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +19,7 @@ from eventbook._store.types import (
     NO_STREAM,
     EncodedBatch,
     EncodedEvent,
+    EventFilter,
     Expected,
     ExpectedVersion,
     NewEvent,
@@ -65,6 +66,17 @@ def check_name(what: str, name: object) -> None:
 
 def check_stream_name(stream: object) -> None:
     check_name("stream name", stream)
+
+
+def event_filter(types: Iterable[str] | None, categories: Iterable[str] | None) -> EventFilter:
+    """The filter of a global read, its names checked as names are on append: a name no
+    event could carry is refused rather than matched by nothing (or, on some databases,
+    failing to encode)."""
+    wanted = EventFilter.of(types, categories)
+    for what, names in (("type filter", wanted.types), ("category filter", wanted.categories)):
+        for name in sorted(names or ()):
+            check_name(what, name)
+    return wanted
 
 
 def check_version(what: str, version: object) -> None:

@@ -22,6 +22,7 @@ from eventbook._store.encoding import (
     check_version,
     encode_batch,
     encode_object,
+    event_filter,
 )
 from eventbook._store.signal import AppendSignal
 from eventbook._store.types import (
@@ -141,7 +142,7 @@ class EventStore(abc.ABC):
         """Yield events of every stream in global order, strictly after `after`."""
         check_position(after)
         check_limit(limit)
-        wanted = EventFilter.of(types, categories)
+        wanted = event_filter(types, categories)
         self._check_open()
         remaining = limit
         while remaining is None or remaining > 0:
@@ -167,7 +168,7 @@ class EventStore(abc.ABC):
         check_position(after)
         check_limit(limit)
         self._check_open()
-        return await self._read_all_page(after, limit, EventFilter.of(types, categories))
+        return await self._read_all_page(after, limit, event_filter(types, categories))
 
     async def subscribe(
         self,
@@ -181,7 +182,7 @@ class EventStore(abc.ABC):
         Cancel the consuming task (or break out of the loop) to stop.
         """
         check_position(after)
-        wanted = EventFilter.of(types, categories)
+        wanted = event_filter(types, categories)
         filtered = wanted.types is not None or wanted.categories is not None
         self._check_open()
         signal = self.append_signal

@@ -585,6 +585,20 @@ class EventStoreConformance(AppendSignalConformance):
             await store.load_snapshot("s-1", schema="S:1", max_version=too_big)
 
     @pytest.mark.asyncio
+    @pytest.mark.parametrize("name", ["\ud800", "a\udfffb", "bad\x00", "tab\x1f", " "])
+    async def test_filters_naming_what_no_name_can_be_are_refused(
+        self, store: EventStore, name: str
+    ) -> None:
+        await store.append("order-1", [event()])
+        for types, categories in (([name], None), (None, [name]), (["Happened", name], None)):
+            with pytest.raises(ValidationError):
+                await collect(store.read_all(types=types, categories=categories))
+            with pytest.raises(ValidationError):
+                await store.read_all_page(types=types, categories=categories)
+            with pytest.raises(ValidationError):
+                await take(store.subscribe(types=types, categories=categories), 1)
+
+    @pytest.mark.asyncio
     async def test_an_expectation_beyond_32_bits_is_checked_like_any(
         self, store: EventStore
     ) -> None:
