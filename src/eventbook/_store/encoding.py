@@ -24,6 +24,7 @@ from eventbook._store.types import (
     ExpectedVersion,
     NewEvent,
     Position,
+    category_of,
 )
 
 MAX_NAME_LENGTH = 200
@@ -66,6 +67,13 @@ def check_name(what: str, name: object) -> None:
 
 def check_stream_name(stream: object) -> None:
     check_name("stream name", stream)
+    # A category filter selects streams by the part before the first '-'; a stream whose
+    # category is empty or blank could never be selected, so it cannot exist.
+    if isinstance(stream, str) and not category_of(stream).strip():
+        raise ValidationError(
+            f"stream name {stream[:40]!r} has no category: the part before its first '-'"
+            " must not be empty or blank"
+        )
 
 
 def event_filter(types: Iterable[str] | None, categories: Iterable[str] | None) -> EventFilter:

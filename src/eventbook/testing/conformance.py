@@ -38,7 +38,15 @@ from eventbook._errors import (
 )
 from eventbook._store.encoding import MAX_EVENT_BYTES, MAX_NESTING
 from eventbook._store.port import EventStore
-from eventbook._store.types import ANY, NO_STREAM, STREAM_EXISTS, NewEvent, Position, RecordedEvent
+from eventbook._store.types import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    NewEvent,
+    Position,
+    RecordedEvent,
+    category_of,
+)
 from eventbook.testing.append_signal import AppendSignalConformance, Opener
 
 
@@ -583,6 +591,25 @@ class EventStoreConformance(AppendSignalConformance):
             await collect(store.read_all(after=Position(0, too_big)))
         with pytest.raises(ValidationError):
             await store.load_snapshot("s-1", schema="S:1", max_version=too_big)
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("stream", ["-x", "-", "--", "-order-1", " -x", "\u3000-x"])
+    async def test_streams_without_a_category_are_refused(
+        self, store: EventStore, stream: str
+    ) -> None:
+        # A category filter could never select such a stream.
+        with pytest.raises(ValidationError, match="category"):
+            await store.append(stream, [event()])
+        with pytest.raises(ValidationError, match="category"):
+            await collect(store.read_stream(stream))
+        assert await store.head() is None
+
+    @pytest.mark.asyncio
+    async def test_every_stream_has_a_category_a_filter_selects(self, store: EventStore) -> None:
+        for stream in ("x-", "y--1", "z", "a b-1"):
+            await store.append(stream, [event()])
+            (found,) = await collect(store.read_all(categories=[category_of(stream)]))
+            assert found.stream == stream
 
     @pytest.mark.asyncio
     @pytest.mark.parametrize("name", ["\ud800", "a\udfffb", "bad\x00", "tab\x1f", " "])
