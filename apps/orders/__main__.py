@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import uvicorn
 
 from apps.orders.api.app import create_app
+from apps.orders.api.telemetry import configure_logging
 from apps.orders.api_keys import Role
 from apps.orders.service import OrdersService
 from apps.orders.settings import Settings
+from eventbook.observability import configure_tracing_from_env
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         settings = Settings.from_env()
     except ValueError as error:
         sys.exit(f"configuration error: {error}")
+    configure_logging(settings.log_format)
+    configure_tracing_from_env()
 
     def announce(service: OrdersService) -> None:
         url = f"http://{settings.host}:{settings.port}"

@@ -21,7 +21,13 @@ from apps.orders.projections import FEED_PREFIX, open_database, order_projection
 from apps.orders.queries import Queries
 from apps.orders.settings import Settings
 from eventbook import CommandBus, Repository, snapshot_every
-from eventbook.projections import Projection, ProjectionDaemon, SearchSink, setup_projection
+from eventbook.observability import Observability, Readiness
+from eventbook.projections import (
+    Projection,
+    ProjectionDaemon,
+    SearchSink,
+    setup_projection,
+)
 
 log = logging.getLogger("orders")
 
@@ -38,20 +44,25 @@ class OrdersService:
         self.background: set[asyncio.Task[None]] = set()
         self._daemon: ProjectionDaemon | None = None
         self._daemon_task: asyncio.Task[None] | None = None
+        self.observability = Observability(stuck_after=settings.stuck_after)
+        self._redis_client: Any = None
 
     async def start(self) -> None:
         directory = self.settings.data_directory()
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
-        self.store = await eventbook.connect(self.settings.events_url)
-        self.orders = Repository(
-            self.store, Order, self.events, snapshots=snapshot_every(SNAPSHOT_EVERY)
+        observed = self.observability
+        self.store = observed.store(await eventbook.connect(self.settings.events_url))
+        self.orders = observed.repository(
+            Repository(self.store, Order, self.events, snapshots=snapshot_every(SNAPSHOT_EVERY))
         )
-        self.bus = CommandBus(self.store)
+        self.bus = observed.bus(CommandBus(self.store))
         register_handlers(self.bus, self.orders, clock=utc_now)
         self.database = await open_database(self.settings.read_models_url)
-        redis = self._redis()
-        self.projections = order_projections(self.database, self.events, redis=redis)
+        redis = self._redis_client = self._redis()
+        self.projections = observed.projections(
+            order_projections(self.database, self.events, redis=redis)
+        )
         self.by_name = {p.name: p for p in self.projections}
         search = self.by_name["order_search"].sink
         assert isinstance(search, SearchSink)
@@ -66,7 +77,9 @@ class OrdersService:
         )
         await self.feed.start()
         if self.settings.run_projections:
-            self._daemon = ProjectionDaemon(self.store, self.projections)
+            self._daemon = ProjectionDaemon(
+                self.store, self.projections, on_batch=observed.on_batch
+            )
             await self._daemon.__aenter__()
         else:
             for projection in self.projections:
@@ -86,6 +99,22 @@ class OrdersService:
 
     def projection(self, name: str) -> Projection[Any] | None:
         return self.by_name.get(name)
+
+    async def collect_metrics(self) -> None:
+        """Read the projections' status (and the store's horizon) into the gauges."""
+        await self.observability.collect(self.store, self.projections, **self._runner_states())
+
+    async def readiness(self) -> Readiness:
+        """The store, each projection build, and Redis when the service uses it."""
+        probes = {}
+        if self._redis_client is not None:
+            probes["redis"] = self._redis_client.ping
+        return await self.observability.readiness(
+            self.store, self.projections, probes=probes, **self._runner_states()
+        )
+
+    def _runner_states(self) -> dict[str, Any]:
+        return {} if self._daemon is None else {"runner_states": self._daemon.states()}
 
     def _redis(self) -> Any:
         if self.settings.redis_url is None:
@@ -131,3 +160,9 @@ def _read_keys(path: Path) -> dict[Role, str]:
 def _write_keys(path: Path, keys: dict[Role, str]) -> None:
     path.write_bytes(msgspec.json.encode({role.value: key for role, key in keys.items()}))
     path.chmod(0o600)
+
+
+def order_repository(store: eventbook.EventStore) -> Repository[Order]:
+    """The orders' repository on `store`: what `eventbook state --app` folds history with,
+    e.g. `eventbook state order-42 --at-version 3 --app apps.orders.service:order_repository`."""
+    return Repository(store, Order, order_events(), snapshots=snapshot_every(SNAPSHOT_EVERY))

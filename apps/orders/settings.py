@@ -24,6 +24,8 @@ class Settings:
     run_projections: bool = True
     writer_key: str | None = None
     reader_key: str | None = None
+    log_format: str = "text"
+    stuck_after: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -37,6 +39,10 @@ class Settings:
         ORDERS_SEED_ORDERS       orders generated on the first start of an empty store (3000)
         ORDERS_RUN_PROJECTIONS   run the projection daemon inside the API process (1/0)
         ORDERS_WRITER_KEY, ORDERS_READER_KEY   API keys to accept, besides issued ones
+        ORDERS_LOG_FORMAT        text (default) or json: one line per request, and the rest
+        ORDERS_STUCK_AFTER       seconds behind without progress before a projection is
+                                 stuck and /health/ready answers 503 (60)
+        OTEL_*                   the OpenTelemetry SDK's own variables (tracing)
         """
         env = os.environ if env is None else env
         profile = env.get("ORDERS_PROFILE", "embedded")
@@ -62,6 +68,8 @@ class Settings:
             run_projections=env.get("ORDERS_RUN_PROJECTIONS", "1" if embedded else "0") == "1",
             writer_key=env.get("ORDERS_WRITER_KEY") or None,
             reader_key=env.get("ORDERS_READER_KEY") or None,
+            log_format=_choice(env, "ORDERS_LOG_FORMAT", ("text", "json")),
+            stuck_after=_seconds(env, "ORDERS_STUCK_AFTER", cls.stuck_after),
         )
 
     def data_directory(self) -> Path | None:
@@ -80,3 +88,23 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, choices[0])
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {choices}, not {raw!r}")
+    return raw
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be more than 0 seconds, not {raw!r}")
+    return value

@@ -13,6 +13,7 @@ Catch `EventbookError` for all of them, or a branch of the tree::
     ├── SchemaVersionError                         the database schema is not this version's
     ├── StoreClosed                                the store was used after close()
     ├── UnavailableError                           the backend could not be reached
+    ├── NotSupported                               this backend does not offer the operation
     ├── UnknownEventType                           a stored type no class is registered for
     ├── EventSchemaError                           stored data cannot be upcast or read
     ├── DomainError                                a business rule refused a command
@@ -118,6 +119,10 @@ class StoreClosed(EventbookError):
 
 class UnavailableError(EventbookError):
     """The backend could not be reached or gave up; the operation may not have happened."""
+
+
+class NotSupported(EventbookError):
+    """The backend does not offer an optional operation of the port (see its docs)."""
 
 
 # -- reading events as types -----------------------------------------------------------------

@@ -19,7 +19,9 @@ import eventbook.projections
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ROOT / "apps"
-PUBLIC = frozenset({"eventbook", "eventbook.projections", "eventbook.testing"})
+PUBLIC = frozenset(
+    {"eventbook", "eventbook.projections", "eventbook.observability", "eventbook.testing"}
+)
 
 
 def eventbook_imports(path: Path) -> list[tuple[str, int, str]]:

@@ -114,6 +114,7 @@ def _endpoint(command_type: type[Any], *, new_order: bool) -> Any:
         expected = _if_match(if_match)
         metadata = CommandMetadata(
             command_id=command_id,
+            correlation_id=getattr(request.state, "correlation_id", None),
             actor=f"api-{role.value}",
             extra={} if expected is None else {EXPECTED_VERSION: expected},
         )

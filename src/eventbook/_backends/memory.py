@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
+import msgspec
+
 from eventbook._errors import ValidationError
-from eventbook._store.encoding import decode_object
+from eventbook._store.encoding import decode_object, expected_number, import_refused
 from eventbook._store.idempotency import StoredEvent, replayed_result
+from eventbook._store.inspection import StoreStats, StreamInfo
 from eventbook._store.port import EventStore
 from eventbook._store.signal import Wakeup
 from eventbook._store.types import (
@@ -55,7 +59,7 @@ class MemoryEventStore(EventStore):
                 type=event.type,
                 data=decode_object(event.data),
                 metadata=decode_object(event.metadata),
-                recorded_at=now,
+                recorded_at=event.recorded_at or now,
             )
             for offset, event in enumerate(batch.events, start=1)
         ]
@@ -66,6 +70,40 @@ class MemoryEventStore(EventStore):
         self._wakeup.notify()
         last = recorded[-1]
         return AppendResult(last.version, last.position)
+
+    async def _import(self, batches: Sequence[EncodedBatch]) -> None:
+        # Checked whole before any write, and no await in between: all or nothing.
+        versions: dict[str, int] = {}
+        for batch in batches:
+            current = versions.get(batch.stream, len(self._streams.get(batch.stream, ())))
+            wanted = expected_number(batch.expected)
+            if current != wanted:
+                raise import_refused(batch.stream, current, wanted)
+            versions[batch.stream] = current + len(batch.events)
+        for event in (e for batch in batches for e in batch.events):
+            if event.id in self._by_id:
+                raise ValidationError(f"cannot import event {event.id}: that id is stored already")
+        for batch in batches:
+            await self._append(batch)
+
+    async def _list_streams(self, category: str | None) -> list[StreamInfo]:
+        return [
+            StreamInfo(
+                name,
+                len(events),
+                sum(len(_encode(e.data)) + len(_encode(e.metadata)) for e in events),
+                events[-1].position,
+                events[-1].recorded_at,
+            )
+            for name, events in sorted(self._streams.items())
+            if category is None or events[0].category == category
+        ]
+
+    async def _stats(self) -> StoreStats:
+        per_type: dict[str, int] = {}
+        for event in self._log:
+            per_type[event.type] = per_type.get(event.type, 0) + 1
+        return StoreStats(len(self._log), len(self._streams), None, per_type)
 
     async def _read_stream_page(
         self, stream: str, from_version: int | None, backwards: bool, limit: int
@@ -121,6 +159,9 @@ class MemoryEventStore(EventStore):
 
     async def _close(self) -> None:
         self._wakeup.notify()  # let waiting subscribers see that the store closed
+
+
+_encode = msgspec.json.encode
 
 
 def _position(event: RecordedEvent) -> Position:

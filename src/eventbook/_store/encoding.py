@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,6 +25,7 @@ from eventbook._store.types import (
     ExpectedVersion,
     NewEvent,
     Position,
+    RecordedEvent,
     category_of,
 )
 
@@ -225,6 +227,67 @@ def _encode_event(index: int, event: NewEvent) -> EncodedEvent:
             f" the limit is {MAX_EVENT_BYTES} bytes"
         )
     return EncodedEvent(event.id, event.type, data, metadata)
+
+
+def encode_import(events: Sequence[RecordedEvent]) -> list[EncodedBatch]:
+    """Validate events to import (see `EventStore.import_events`) and group them by stream.
+
+    Consecutive events of one stream become one batch expecting the version just before
+    its first event; a stream's events must have consecutive versions across the call.
+    """
+    if isinstance(events, RecordedEvent) or not isinstance(events, Sequence):
+        raise ValidationError("events must be a sequence (list or tuple) of RecordedEvent")
+    if not events:
+        raise ValidationError("an import needs at least one event")
+    batches: list[EncodedBatch] = []
+    run: list[EncodedEvent] = []
+    run_stream, run_expected = "", 0
+    next_version: dict[str, int] = {}
+    seen: set[UUID] = set()
+    for index, event in enumerate(events):
+        if not isinstance(event, RecordedEvent):
+            kind = type(event).__name__
+            raise ValidationError(f"events[{index}] is a {kind}, not a RecordedEvent")
+        check_stream_name(event.stream)
+        check_version(f"events[{index}].version", event.version)
+        wanted = next_version.get(event.stream)
+        if wanted is not None and event.version != wanted:
+            raise ValidationError(
+                f"events[{index}] is version {event.version} of {event.stream!r};"
+                f" the import gave that stream's version {wanted - 1} just before"
+            )
+        if not isinstance(event.recorded_at, datetime) or event.recorded_at.tzinfo is None:
+            raise ValidationError(f"events[{index}].recorded_at must be a timezone-aware datetime")
+        if event.id in seen:
+            raise ValidationError(f"events[{index}] repeats the id {event.id} within the import")
+        seen.add(event.id)
+        next_version[event.stream] = event.version + 1
+        encoded = _encode_event(index, NewEvent(event.type, event.data, event.metadata, event.id))
+        if run and (event.stream != run_stream or len(run) == MAX_BATCH_EVENTS):
+            batches.append(EncodedBatch(run_stream, _expected(run_expected), tuple(run)))
+            run = []
+        if not run:
+            run_stream, run_expected = event.stream, event.version - 1
+        run.append(msgspec.structs.replace(encoded, recorded_at=event.recorded_at))
+    batches.append(EncodedBatch(run_stream, _expected(run_expected), tuple(run)))
+    return batches
+
+
+def _expected(version: int) -> Expected:
+    return NO_STREAM if version == 0 else version
+
+
+def expected_number(expected: Expected) -> int:
+    """The exact version an import batch expects (`NO_STREAM` is 0)."""
+    return 0 if expected is NO_STREAM else expected if isinstance(expected, int) else -1
+
+
+def import_refused(stream: str, actual: int, wanted: int) -> ValidationError:
+    """The error of an import whose stream is not at the version just before its events."""
+    return ValidationError(
+        f"cannot import into {stream!r}: it is at version {actual}, and the imported events"
+        f" start at version {wanted + 1}; nothing was imported"
+    )
 
 
 def decode_object(raw: bytes | str) -> dict[str, Any]:

@@ -13,7 +13,13 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Self
 from uuid import UUID
 
-from eventbook._errors import StoreClosed, StreamNotFound, ValidationError
+from eventbook._errors import (
+    ConcurrencyError,
+    NotSupported,
+    StoreClosed,
+    StreamNotFound,
+    ValidationError,
+)
 from eventbook._store.encoding import (
     check_limit,
     check_name,
@@ -21,9 +27,13 @@ from eventbook._store.encoding import (
     check_stream_name,
     check_version,
     encode_batch,
+    encode_import,
     encode_object,
     event_filter,
+    expected_number,
+    import_refused,
 )
+from eventbook._store.inspection import StoreStats, StreamInfo
 from eventbook._store.signal import AppendSignal
 from eventbook._store.types import (
     ANY,
@@ -252,6 +262,39 @@ class EventStore(abc.ABC):
         self._check_open()
         return await self._stream_version(stream)
 
+    # -- privileged and optional operations, for tools ------------------------------------
+
+    async def import_events(self, events: Sequence[RecordedEvent]) -> None:
+        """Store events copied from another store, keeping their id, stream, version, type,
+        data, metadata and `recorded_at` exactly; they take positions of this store, in
+        the order given.
+
+        Privileged: this is how `eventbook copy` and `eventbook import` move a store, not
+        a way for applications to write. Each stream must be exactly at the version just
+        before its first event here, and a stream's events must follow each other;
+        otherwise `ValidationError` is raised and nothing is imported. Append hooks
+        (inline projections) run as for an append. SQLite, PostgreSQL and the memory
+        store import the whole call in one transaction; the port's default checks every
+        stream first, then appends one stream's run of events at a time, in order.
+        """
+        batches = encode_import(events)
+        self._check_open()
+        await self._import(batches)
+
+    async def list_streams(self, *, category: str | None = None) -> list[StreamInfo]:
+        """Every stream (of `category` only, if given) with its version, size and last
+        event, by name. Optional: raises `NotSupported` on a backend without it."""
+        if category is not None:
+            check_name("category", category)
+        self._check_open()
+        return await self._list_streams(category)
+
+    async def stats(self) -> StoreStats:
+        """The store's totals: events, streams, size on disk, events per type.
+        Optional: raises `NotSupported` on a backend without it."""
+        self._check_open()
+        return await self._stats()
+
     @property
     @abc.abstractmethod
     def append_signal(self) -> AppendSignal:
@@ -310,6 +353,34 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def _close(self) -> None: ...
+
+    async def _import(self, batches: Sequence[EncodedBatch]) -> None:
+        """Write validated import batches in order; each keeps its events' `recorded_at`.
+
+        This default checks every stream's version first, then appends batch by batch
+        (each atomic); a backend that can should override it to write them in one
+        transaction.
+        """
+        first_expected: dict[str, int] = {}
+        for batch in batches:
+            first_expected.setdefault(batch.stream, expected_number(batch.expected))
+        for stream, wanted in first_expected.items():
+            actual = await self._stream_version(stream)
+            if actual != wanted:
+                raise import_refused(stream, actual, wanted)
+        for batch in batches:
+            try:
+                await self._append(batch)
+            except ConcurrencyError as conflict:  # another writer got there meanwhile
+                raise import_refused(
+                    batch.stream, conflict.actual, expected_number(batch.expected)
+                ) from conflict
+
+    async def _list_streams(self, category: str | None) -> list[StreamInfo]:
+        raise NotSupported(f"{type(self).__name__} cannot list its streams")
+
+    async def _stats(self) -> StoreStats:
+        raise NotSupported(f"{type(self).__name__} cannot report store statistics")
 
     def _check_open(self) -> None:
         if self._closed:

@@ -157,12 +157,18 @@ def _name_set(what: str, names: Iterable[str] | None) -> frozenset[str] | None:
 
 
 class EncodedEvent(msgspec.Struct, frozen=True, gc=False):
-    """A validated event with its JSON already encoded, ready for a backend to write."""
+    """A validated event with its JSON already encoded, ready for a backend to write.
+
+    `recorded_at` is None for an ordinary append (the backend stamps the time it stores
+    the event); `EventStore.import_events` sets it to keep a copied event's original time,
+    and every backend's `_append` must store exactly that value then.
+    """
 
     id: UUID
     type: str
     data: bytes
     metadata: bytes
+    recorded_at: datetime | None = None
 
 
 class EncodedBatch(msgspec.Struct, frozen=True, gc=False):

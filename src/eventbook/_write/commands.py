@@ -24,7 +24,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Protocol, TypeVar, overload
 from uuid import UUID
 
 import msgspec
@@ -59,6 +59,21 @@ E = TypeVar("E")
 
 CommandHandler = Callable[[C, CommandContext], Awaitable[object]]
 """`async def handle(command, context) -> None`; its return value is ignored."""
+
+
+class CommandObserver(Protocol):
+    """Wraps each dispatch (metrics, tracing: see `eventbook.observability`).
+
+    `run(metadata)` handles the command; the observer may pass metadata of its own (the
+    same command with a trace context in `extra`, say) and must return what `run` returns.
+    """
+
+    async def observe(
+        self,
+        command_type: str,
+        metadata: CommandMetadata,
+        run: Callable[[CommandMetadata], Awaitable[CommandResult]],
+    ) -> CommandResult: ...
 
 
 class CommandResult(msgspec.Struct, frozen=True):
@@ -122,6 +137,8 @@ class CommandBus:
         self._rng = rng or random.Random()
         self._by_class: dict[type[Any], _Route[Any]] = {}
         self._by_name: dict[str, _Route[Any]] = {}
+        self.observer: CommandObserver | None = None
+        """Set by `eventbook.observability` to time and trace every dispatch."""
 
     def register(
         self, command: type[C], handler: CommandHandler[C], *, name: str | None = None
@@ -155,7 +172,7 @@ class CommandBus:
         if route is None:
             raise UnknownCommandError(f"no handler is registered for {type(command).__qualname__}")
         checked, payload = check_command(route.name, command)
-        return await self._run(route, checked, payload, metadata or CommandMetadata())
+        return await self._observed(route, checked, payload, metadata or CommandMetadata())
 
     async def dispatch_payload(
         self, name: str, payload: Mapping[str, Any], metadata: CommandMetadata | None = None
@@ -166,7 +183,18 @@ class CommandBus:
             known = ", ".join(sorted(self._by_name)) or "none"
             raise UnknownCommandError(f"unknown command {name!r}; known commands: {known}")
         command = to_command(route.name, route.cls, payload)
-        return await self._run(route, command, plain_data(command), metadata or CommandMetadata())
+        return await self._observed(
+            route, command, plain_data(command), metadata or CommandMetadata()
+        )
+
+    async def _observed(
+        self, route: _Route[Any], command: object, payload: Any, metadata: CommandMetadata
+    ) -> CommandResult:
+        if self.observer is None:
+            return await self._run(route, command, payload, metadata)
+        return await self.observer.observe(
+            route.name, metadata, lambda chosen: self._run(route, command, payload, chosen)
+        )
 
     async def _run(
         self, route: _Route[Any], command: object, payload: Any, metadata: CommandMetadata

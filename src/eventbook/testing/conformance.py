@@ -48,6 +48,7 @@ from eventbook._store.types import (
     category_of,
 )
 from eventbook.testing.append_signal import AppendSignalConformance, Opener
+from eventbook.testing.importing import ImportConformance
 
 
 def _nested(levels: int) -> dict[str, Any]:
@@ -105,7 +106,7 @@ def _process_writer(url: str, stream: str, count: int, tag: str) -> list[str]:
     return asyncio.run(run())
 
 
-class EventStoreConformance(AppendSignalConformance):
+class EventStoreConformance(AppendSignalConformance, ImportConformance):
     """The shared contract. Subclass it and provide `store_url` (or `store`)."""
 
     processes_allowed = True

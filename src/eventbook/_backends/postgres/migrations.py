@@ -15,8 +15,9 @@ import zlib
 from importlib import resources
 from typing import TYPE_CHECKING, NamedTuple
 
-from eventbook._backends.postgres.sql import Queries, quote_ident, render
+from eventbook._backends.postgres.sql import Queries
 from eventbook._errors import SchemaVersionError
+from eventbook._sql_files import quote_ident, render
 
 if TYPE_CHECKING:
     from eventbook._backends.postgres.direct import Direct

@@ -6,22 +6,15 @@ import functools
 import re
 from importlib import resources
 
+from eventbook._sql_files import render
+
 SCHEMA_PATTERN = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 """Schema names: lower-case identifiers, short enough to build a NOTIFY channel from."""
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @functools.cache
 def _template(folder: str, name: str) -> str:
     return resources.files(__package__).joinpath(folder, name).read_text(encoding="utf-8")
-
-
-def render(template: str, schema: str) -> str:
-    """`template` with `{schema}` replaced by the quoted schema name."""
-    return template.replace("{schema}", quote_ident(schema))
 
 
 class Queries:
@@ -33,6 +26,13 @@ class Queries:
 
         self.append = load("append")
         self.append_one = load("append_one")
+        self.append_recorded = load("append_recorded")
+        self.import_events = load("import")
+        self.stream_versions = load("stream_versions")
+        self.list_streams = load("list_streams")
+        self.events_per_type = load("events_per_type")
+        self.stream_count = load("stream_count")
+        self.database_size = load("database_size")
         self.read_all = load("read_all")
         self.read_all_filtered = load("read_all_filtered")
         self.read_stream_forwards = load("read_stream_forwards")

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from eventbook._backends.postgres import migrations
+from eventbook._backends.postgres import imports, migrations
 from eventbook._backends.postgres.connection import (
     Connections,
     connect_one,
@@ -29,7 +29,9 @@ from eventbook._backends.postgres.options import PostgresOptions, parse_url
 from eventbook._backends.postgres.signals import HeldBackAwareSignal, Signals
 from eventbook._backends.postgres.sql import Queries
 from eventbook._errors import UnavailableError
+from eventbook._store.encoding import expected_number
 from eventbook._store.idempotency import StoredEvent, replayed_result
+from eventbook._store.inspection import StoreStats, StreamInfo
 from eventbook._store.port import EventStore
 from eventbook._store.signal import AppendSignal
 from eventbook._store.types import (
@@ -179,6 +181,16 @@ class PostgresEventStore(EventStore):
         self, batch: EncodedBatch, ids: list[UUID]
     ) -> tuple[str, tuple[object, ...]]:
         events, expected = batch.events, _expected_code(batch.expected)
+        if any(event.recorded_at is not None for event in events):  # imported events
+            return self._sql.append_recorded, (
+                batch.stream,
+                expected,
+                ids,
+                [event.type for event in events],
+                preserve_all_floats([event.data for event in events]),
+                preserve_all_floats([event.metadata for event in events]),
+                [event.recorded_at for event in events],
+            )
         if len(events) == 1:
             (only,) = events
             data, metadata = preserve_floats(only.data), preserve_floats(only.metadata)
@@ -191,6 +203,29 @@ class PostgresEventStore(EventStore):
             preserve_all_floats([event.data for event in events]),
             preserve_all_floats([event.metadata for event in events]),
         )
+
+    async def _import(self, batches: Sequence[EncodedBatch]) -> None:
+        async with (
+            self._connections.connection("import events") as session,
+            session.connection.transaction(),
+        ):
+            await imports.import_batches(session, self._sql, batches)
+            for batch in batches if self._hooks else ():
+                first, count = expected_number(batch.expected) + 1, len(batch.events)
+                rows = await session.fetch(
+                    self._sql.read_stream_forwards, batch.stream, first, count
+                )
+                for hook in self._hooks:
+                    await hook(session.connection, _recorded(rows))
+        self._signals.appended()
+
+    async def _list_streams(self, category: str | None) -> list[StreamInfo]:
+        async with self._connections.connection("list streams") as session:
+            return await imports.list_streams(session, self._sql, category)
+
+    async def _stats(self) -> StoreStats:
+        async with self._connections.connection("read store statistics") as session:
+            return await imports.stats(session, self._sql)
 
     async def _save_snapshot(self, stream: str, version: int, schema: str, state: bytes) -> None:
         async with self._connections.connection("save a snapshot") as connection:

@@ -87,12 +87,12 @@ def commit_group(
     return written > 0
 
 
-def _group_start(
-    connection: sqlite3.Connection, jobs: Sequence[AppendJob]
+def group_start(
+    connection: sqlite3.Connection, streams: Sequence[str]
 ) -> tuple[int, dict[str, int]]:
-    """The next global position, and the current version of each stream of `jobs`."""
-    streams = _encode_names(list({job.batch.stream: None for job in jobs}))
-    next_position, versions = connection.execute(queries().group_start, (streams,)).fetchone()
+    """The next global position, and the current version of each of `streams`."""
+    names = _encode_names(list(dict.fromkeys(streams)))
+    next_position, versions = connection.execute(queries().group_start, (names,)).fetchone()
     return next_position, {} if versions is None else _decode_versions(versions)
 
 
@@ -105,7 +105,7 @@ def _append_together(connection: sqlite3.Connection, jobs: Sequence[AppendJob]) 
     how many events it wrote, or None when an event id is stored already; then nothing
     is written, and the caller goes one append at a time to tell retries from reuse.
     """
-    next_position, versions = _group_start(connection, jobs)
+    next_position, versions = group_start(connection, [job.batch.stream for job in jobs])
     recorded_at = datetime.now(UTC)
     rows: list[_Row] = []
     for job in jobs:
@@ -122,14 +122,14 @@ def _append_together(connection: sqlite3.Connection, jobs: Sequence[AppendJob]) 
             except (ConcurrencyError, DuplicateEventError) as refused:
                 job.error = refused
             continue
-        _, new_rows = _rows(batch, current, next_position, recorded_at)
+        _, new_rows = rows_of(batch, current, next_position, recorded_at)
         rows.extend(new_rows)
         last = new_rows[-1]
         job.result = AppendResult(last[3], Position(0, last[0]))
         versions[batch.stream] = last[3]
         next_position += len(new_rows)
     try:
-        _insert(connection, rows)
+        insert_rows(connection, rows)
     except sqlite3.IntegrityError:
         # Under the write lock, with the versions checked, only a stored id can collide.
         connection.execute("ROLLBACK")  # inserts of earlier chunks are undone too
@@ -142,7 +142,7 @@ def _append_each(
     connection: sqlite3.Connection, jobs: Sequence[AppendJob], hooks: Sequence[AppendHook]
 ) -> int:
     """Append `jobs` one by one, each in its own savepoint; returns the events written."""
-    next_position, versions = _group_start(connection, jobs[:1])
+    next_position, versions = group_start(connection, [jobs[0].batch.stream])
     current: int | None = versions.get(jobs[0].batch.stream, 0)
     recorded_at = datetime.now(UTC)
     written = 0
@@ -181,11 +181,11 @@ def _append(
         check_expected(stream, batch.expected, current)
     except ConcurrencyError as conflict:
         return _retried(connection, batch, conflict), 0
-    documents, rows = _rows(batch, current, first_position, recorded_at)
+    documents, rows = rows_of(batch, current, first_position, recorded_at)
     connection.execute("SAVEPOINT eventbook_append")
     try:
         try:
-            _insert(connection, rows)
+            insert_rows(connection, rows)
         except sqlite3.IntegrityError:
             connection.execute("ROLLBACK TO eventbook_append")
             stored = stored_events(connection, batch)
@@ -225,14 +225,16 @@ _Row = tuple[int, bytes, str, int, str, bytes]
 """position, id, stream, version, type, document: the columns `insert_event` binds."""
 
 
-def _rows(
+def rows_of(
     batch: EncodedBatch, current: int, first_position: int, recorded_at: datetime
 ) -> tuple[list[bytes], list[_Row]]:
     """The documents of `batch` appended after version `current`, and their rows."""
     stream = batch.stream
     before = first_position - 1  # offsets count from 1, like versions
     documents = [
-        encode_document(event, stream, current + offset, before + offset, recorded_at)
+        encode_document(
+            event, stream, current + offset, before + offset, event.recorded_at or recorded_at
+        )
         for offset, event in enumerate(batch.events, start=1)
     ]
     rows = [
@@ -242,7 +244,7 @@ def _rows(
     return documents, rows
 
 
-def _insert(connection: sqlite3.Connection, rows: Sequence[_Row]) -> None:
+def insert_rows(connection: sqlite3.Connection, rows: Sequence[_Row]) -> None:
     """Insert `rows` with a multi-row statement per chunk (one step each, not one per row)."""
     done = 0
     while done < len(rows):

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from eventbook._backends.sqlite.sql import queries
 from eventbook._store.encoding import decode_object
-from eventbook._store.types import Snapshot
+from eventbook._store.inspection import StoreStats, StreamInfo
+from eventbook._store.types import Position, Snapshot
 
 NEWEST = 2**63 - 1
 """Larger than any version or position: "from the end" when reading backwards."""
@@ -82,3 +83,24 @@ def load_snapshot(
 def data_version(connection: sqlite3.Connection) -> int:
     (version,) = connection.execute(queries().data_version).fetchone()
     return int(version)
+
+
+def list_streams(connection: sqlite3.Connection, category: str | None) -> list[StreamInfo]:
+    rows = connection.execute(queries().list_streams, (category,)).fetchall()
+    return [
+        StreamInfo(stream, version, size, Position(0, last), datetime.fromisoformat(at))
+        for stream, version, size, last, at in rows
+    ]
+
+
+def stats(connection: sqlite3.Connection, wal_bytes: int) -> StoreStats:
+    """Counts in one read transaction, so they agree with each other."""
+    q = queries()
+    connection.execute("BEGIN")
+    try:
+        per_type = dict(connection.execute(q.events_per_type).fetchall())
+        (streams,) = connection.execute(q.stream_count).fetchone()
+        (size,) = connection.execute(q.database_size).fetchone()
+    finally:
+        connection.execute("COMMIT")
+    return StoreStats(sum(per_type.values()), streams, size + wal_bytes, per_type)

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
+from eventbook._sql_files import read_folder
+
 _MIGRATION_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 
 
@@ -35,6 +37,10 @@ class Queries:
     save_snapshot: str
     load_snapshot: str
     data_version: str
+    list_streams: str
+    events_per_type: str
+    stream_count: str
+    database_size: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +52,7 @@ class Migration:
 
 @functools.cache
 def queries() -> Queries:
-    folder = resources.files(__package__).joinpath("queries")
-    texts = {
-        entry.name.removesuffix(".sql"): entry.read_text(encoding="utf-8").strip()
-        for entry in folder.iterdir()
-        if entry.name.endswith(".sql")
-    }
-    return Queries(**texts)
+    return Queries(**read_folder(__package__))
 
 
 @functools.cache

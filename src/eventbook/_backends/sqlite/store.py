@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -30,6 +31,7 @@ from eventbook._backends.sqlite import reads
 from eventbook._backends.sqlite.appends import AppendHook, unavailable
 from eventbook._backends.sqlite.connection import MEMORY, open_connection
 from eventbook._backends.sqlite.documents import decode_documents
+from eventbook._backends.sqlite.imports import import_batches
 from eventbook._backends.sqlite.options import SQLiteOptions
 from eventbook._backends.sqlite.readahead import ReadAhead
 from eventbook._backends.sqlite.schema import prepare_database
@@ -37,6 +39,7 @@ from eventbook._backends.sqlite.sql import queries
 from eventbook._backends.sqlite.watcher import CommitWatcher
 from eventbook._backends.sqlite.worker import LoopReader, Readers, Workers, Writer
 from eventbook._errors import ValidationError
+from eventbook._store.inspection import StoreStats, StreamInfo
 from eventbook._store.port import EventStore
 from eventbook._store.signal import AppendSignal, Wakeup
 from eventbook._store.types import (
@@ -165,6 +168,22 @@ class SQLiteEventStore(EventStore):
     async def _append(self, batch: EncodedBatch) -> AppendResult:
         return await self._writer.append(batch)
 
+    async def _import(self, batches: Sequence[EncodedBatch]) -> None:
+        hooks = self._writer.hooks
+        try:
+            written = await self._writer.call(lambda c: import_batches(c, batches, hooks))
+        except sqlite3.Error as exc:
+            raise unavailable(exc, "nothing was imported") from exc
+        if written:
+            self._wakeup.notify()
+
+    async def _list_streams(self, category: str | None) -> list[StreamInfo]:
+        return await self._readers.call(lambda c: reads.list_streams(c, category))
+
+    async def _stats(self) -> StoreStats:
+        wal = 0 if self.path == MEMORY else _file_size(self.path + "-wal")
+        return await self._readers.call(lambda c: reads.stats(c, wal))
+
     async def _read_stream_page(
         self, stream: str, from_version: int | None, backwards: bool, limit: int
     ) -> list[RecordedEvent]:
@@ -257,6 +276,13 @@ def _location(path: object) -> str:
             f"the SQLite path must be a non-empty file path or ':memory:', not {path!r}"
         )
     return path
+
+
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:  # no write-ahead log right now
+        return 0
 
 
 def _position(event: RecordedEvent) -> int:

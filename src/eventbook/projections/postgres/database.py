@@ -18,13 +18,14 @@ from uuid import UUID
 import asyncpg
 
 from eventbook._errors import ModeMismatch, ProjectionError, UnknownProjection, ValidationError
+from eventbook._sql_files import render
 from eventbook._store.signal import Wakeup
 from eventbook.projections._placeholders import numbered
 from eventbook.projections._ports import CheckpointRow, ParkedEvent, ParkedStatus, Row
 from eventbook.projections._rows import checkpoint_row, parked_row
 from eventbook.projections.postgres.connection import Connection, Pool, lock_key
 from eventbook.projections.postgres.session import PostgresSession
-from eventbook.projections.postgres.sql import queries, render
+from eventbook.projections.postgres.sql import queries
 
 
 class PostgresDatabase:

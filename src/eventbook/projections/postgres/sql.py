@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from importlib import resources
+
+from eventbook._sql_files import read_folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +55,4 @@ class Queries:
 
 @functools.cache
 def queries() -> Queries:
-    folder = resources.files(__package__).joinpath("queries")
-    texts = {
-        entry.name.removesuffix(".sql"): entry.read_text(encoding="utf-8").strip()
-        for entry in folder.iterdir()
-        if entry.name.endswith(".sql")
-    }
-    return Queries(**texts)
-
-
-def render(template: str, schema: str) -> str:
-    """`template` with `{schema}` replaced by the quoted schema name."""
-    return template.replace("{schema}", '"' + schema.replace('"', '""') + '"')
+    return Queries(**read_folder(__package__))

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from importlib import resources
+
+from eventbook._sql_files import read_folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +49,4 @@ class Queries:
 
 @functools.cache
 def queries() -> Queries:
-    folder = resources.files(__package__).joinpath("queries")
-    texts = {
-        entry.name.removesuffix(".sql"): entry.read_text(encoding="utf-8").strip()
-        for entry in folder.iterdir()
-        if entry.name.endswith(".sql")
-    }
-    return Queries(**texts)
+    return Queries(**read_folder(__package__))

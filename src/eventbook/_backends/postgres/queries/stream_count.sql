@@ -1,0 +1,2 @@
+-- How many streams have events.
+SELECT count(DISTINCT stream) FROM {schema}.events

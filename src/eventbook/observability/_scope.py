@@ -1,0 +1,24 @@
+"""What the instrumented store tells the command and load around it (context variables).
+
+The store's wrappers cannot see which command or aggregate load they serve; these
+scopes let them report conflicts and replayed events to the one that is running.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass
+class CommandScope:
+    conflicts: int = 0
+
+
+@dataclass
+class LoadScope:
+    events: int = 0
+
+
+command_scope: ContextVar[CommandScope | None] = ContextVar("eventbook_command", default=None)
+load_scope: ContextVar[LoadScope | None] = ContextVar("eventbook_load", default=None)
