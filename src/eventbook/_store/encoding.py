@@ -158,6 +158,11 @@ def encode_object(what: str, value: object) -> bytes:
     # else; only an encoding that holds a null can hide one, so the check is rarely made.
     if b"null" in encoded:
         _refuse_non_finite(what, msgspec.to_builtins(value), "$")
+    # PostgreSQL's JSONB has a single zero and reads -0.0 back as 0.0; every backend stores
+    # it as 0.0 so that all of them read back the same. msgspec writes it as `-0.0`, so
+    # only an encoding holding that text (perhaps inside a string) takes the slow path.
+    if b"-0.0" in encoded:
+        encoded = _encode(_without_negative_zero(msgspec.to_builtins(value)))
     return encoded
 
 
@@ -177,6 +182,16 @@ def _deeper_than_limit(value: object) -> bool:
         children = container.values() if isinstance(container, dict) else container
         pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
     return False
+
+
+def _without_negative_zero(value: Any) -> Any:
+    if isinstance(value, float):
+        return 0.0 if value == 0.0 else value
+    if isinstance(value, dict):
+        return {key: _without_negative_zero(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_negative_zero(item) for item in value]
+    return value
 
 
 def _refuse_non_finite(what: str, value: object, path: str) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import multiprocessing
 import random
 from collections.abc import AsyncIterator
@@ -333,6 +334,20 @@ class EventStoreConformance(AppendSignalConformance, ImportConformance):
         assert recorded.type == "Ünïcode"
         assert recorded.metadata == {"who": "Łukasz"}
         assert recorded.category == "Straße"
+
+    @pytest.mark.asyncio
+    async def test_negative_zero_reads_back_as_zero_everywhere(self, store: EventStore) -> None:
+        # PostgreSQL's JSONB has one zero; every backend stores -0.0 as 0.0 alike.
+        data = {"z": -0.0, "in": [{"z": -0.0}, -1.5, "-0.0"], "-0.0": 0.0}
+        await store.append("zero-1", [NewEvent("Zero", data, {"z": -0.0})])
+        await store.save_snapshot("zero-1", 1, {"z": -0.0}, schema="S:1")
+        (recorded,) = await collect(store.read_stream("zero-1"))
+        assert recorded.data == {"z": 0.0, "in": [{"z": 0.0}, -1.5, "-0.0"], "-0.0": 0.0}
+        zeros = [recorded.data["z"], recorded.data["in"][0]["z"], recorded.metadata["z"]]
+        snapshot = await store.load_snapshot("zero-1", schema="S:1")
+        assert snapshot is not None
+        zeros.append(snapshot.state["z"])
+        assert [math.copysign(1.0, zero) for zero in zeros] == [1.0] * 4
 
     @pytest.mark.asyncio
     async def test_read_event_by_id(self, store: EventStore) -> None:
