@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -258,3 +259,35 @@ def test_the_live_feed_streams_new_events(service: RunningService) -> None:
                     assert item["type"] == "OrderPlaced"
                     return
     pytest.fail("the feed ended without the new order")
+
+
+def test_the_live_feed_stays_open_through_quiet_spells(service: RunningService) -> None:
+    # Orders 9 s apart leave the feed idle longer than redis-py's 5 s socket timeout, which
+    # once ended the stream with a TimeoutError every 5 s on the production profile.
+    placed: list[str] = []
+    failures: list[BaseException] = []
+
+    def place_slowly(client: httpx.Client) -> None:
+        try:
+            for _ in range(4):
+                reply = place(client, service, customer="Quiet Watcher")
+                assert reply.status_code == 202, reply.text
+                placed.append(f"order-{reply.json()['order_id']}")
+                time.sleep(9)
+        except BaseException as failure:  # reported by the test's own thread
+            failures.append(failure)
+
+    seen: list[str] = []
+    started = time.monotonic()
+    with service.client() as client, client.stream("GET", "/api/feed") as feed:
+        writer = threading.Thread(target=place_slowly, args=(client,), daemon=True)
+        writer.start()
+        for line in feed.iter_lines():
+            if line.startswith("data:"):
+                seen.append(json.loads(line.removeprefix("data:"))["stream"])
+            if len(placed) == 4 and set(placed) <= set(seen):
+                break
+        writer.join(timeout=60)
+    assert not failures, failures
+    assert time.monotonic() - started >= 27
+    assert set(placed) <= set(seen), "the feed ended before every order came through"
