@@ -138,6 +138,14 @@ def test_business_rules_and_bad_input_are_problems(service: RunningService) -> N
         past = client.get(f"/api/orders/{order_id}/state", params={"version": 9})
         assert problem(past, 404)["type"] == "/problems/version-not-found"
         problem(client.get("/api/orders", params={"min_position": "soon"}), 422)
+        # A position of the other store's shape could never be reached: refused at once.
+        own = client.get("/api/store/summary").json()["head"]
+        other = own.rpartition(":")[2] if ":" in own else f"97:{own}"
+        started = time.monotonic()
+        for path in ("/api/orders", f"/api/orders/{order_id}"):
+            refused = problem(client.get(path, params={"min_position": other}), 422)
+            assert refused["type"] == "/problems/invalid-position"
+        assert time.monotonic() - started < 2
         # Nothing of the refused commands was stored.
         events = client.get(f"/api/orders/{order_id}/events").json()["items"]
         assert [e["type"] for e in events] == ["OrderPlaced"]

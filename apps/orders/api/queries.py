@@ -63,6 +63,8 @@ async def caught_up(request: Request, projection_name: str, min_position: str | 
     assert projection is not None
     try:
         await wait_for(projection, wanted, READ_YOUR_WRITES_TIMEOUT, store=service.store)
+    except ValidationError as foreign:  # another store's shape: no wait could ever end
+        raise Problem(422, "invalid-position", "Invalid min_position", str(foreign)) from None
     except ProjectionTimeout as late:
         raise Problem(
             503, "read-model-behind", "Read model behind", str(late), projection=projection_name

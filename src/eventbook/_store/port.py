@@ -304,6 +304,27 @@ class EventStore(abc.ABC):
         `subscribe` does exactly this; projection runners and live feeds do the same.
         """
 
+    def check_position(self, position: object) -> Position:
+        """`position`, if this store could ever return it; else `ValidationError`.
+
+        Positions of one backend have one shape (SQLite and memory stores count from 0
+        with `major == 0`; PostgreSQL's `major` is a transaction id), so a position of
+        another shape comes from another store and no wait for it could ever end.
+        `Position(0, 0)`, before everything, fits every store.
+        """
+        if not isinstance(position, Position):
+            raise ValidationError(
+                f"a position must be a Position, not {type(position).__name__}"
+                " (use Position.parse() for a stored string)"
+            )
+        check_position(position)
+        if position != Position(0, 0) and not self._position_fits(position):
+            raise ValidationError(
+                f"position {position} cannot come from this store"
+                f" ({type(self).__name__}): it has the shape of another backend's positions"
+            )
+        return position
+
     @abc.abstractmethod
     async def head(self) -> Position | None:
         """The position of the newest event readers may see; `None` for an empty store."""
@@ -321,6 +342,10 @@ class EventStore(abc.ABC):
         await self.close()
 
     # -- what a backend implements ---------------------------------------------------------
+
+    @abc.abstractmethod
+    def _position_fits(self, position: Position) -> bool:
+        """Whether `position` has the shape of this backend's positions."""
 
     @abc.abstractmethod
     async def _append(self, batch: EncodedBatch) -> AppendResult: ...

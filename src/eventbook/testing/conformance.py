@@ -350,6 +350,18 @@ class EventStoreConformance(AppendSignalConformance, ImportConformance):
         assert [math.copysign(1.0, zero) for zero in zeros] == [1.0] * 4
 
     @pytest.mark.asyncio
+    async def test_check_position_refuses_another_shape(self, store: EventStore) -> None:
+        result = await store.append("shape-1", [event()])
+        own = result.position
+        assert store.check_position(own) == own
+        assert store.check_position(Position(0, 0)) == Position(0, 0)  # before everything
+        other = Position(0, own.minor) if own.major else Position(97, own.minor)
+        with pytest.raises(ValidationError, match="cannot come from"):
+            store.check_position(other)
+        with pytest.raises(ValidationError, match="must be a Position"):
+            store.check_position(str(own))
+
+    @pytest.mark.asyncio
     async def test_read_event_by_id(self, store: EventStore) -> None:
         new = event(n=5)
         await store.append("v-1", [event(), new])
