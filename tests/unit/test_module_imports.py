@@ -26,6 +26,7 @@ LAZY_IMPORTS_ALLOWED = {
     "eventbook.projections": "driver-backed public names load on first use (PEP 562)",
     "eventbook.projections._open": "a projection database loads only when a URL asks for it",
     "eventbook.projections._inline": "the PostgreSQL writes (and asyncpg) load only when used",
+    "eventbook.projections._outages": "asyncpg's failures are sorted only once asyncpg raised one",
     "eventbook.testing": "the conformance suites need pytest; specifications do not",
 }
 

@@ -166,6 +166,11 @@ def _unavailable(what: str, exc: BaseException) -> UnavailableError:
     )
 
 
+def is_lost(exc: BaseException) -> bool:
+    """A driver failure that says the server or the connection is gone, not the query."""
+    return isinstance(exc, _LOST)
+
+
 def is_race(exc: BaseException) -> bool:
     """A concurrent append won a unique index or a lock: calling again is the answer."""
     return isinstance(
