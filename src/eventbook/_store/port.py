@@ -310,7 +310,6 @@ class EventStore(abc.ABC):
         Positions of one backend have one shape (SQLite and memory stores count from 0
         with `major == 0`; PostgreSQL's `major` is a transaction id), so a position of
         another shape comes from another store and no wait for it could ever end.
-        `Position(0, 0)`, before everything, fits every store.
         """
         if not isinstance(position, Position):
             raise ValidationError(
@@ -318,7 +317,7 @@ class EventStore(abc.ABC):
                 " (use Position.parse() for a stored string)"
             )
         check_position(position)
-        if position != Position(0, 0) and not self._position_fits(position):
+        if not self._position_fits(position):
             raise ValidationError(
                 f"position {position} cannot come from this store"
                 f" ({type(self).__name__}): it has the shape of another backend's positions"

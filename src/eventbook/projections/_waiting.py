@@ -62,8 +62,7 @@ async def wait_for(
 
 def _same_shape(reached: Position, wanted: Position) -> bool:
     # Single-sequence stores have no first part; PostgreSQL's is a transaction id.
-    start = Position(0, 0)
-    return start in (reached, wanted) or (reached.major == 0) == (wanted.major == 0)
+    return (reached.major == 0) == (wanted.major == 0)
 
 
 async def timed_out(

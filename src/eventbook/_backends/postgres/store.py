@@ -284,7 +284,7 @@ class PostgresEventStore(EventStore):
         return version
 
     def _position_fits(self, position: Position) -> bool:
-        return position.major > 0  # a transaction id, never 0
+        return position.major > 0  # a transaction id, never 0 (so not even `0`)
 
     async def head(self) -> Position | None:
         self._check_open()
