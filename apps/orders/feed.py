@@ -108,12 +108,32 @@ class InProcessFeed:
             self._followers.discard(queue)
 
 
+LONGEST_BLOCK = 15.0
+"""Longest wait of one blocking read of the Redis feed, in seconds."""
+
+
+REDIS_DEFAULT_SOCKET_TIMEOUT = 5.0
+"""redis-py's socket timeout when a client is given none (since redis-py 6), in seconds."""
+
+
+def block_for(client: Redis) -> float:
+    """How long one XREAD may block: well within the client's socket timeout.
+
+    redis-py applies its socket timeout to a blocking read as to any other command, so a
+    read blocking longer than it ends in `TimeoutError` (and the dashboard's feed with it).
+    """
+    options = client.connection_pool.connection_kwargs
+    timeout = options.get("socket_timeout", REDIS_DEFAULT_SOCKET_TIMEOUT)
+    return LONGEST_BLOCK if timeout is None else min(LONGEST_BLOCK, float(timeout) / 2)
+
+
 class RedisFeed:
     """Reads the feed that the `live_feed` projection writes to a Redis stream."""
 
     def __init__(self, client: Redis, prefix: str) -> None:
         self._client = client
         self._key = f"{prefix}{FEED_STREAM}"
+        self._block_ms = max(1, int(block_for(client) * 1000))
 
     async def start(self) -> None:
         await self._client.ping()
@@ -127,7 +147,9 @@ class RedisFeed:
         for _, item in recent:
             yield item
         while True:
-            answer: Any = await self._client.xread({self._key: last}, block=15_000, count=100)
+            answer: Any = await self._client.xread(
+                {self._key: last}, block=self._block_ms, count=100
+            )
             for _, entries in answer:
                 for entry_id, fields in entries:
                     last = entry_id

@@ -4,6 +4,7 @@ Each handler loads the order, checks the client's `If-Match` version when one wa
 lets the aggregate decide, and saves against the version it loaded. A racing writer makes
 the save fail with `ConcurrencyError`; the bus reloads and runs the handler again, and the
 version check then reports the mismatch instead of acting on a state the client never saw.
+Commands on one order in this process take turns, so only other processes race them.
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ ACTIONS: dict[type[Any], Act] = {
 
 def order_handler(orders: Repository[Order], act: Act, clock: Clock) -> CommandHandler[Any]:
     async def handle(command: Any, context: CommandContext) -> None:
-        order = await orders.load(stream_of(command.order_id))
-        expected = context.metadata.extra.get(EXPECTED_VERSION)
-        if expected is not None and order.version != expected:
-            raise VersionMismatch(command.order_id, expected, order.version)
-        act(order, command, clock)
-        await orders.save(order, context)
+        stream = stream_of(command.order_id)
+        async with context.exclusive(stream):  # this process's commands on it take turns
+            order = await orders.load(stream)
+            expected = context.metadata.extra.get(EXPECTED_VERSION)
+            if expected is not None and order.version != expected:
+                raise VersionMismatch(command.order_id, expected, order.version)
+            act(order, command, clock)
+            await orders.save(order, context)
 
     return handle
 

@@ -6,6 +6,7 @@ import concurrent.futures
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -108,6 +109,31 @@ def test_racing_if_match_gives_one_412(service: RunningService) -> None:
         assert (refused["expected_version"], refused["actual_version"]) == (1, 2)
 
 
+def test_concurrent_commands_on_one_order_in_one_process_all_succeed(
+    service: RunningService,
+) -> None:
+    # 16 clients x 15 AddItem on one order, without If-Match: the API process's commands
+    # take turns, so none is refused for contention (once 14-16 % were, with 409).
+    with service.client() as client:
+        order_id = place(client, service).json()["order_id"]
+
+        def add_many(worker: int) -> list[httpx.Response]:
+            return [
+                client.post(
+                    f"/api/orders/{order_id}/add-item",
+                    json={"product": f"P{worker}-{n}", "quantity": 1, "unit_price": "1.00"},
+                    headers=service.writer,
+                )
+                for n in range(15)
+            ]
+
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            replies = [r for batch in pool.map(add_many, range(16)) for r in batch]
+        refused = [r.text for r in replies if r.status_code != 202]
+        assert refused == []
+        assert sorted(r.json()["version"] for r in replies) == list(range(2, 242))
+
+
 def test_business_rules_and_bad_input_are_problems(service: RunningService) -> None:
     with service.client() as client:
         order_id = place(client, service).json()["order_id"]
@@ -145,6 +171,14 @@ def test_business_rules_and_bad_input_are_problems(service: RunningService) -> N
         past = client.get(f"/api/orders/{order_id}/state", params={"version": 9})
         assert problem(past, 404)["type"] == "/problems/version-not-found"
         problem(client.get("/api/orders", params={"min_position": "soon"}), 422)
+        # A position of the other store's shape could never be reached: refused at once.
+        own = client.get("/api/store/summary").json()["head"]
+        other = own.rpartition(":")[2] if ":" in own else f"97:{own}"
+        started = time.monotonic()
+        for path in ("/api/orders", f"/api/orders/{order_id}"):
+            refused = problem(client.get(path, params={"min_position": other}), 422)
+            assert refused["type"] == "/problems/invalid-position"
+        assert time.monotonic() - started < 2
         # Nothing of the refused commands was stored.
         events = client.get(f"/api/orders/{order_id}/events").json()["items"]
         assert [e["type"] for e in events] == ["OrderPlaced"]
@@ -437,3 +471,49 @@ def test_the_api_docs_load_nothing_from_elsewhere(service: RunningService, page:
             assert loaded.status_code == 200, asset
             assert len(loaded.content) > 1000, asset
         assert client.get("/openapi.json").status_code == 200
+
+
+def test_the_live_feed_stays_open_through_quiet_spells(service: RunningService) -> None:
+    # Orders 9 s apart leave the feed idle longer than redis-py's 5 s socket timeout, which
+    # once ended the stream with a TimeoutError every 5 s on the production profile.
+    placed: list[str] = []
+    failures: list[BaseException] = []
+
+    def place_slowly(client: httpx.Client) -> None:
+        try:
+            for _ in range(4):
+                reply = place(client, service, customer="Quiet Watcher")
+                assert reply.status_code == 202, reply.text
+                placed.append(f"order-{reply.json()['order_id']}")
+                time.sleep(9)
+        except BaseException as failure:  # reported by the test's own thread
+            failures.append(failure)
+
+    seen: list[str] = []
+    started = time.monotonic()
+    with service.client() as client, client.stream("GET", "/api/feed") as feed:
+        writer = threading.Thread(target=place_slowly, args=(client,), daemon=True)
+        writer.start()
+        for line in feed.iter_lines():
+            if line.startswith("data:"):
+                seen.append(json.loads(line.removeprefix("data:"))["stream"])
+            if len(placed) == 4 and set(placed) <= set(seen):
+                break
+        writer.join(timeout=60)
+    assert not failures, failures
+    assert time.monotonic() - started >= 27
+    assert set(placed) <= set(seen), "the feed ended before every order came through"
+
+
+def test_write_contention_is_a_retry_later_problem_not_a_rule() -> None:
+    import asyncio
+
+    from apps.orders.api import problems
+
+    from eventbook import ConcurrencyError
+
+    answer = asyncio.run(problems._on_conflict(None, ConcurrencyError("order-1", 3, 4)))  # type: ignore[arg-type]
+    body = json.loads(bytes(answer.body))
+    assert (answer.status_code, body["type"]) == (503, "/problems/write-contention")
+    assert answer.headers["retry-after"] == "1"
+    assert "rule" not in body

@@ -72,6 +72,17 @@ class RacingOrders(Repository[Order]):
         return order
 
 
+def racing_buses(
+    store: EventStore, orders: Repository[Order], clock: TickingClock
+) -> tuple[CommandBus, CommandBus]:
+    """Two buses, as two processes have: one bus's own commands on an order take turns
+    and never race, so racing writers need a bus each."""
+    buses = (CommandBus(store), CommandBus(store))
+    for racing in buses:
+        register_handlers(racing, orders, clock=clock)
+    return buses
+
+
 @pytest_asyncio.fixture(params=["memory", "sqlite"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
     url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/events.db"
@@ -232,11 +243,10 @@ async def test_conflicting_writers_are_retried_on_fresh_state(
 ) -> None:
     await bus.dispatch(place())
     orders = RacingOrders(store, racers=2)
-    bus = CommandBus(store)
-    register_handlers(bus, orders, clock=clock)
+    first, second = racing_buses(store, orders, clock)
     results = await asyncio.gather(
-        bus.dispatch(c.AddItem("o1", "Tea", 1, Decimal(2))),
-        bus.dispatch(c.AddItem("o1", "Mug", 1, Decimal(4))),
+        first.dispatch(c.AddItem("o1", "Tea", 1, Decimal(2))),
+        second.dispatch(c.AddItem("o1", "Mug", 1, Decimal(4))),
     )
     assert sorted(r.version for r in results if r.version is not None) == [2, 3]
     assert orders.loads == 3  # the loser loaded once more, after the winner's save
@@ -249,11 +259,10 @@ async def test_a_racing_writer_with_an_expected_version_gets_a_mismatch(
 ) -> None:
     await bus.dispatch(place())
     orders = RacingOrders(store, racers=2)
-    bus = CommandBus(store)
-    register_handlers(bus, orders, clock=clock)
+    first, second = racing_buses(store, orders, clock)
     outcomes = await asyncio.gather(
-        bus.dispatch(c.AddItem("o1", "Tea", 1, Decimal(2)), _expecting(1)),
-        bus.dispatch(c.AddItem("o1", "Mug", 1, Decimal(4)), _expecting(1)),
+        first.dispatch(c.AddItem("o1", "Tea", 1, Decimal(2)), _expecting(1)),
+        second.dispatch(c.AddItem("o1", "Mug", 1, Decimal(4)), _expecting(1)),
         return_exceptions=True,
     )
     assert sorted(type(o).__name__ for o in outcomes) == ["CommandResult", "VersionMismatch"]

@@ -114,6 +114,11 @@ class PostgresServer(ThrowawayServer):
         """Restart on the same port; `mode` is pg_ctl's shutdown mode (fast, immediate)."""
         self._pg_ctl("restart", "-m", mode, "-l", str(self._log), "-t", "60")
 
+    def start_again(self) -> None:
+        """Start a stopped server on the port it had (clients reconnect to the same URL)."""
+        self._pg_ctl("start", "-l", str(self._log), "-t", "60")
+        self._running = True
+
     def stop(self, mode: str = "fast") -> None:
         if self._running:
             self._running = False

@@ -48,34 +48,53 @@ class RedisServer(ThrowawayServer):
         self._root = Path(tempfile.mkdtemp(prefix="eventbook-redis-"))
         for attempt in range(3):  # another process may take the free port first
             self.port = free_port()
-            log = self._root / "server.log"
-            self._process = subprocess.Popen(
-                [
-                    self.binary,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--dir",
-                    str(self._root),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--daemonize",
-                    "no",
-                    "--logfile",
-                    str(log),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            if self._wait_until_ready(10.0):
+            if self._launch():
                 return
             self._kill()
             if attempt == 2:
+                log = self._root / "server.log"
                 text = log.read_text()[-2000:] if log.exists() else ""
                 raise RuntimeError(f"redis-server did not start on port {self.port}:\n{text}")
+
+    def stop_keeping_data(self) -> None:
+        """Shut the server down, its data saved to its directory (clients are refused)."""
+        assert self._process is not None, "the server is not running"
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as connection:
+            connection.sendall(b"SHUTDOWN SAVE\r\n")
+        self._process.wait(30)
+        self._process = None
+
+    def start_again(self) -> None:
+        """Start a server stopped by `stop_keeping_data` on its port, with its data."""
+        if not self._launch():
+            self._kill()
+            raise RuntimeError(f"redis-server did not start again on port {self.port}")
+
+    def _launch(self) -> bool:
+        assert self._root is not None
+        log = self._root / "server.log"
+        self._process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self._root),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--logfile",
+                str(log),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        return self._wait_until_ready(10.0)
 
     def _wait_until_ready(self, seconds: float) -> bool:
         deadline = time.monotonic() + seconds

@@ -7,12 +7,16 @@ import os
 import random
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from uuid import uuid4
 
 import msgspec
 import pytest
+import pytest_asyncio
 
+import eventbook
 from eventbook import (
     Aggregate,
     CommandBus,
@@ -31,6 +35,7 @@ from eventbook import (
     aggregate_handler,
 )
 from eventbook._write.validation import to_command
+from tests.conftest import PostgresForTests, drop_schema, new_schema_name
 from tests.unit.write_domain import (
     CancelOrder,
     Order,
@@ -179,11 +184,66 @@ def counter_bus(store: EventStore, **options: Any) -> CommandBus:
 
 
 async def test_conflicting_commands_are_retried_on_fresh_state(store: EventStore) -> None:
-    bus = counter_bus(store, retry=RetryPolicy(attempts=100, first_delay=0.0005, max_delay=0.005))
-    results = await asyncio.gather(*(bus.dispatch(Bump("a")) for _ in range(20)))
+    # Commands of one bus take turns; two buses (two processes, say) still conflict.
+    retry = RetryPolicy(attempts=100, first_delay=0.0005, max_delay=0.005)
+    buses = [counter_bus(store, retry=retry), counter_bus(store, retry=retry)]
+    results = await asyncio.gather(*(buses[n % 2].dispatch(Bump("a")) for n in range(20)))
     assert sorted(r.version for r in results if r.version) == list(range(1, 21))
     recorded = await stored_events(store, "counter-a")
     assert [e.data["count"] for e in recorded] == list(range(1, 21))  # each decided on fresh state
+
+
+@pytest_asyncio.fixture(params=["memory", "sqlite", "postgresql"])
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
+    if request.param != "postgresql":
+        async with await eventbook.connect(
+            "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/events.db"
+        ) as opened:
+            yield opened
+        return
+    postgres: PostgresForTests = request.getfixturevalue("postgres")
+    schema = new_schema_name()
+    async with await eventbook.connect(postgres.store_url(schema)) as opened:
+        yield opened
+    await drop_schema(postgres.url, schema)
+
+
+async def test_commands_of_one_bus_on_one_stream_take_turns(any_store: EventStore) -> None:
+    # 16 tasks x 15 commands on one stream, with no retry at all: none may conflict.
+    bus = counter_bus(any_store, retry=RetryPolicy(attempts=1))
+
+    async def worker() -> list[CommandResult]:
+        return [await bus.dispatch(Bump("a")) for _ in range(15)]
+
+    results = [r for batch in await asyncio.gather(*(worker() for _ in range(16))) for r in batch]
+    assert sorted(r.version for r in results if r.version) == list(range(1, 241))
+    recorded = await stored_events(any_store, "counter-a")
+    assert [e.data["count"] for e in recorded] == list(range(1, 241))
+    assert len(bus.turns) == 0  # no lock outlives its commands
+
+
+async def test_commands_on_other_streams_do_not_wait_for_a_held_one(store: EventStore) -> None:
+    bus = counter_bus(store)
+    async with bus.turns.hold("counter-a"):
+        waiting = asyncio.ensure_future(bus.dispatch(Bump("a")))
+        other = await asyncio.wait_for(bus.dispatch(Bump("b")), 5)
+        assert other.version == 1
+        await asyncio.sleep(0.05)
+        assert not waiting.done()  # it queues behind the holder
+        assert len(bus.turns) == 1
+    assert (await asyncio.wait_for(waiting, 5)).version == 1
+    assert len(bus.turns) == 0
+
+
+async def test_a_cancelled_command_leaves_no_turn_behind(store: EventStore) -> None:
+    bus = counter_bus(store)
+    async with bus.turns.hold("counter-a"):
+        waiting = asyncio.ensure_future(bus.dispatch(Bump("a")))
+        await asyncio.sleep(0.01)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+    assert len(bus.turns) == 0
 
 
 async def test_retries_are_bounded(store: EventStore) -> None:

@@ -27,6 +27,7 @@ LAZY_IMPORTS_ALLOWED = {
     "eventbook.projections._open": "a projection database loads only when a URL asks for it",
     "eventbook.projections._inline": "the PostgreSQL writes (and asyncpg) load only when used",
     "eventbook.projections.cli": "the observability extra loads only when a port or OTEL_* asks",
+    "eventbook.projections._outages": "asyncpg's failures are sorted only once asyncpg raised one",
     "eventbook.testing": "the conformance suites need pytest; specifications do not",
 }
 

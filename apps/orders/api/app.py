@@ -81,10 +81,13 @@ def create_app(
             shared.update(schemas.COMPONENTS)
             for _, command_type, _ in commands.ROUTES:
                 shared.update(commands.body_schema(command_type)[1])
+            shape = queries.position_pattern(running.settings.events_url)
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
                     for parameter in operation.get("parameters", []):
                         parameter["schema"] = _not_null(parameter["schema"])
+                        if parameter["name"] == "min_position":
+                            parameter["schema"]["pattern"] = shape
             app.openapi_schema = schema
         return app.openapi_schema
 

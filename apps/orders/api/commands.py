@@ -259,7 +259,7 @@ for path, command_type, summary in ROUTES:
         name=command_type.__name__,
         responses={
             **schemas.answer("CommandAccepted", 202, "Accepted: the events are stored"),
-            **problems.responses(400, 401, 403, 409, 412, 413, 415, 422),
+            **problems.responses(400, 401, 403, 409, 412, 413, 415, 422, 503),
         },
         openapi_extra={
             "requestBody": {

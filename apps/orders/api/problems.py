@@ -30,12 +30,13 @@ WHEN = {
     401: "No API key was sent, or one never issued or revoked",
     403: "The API key's role does not allow this",
     404: "Not found",
-    409: "A business rule was broken, or the order changed meanwhile",
+    409: "A business rule was broken",
     412: "The order is not at the If-Match version",
     413: "The body is larger than the service accepts",
     415: "The body is not sent as application/json (UTF-8)",
     422: "The request is invalid",
-    503: "The read model did not reach `min_position` in time",
+    503: "The read model did not reach `min_position` in time, or other writers kept"
+    " changing the order (`write-contention`): retry later",
 }
 
 
@@ -115,13 +116,20 @@ async def _on_domain_error(_: Request, exc: Exception) -> JSONResponse:
     return problem(409, _slug(name), "Business rule broken", str(exc), rule=name)
 
 
+CONTENTION_RETRY_AFTER = 1
+"""Seconds a client waits before sending a command refused for contention again."""
+
+
 async def _on_conflict(_: Request, exc: Exception) -> JSONResponse:
+    # The bus retried and other processes kept winning the order: not a refusal of the
+    # command (that is a 409 business rule), but a conflict worth retrying later.
     assert isinstance(exc, ConcurrencyError)
     return problem(
-        409,
-        "concurrency-conflict",
-        "The order changed meanwhile",
-        str(exc),
+        503,
+        "write-contention",
+        "The order is busy: retry later",
+        f"{exc}; other writers kept changing the order, so the command was not applied",
+        {"Retry-After": str(CONTENTION_RETRY_AFTER)},
         actual_version=exc.actual,
     )
 

@@ -7,6 +7,7 @@ until the read model it reads has processed that position; past the bound it ans
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -35,7 +36,8 @@ MinPosition = Annotated[
     str | None,
     Query(
         pattern=r"^(?:[0-9]{1,19}:)?[0-9]{1,19}$",
-        description="wait until the read model includes this position (from a command reply)",
+        description="wait until the read model includes this position (from a command reply;"
+        " `123` on SQLite, `45:123` on PostgreSQL: another store's shape is refused with 422)",
     ),
 ]
 Customer = Annotated[
@@ -49,6 +51,16 @@ Customer = Annotated[
 ]
 LARGEST_POSITION = 2**63 - 1
 """Positions are 64-bit integers in every store."""
+
+
+def position_pattern(events_url: str) -> str:
+    """The shape of this service's positions, which the OpenAPI schema states and
+    `min_position` must have: a position of another store's shape could never be reached."""
+    if events_url.startswith(("postgresql:", "postgres:")):
+        return r"^[1-9][0-9]{0,18}:[0-9]{1,19}$"  # a transaction id, then a sequence number
+    return r"^[0-9]{1,19}$"
+
+
 assert set(SORTS) == set(Sort.__args__)  # type: ignore[attr-defined]
 
 
@@ -64,10 +76,22 @@ async def caught_up(request: Request, projection_name: str, min_position: str | 
             422, "invalid-position", "Invalid min_position", f"no store has position {wanted}"
         )
     service = service_of(request)
+    shape = position_pattern(service.settings.events_url)
+    if re.fullmatch(shape, min_position) is None:
+        example = "45:123" if ":" in shape else "123"
+        raise Problem(
+            422,
+            "invalid-position",
+            "Invalid min_position",
+            f"{min_position!r} cannot come from this service's store, whose positions look"
+            f" like {example!r}",
+        )
     projection = service.projection(projection_name)
     assert projection is not None
     try:
         await wait_for(projection, wanted, READ_YOUR_WRITES_TIMEOUT, store=service.store)
+    except ValidationError as foreign:  # another store's shape: no wait could ever end
+        raise Problem(422, "invalid-position", "Invalid min_position", str(foreign)) from None
     except ProjectionTimeout as late:
         raise Problem(
             503, "read-model-behind", "Read model behind", str(late), projection=projection_name

@@ -199,6 +199,7 @@ PROJECTION_STATUS = obj(
         "last_error_at": nullable(NUMBER),
         "owner": nullable(STRING),
         "stuck": BOOLEAN,
+        "waiting_for": nullable(STRING),
     }
 )
 

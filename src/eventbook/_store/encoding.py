@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -20,11 +20,13 @@ from eventbook._store.types import (
     NO_STREAM,
     EncodedBatch,
     EncodedEvent,
+    EventFilter,
     Expected,
     ExpectedVersion,
     NewEvent,
     Position,
     RecordedEvent,
+    category_of,
 )
 
 MAX_NAME_LENGTH = 200
@@ -35,6 +37,10 @@ MAX_EVENT_BYTES = 1024 * 1024
 
 MAX_BATCH_EVENTS = 10_000
 """Most events in one append."""
+
+MAX_NESTING = 100
+"""Deepest data, metadata or snapshot state: objects and lists inside one another, the
+top object counting as level 1."""
 
 # C0/C1 control characters and lone surrogates (which cannot be encoded as UTF-8).
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -63,6 +69,24 @@ def check_name(what: str, name: object) -> None:
 
 def check_stream_name(stream: object) -> None:
     check_name("stream name", stream)
+    # A category filter selects streams by the part before the first '-'; a stream whose
+    # category is empty or blank could never be selected, so it cannot exist.
+    if isinstance(stream, str) and not category_of(stream).strip():
+        raise ValidationError(
+            f"stream name {stream[:40]!r} has no category: the part before its first '-'"
+            " must not be empty or blank"
+        )
+
+
+def event_filter(types: Iterable[str] | None, categories: Iterable[str] | None) -> EventFilter:
+    """The filter of a global read, its names checked as names are on append: a name no
+    event could carry is refused rather than matched by nothing (or, on some databases,
+    failing to encode)."""
+    wanted = EventFilter.of(types, categories)
+    for what, names in (("type filter", wanted.types), ("category filter", wanted.categories)):
+        for name in sorted(names or ()):
+            check_name(what, name)
+    return wanted
 
 
 def check_version(what: str, version: object) -> None:
@@ -120,13 +144,54 @@ def encode_object(what: str, value: object) -> bytes:
             raise ValidationError(f"{what} has the key {key!r}; JSON object keys are strings")
     try:
         encoded = _encode(value)
+    except RecursionError:
+        raise _too_deep(what) from None
     except (TypeError, ValueError, OverflowError, UnicodeEncodeError) as exc:
         raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from None
+    # Only JSON with more brackets than the limit can be nested beyond it, so the walk
+    # through the structure is rarely made.
+    if encoded.count(b"{") + encoded.count(b"[") > MAX_NESTING and _deeper_than_limit(
+        msgspec.json.decode(encoded)
+    ):
+        raise _too_deep(what)
     # msgspec writes NaN and the infinities as null, which would read back as something
     # else; only an encoding that holds a null can hide one, so the check is rarely made.
     if b"null" in encoded:
         _refuse_non_finite(what, msgspec.to_builtins(value), "$")
+    # PostgreSQL's JSONB has a single zero and reads -0.0 back as 0.0; every backend stores
+    # it as 0.0 so that all of them read back the same. msgspec writes it as `-0.0`, so
+    # only an encoding holding that text (perhaps inside a string) takes the slow path.
+    if b"-0.0" in encoded:
+        encoded = _encode(_without_negative_zero(msgspec.to_builtins(value)))
     return encoded
+
+
+def _too_deep(what: str) -> ValidationError:
+    return ValidationError(f"{what} is nested more than {MAX_NESTING} levels deep")
+
+
+def _deeper_than_limit(value: object) -> bool:
+    # Iterative, so that the check itself cannot run out of stack.
+    pending: list[tuple[dict[str, Any] | list[Any], int]] = []
+    if isinstance(value, dict | list):
+        pending.append((value, 1))
+    while pending:
+        container, depth = pending.pop()
+        if depth > MAX_NESTING:
+            return True
+        children = container.values() if isinstance(container, dict) else container
+        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+def _without_negative_zero(value: Any) -> Any:
+    if isinstance(value, float):
+        return 0.0 if value == 0.0 else value
+    if isinstance(value, dict):
+        return {key: _without_negative_zero(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_negative_zero(item) for item in value]
+    return value
 
 
 def _refuse_non_finite(what: str, value: object, path: str) -> None:

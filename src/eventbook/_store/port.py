@@ -29,6 +29,7 @@ from eventbook._store.encoding import (
     encode_batch,
     encode_import,
     encode_object,
+    event_filter,
     expected_number,
     import_refused,
 )
@@ -151,7 +152,7 @@ class EventStore(abc.ABC):
         """Yield events of every stream in global order, strictly after `after`."""
         check_position(after)
         check_limit(limit)
-        wanted = EventFilter.of(types, categories)
+        wanted = event_filter(types, categories)
         self._check_open()
         remaining = limit
         while remaining is None or remaining > 0:
@@ -177,7 +178,7 @@ class EventStore(abc.ABC):
         check_position(after)
         check_limit(limit)
         self._check_open()
-        return await self._read_all_page(after, limit, EventFilter.of(types, categories))
+        return await self._read_all_page(after, limit, event_filter(types, categories))
 
     async def subscribe(
         self,
@@ -191,7 +192,7 @@ class EventStore(abc.ABC):
         Cancel the consuming task (or break out of the loop) to stop.
         """
         check_position(after)
-        wanted = EventFilter.of(types, categories)
+        wanted = event_filter(types, categories)
         filtered = wanted.types is not None or wanted.categories is not None
         self._check_open()
         signal = self.append_signal
@@ -303,6 +304,26 @@ class EventStore(abc.ABC):
         `subscribe` does exactly this; projection runners and live feeds do the same.
         """
 
+    def check_position(self, position: object) -> Position:
+        """`position`, if this store could ever return it; else `ValidationError`.
+
+        Positions of one backend have one shape (SQLite and memory stores count from 0
+        with `major == 0`; PostgreSQL's `major` is a transaction id), so a position of
+        another shape comes from another store and no wait for it could ever end.
+        """
+        if not isinstance(position, Position):
+            raise ValidationError(
+                f"a position must be a Position, not {type(position).__name__}"
+                " (use Position.parse() for a stored string)"
+            )
+        check_position(position)
+        if not self._position_fits(position):
+            raise ValidationError(
+                f"position {position} cannot come from this store"
+                f" ({type(self).__name__}): it has the shape of another backend's positions"
+            )
+        return position
+
     @abc.abstractmethod
     async def head(self) -> Position | None:
         """The position of the newest event readers may see; `None` for an empty store."""
@@ -320,6 +341,10 @@ class EventStore(abc.ABC):
         await self.close()
 
     # -- what a backend implements ---------------------------------------------------------
+
+    @abc.abstractmethod
+    def _position_fits(self, position: Position) -> bool:
+        """Whether `position` has the shape of this backend's positions."""
 
     @abc.abstractmethod
     async def _append(self, batch: EncodedBatch) -> AppendResult: ...

@@ -9,6 +9,8 @@
 A handler is a plain async function `(command, context) -> None` that loads what it
 needs, decides, and saves through a repository with the `context` it was given. The
 bus runs it again on a `ConcurrencyError` (fresh state, bounded jittered backoff).
+Commands of one bus on one stream take turns (`CommandContext.exclusive`, which
+`aggregate_handler` uses), so within a process they queue rather than conflict.
 
 De-duplication needs no table of its own: a command's events get ids derived from its
 id, so the store's atomic append recognises a command that already ran — even when the
@@ -48,6 +50,7 @@ from eventbook._write.context import (
 )
 from eventbook._write.decider import DeciderAggregate
 from eventbook._write.repository import Repository
+from eventbook._write.stream_turns import StreamTurns
 from eventbook._write.validation import check_command, plain_data, to_command
 
 log = logging.getLogger("eventbook.commands")
@@ -139,6 +142,8 @@ class CommandBus:
         self._by_name: dict[str, _Route[Any]] = {}
         self.observer: CommandObserver | None = None
         """Set by `eventbook.observability` to time and trace every dispatch."""
+        self.turns = StreamTurns()
+        """The streams this bus's commands hold now (see `CommandContext.exclusive`)."""
 
     def register(
         self, command: type[C], handler: CommandHandler[C], *, name: str | None = None
@@ -212,7 +217,9 @@ class CommandBus:
         digest = command_hash(route.name, payload)
         attempt = 1
         while True:
-            context = CommandContext(route.name, digest, metadata, attempt=attempt)
+            context = CommandContext(
+                route.name, digest, metadata, attempt=attempt, turns=self.turns
+            )
             try:
                 await route.handler(command, context)
             except ConcurrencyError:
@@ -323,6 +330,10 @@ def aggregate_handler(
 
     async def handle(command: Any, context: CommandContext) -> None:
         name = stream(command)
+        async with context.exclusive(name):  # this bus's commands on `name` take turns
+            await load_act_save(name, command, context)
+
+    async def load_act_save(name: str, command: Any, context: CommandContext) -> None:
         aggregate = await repository.load(name, verified=repository.cache is None)
         if repository.is_unverified(aggregate):
             try:

@@ -7,6 +7,7 @@ data is recognised), and the correlation, causation, actor and time of the comma
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from eventbook._store.encoding import check_name
 from eventbook._store.ids import uuid7
 from eventbook._store.types import AppendResult, Position, RecordedEvent
 from eventbook._write.messages import SCHEMA_VERSION
+from eventbook._write.stream_turns import StreamTurns
 from eventbook._write.validation import check_command
 
 # The metadata keys eventbook writes into every event a command produces.
@@ -143,8 +145,10 @@ class CommandContext:
         *,
         attempt: int = 1,
         now: datetime | None = None,
+        turns: StreamTurns | None = None,
     ) -> None:
         self.command_type = command_type
+        self._turns = turns
         self.command_hash = command_hash
         self.metadata = metadata
         self.attempt = attempt
@@ -160,6 +164,18 @@ class CommandContext:
         command_type = name or type(command).__name__
         _, payload = check_command(command_type, command)  # hashed as the bus hashes it
         return cls(command_type, command_hash(command_type, payload), metadata or CommandMetadata())
+
+    def exclusive(self, stream: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Hold `stream` against the other commands of this context's bus while loading,
+        deciding and saving (`async with context.exclusive(name): ...`).
+
+        Commands of one bus on one stream then take turns instead of conflicting, so the
+        bus's retries are spent only on conflicts with other processes. Outside a bus it
+        holds nothing. A handler must not dispatch a command on the stream it holds.
+        """
+        if self._turns is None:
+            return contextlib.nullcontext()
+        return self._turns.hold(stream)
 
     @property
     def command_id(self) -> str:

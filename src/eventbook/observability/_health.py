@@ -70,6 +70,9 @@ def projection_checks(statuses: Sequence[ProjectionStatus]) -> list[Check]:
         if item.state is ProjectionState.FAILED:
             error = (item.last_error or "").partition("\n")[0]
             checks.append(Check(name, False, f"halted at a parked event: {error}"[:300]))
+        elif item.state is ProjectionState.WAITING:
+            error = (item.last_error or "").partition("\n")[0]
+            checks.append(Check(name, False, error[:300]))
         elif item.stuck:
             checks.append(
                 Check(

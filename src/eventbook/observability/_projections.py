@@ -27,7 +27,9 @@ from eventbook.projections._status import ProjectionState, ProjectionStatus, sta
 MAX_LINKS = 32
 """Most commands a batch span links to (a batch of thousands would drown a trace view)."""
 
-_HOLDING = frozenset({RunnerState.LIVE, RunnerState.CATCHING_UP, RunnerState.FAILED})
+_HOLDING = frozenset(
+    {RunnerState.LIVE, RunnerState.CATCHING_UP, RunnerState.WAITING, RunnerState.FAILED}
+)
 
 
 class ProjectionObserver:

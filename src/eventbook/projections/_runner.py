@@ -5,7 +5,8 @@ writes), and committed with its checkpoint in one transaction. While a full batc
 commits, the next page is already being read (where the database says that pays). A
 failing event is isolated from its batch, retried with backoff and finally parked; a
 commit that finds the lease taken rolls back and the runner goes back to waiting for
-the lease.
+the lease. A sink that cannot be reached is not the event's fault: the runner waits for
+it with backoff (state WAITING), parking nothing and leaving the checkpoint where it is.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, Generic
 from eventbook._errors import LeaseLost, ProjectionHalted, UnknownProjection
 from eventbook._store.port import EventStore
 from eventbook._store.types import Position, RecordedEvent
+from eventbook.projections._outages import WAITING_PREFIX, outage_of
 from eventbook.projections._ports import CheckpointMove, ParkedEvent, ParkedStatus, Session
 from eventbook.projections._projection import BatchUpcaster, C, OnFailure, Projection
 from eventbook.projections._rows import new_owner
@@ -88,6 +90,9 @@ class ProjectionRunner(Generic[C]):
         self._batch_size = projection.batch_size or self.settings.batch_size
         self._halted = False
         self._renewed_at = 0.0
+        self._outages = 0  # consecutive waits for an unreachable sink
+        self.waiting_for: str | None = None
+        """What the runner waits for while its state is WAITING ("Redis", ...)."""
 
     def stop(self) -> None:
         self._stopping.set()
@@ -102,10 +107,12 @@ class ProjectionRunner(Generic[C]):
             except UnknownProjection:
                 log.warning("%s: no longer registered (dropped); runner ends", p.label)
                 break
-            except Exception:
+            except Exception as error:
                 failures += 1
-                log.exception("%s: could not try the lease", p.label)
-                await self._pause(_backoff(failures))
+                outage = self._note_outage(error)
+                if not outage:
+                    log.exception("%s: could not try the lease", p.label)
+                await self._pause(self._outage_delay() if outage else _backoff(failures))
                 continue
             if session is None:
                 row = await self._db.checkpoint(p.name, p.version)
@@ -129,10 +136,12 @@ class ProjectionRunner(Generic[C]):
             except ProjectionHalted:
                 self.state = RunnerState.FAILED
                 raise
-            except Exception:
+            except Exception as error:
                 failures += 1
-                log.exception("%s: runner failed; will take the lease again", p.label)
-                await self._pause(_backoff(failures))
+                outage = self._note_outage(error)
+                if not outage:
+                    log.exception("%s: runner failed; will take the lease again", p.label)
+                await self._pause(self._outage_delay() if outage else _backoff(failures))
             finally:
                 await _quietly(session.release(), "release the lease")
         self.state = RunnerState.STOPPED
@@ -249,6 +258,10 @@ class ProjectionRunner(Generic[C]):
                 ahead.cancel()
             if isinstance(error, LeaseLost):
                 raise
+            if outage_of(error) is not None:  # not the batch's fault: try it again later
+                await _quietly(session.rollback(), "roll back")
+                await self._wait_for_sink(session, error)
+                return None
             # A bad write (we cannot tell whose) or the database: find out which.
             await _quietly(session.rollback(), "roll back")
             await session.renew()  # raises LeaseLost if that is what happened
@@ -291,6 +304,9 @@ class ProjectionRunner(Generic[C]):
         await session.commit(writes, CheckpointMove(self.position, upto))
         self.position = upto
         self._renewed_at = time.monotonic()
+        if self._outages:
+            log.warning("%s: %s is back; going on", self.projection.label, self.waiting_for)
+            self._outages, self.waiting_for = 0, None
         self._db.progress.notify()
         if self._on_batch is not None and events:
             try:
@@ -321,6 +337,9 @@ class ProjectionRunner(Generic[C]):
         policy = self.projection.retry
         label = self.projection.label
         attempts = 1
+        if outage_of(error) is not None:
+            await self._wait_for_sink(session, error)
+            return
         while attempts < policy.max_attempts:
             log.warning(
                 "%s: %s %s failed (attempt %d of %d): %s",
@@ -344,6 +363,9 @@ class ProjectionRunner(Generic[C]):
             except Exception as failure:
                 error = failure
             await _quietly(session.rollback(), "roll back")
+            if outage_of(error) is not None:  # the sink went away meanwhile: no attempt lost
+                await self._wait_for_sink(session, error)
+                return
             attempts += 1
         stop = policy.on_failure is OnFailure.STOP
         parked = ParkedEvent(
@@ -396,6 +418,30 @@ class ProjectionRunner(Generic[C]):
         return False
 
     # -- waiting -------------------------------------------------------------------------------
+
+    def _note_outage(self, error: Exception) -> bool:
+        """If `error` says a sink cannot be reached, say so (without a traceback: it is
+        not a bug) and enter WAITING; the caller backs off and tries again."""
+        source = outage_of(error)
+        if source is None:
+            return False
+        self._outages += 1
+        self.state, self.waiting_for = RunnerState.WAITING, source
+        log.warning("%s: waiting for %s: %s", self.projection.label, source, error)
+        return True
+
+    async def _wait_for_sink(self, session: Session, error: Exception) -> None:
+        """Wait, holding the lease, before the batch is tried again from the checkpoint:
+        backoff from 0.1 s up to 5 s, for as long as the sink stays away."""
+        self._note_outage(error)
+        await _quietly(
+            session.record_error(f"{WAITING_PREFIX}{self.waiting_for}: {describe(error)}"),
+            "record the outage",
+        )
+        await self._pause_holding(session, self._outage_delay())
+
+    def _outage_delay(self) -> float:
+        return min(5.0, 0.1 * 2.0 ** min(self._outages - 1, 6))
 
     async def _pause_holding(self, session: Session, seconds: float) -> None:
         """Pause for `seconds` (a retry's backoff), renewing the lease meanwhile: a backoff

@@ -62,6 +62,8 @@ class RunnerState(enum.Enum):
     STANDBY = "standby"
     CATCHING_UP = "catching_up"
     LIVE = "live"
+    WAITING = "waiting"
+    """A sink (database, Redis) cannot be reached: retrying with backoff, holding the lease."""
     FAILED = "failed"
     RETIRED = "retired"
     STOPPED = "stopped"

@@ -10,6 +10,7 @@ from typing import Any
 
 from eventbook._store.port import EventStore
 from eventbook.projections._lag import count_between, oldest_pending_age
+from eventbook.projections._outages import WAITING_PREFIX
 from eventbook.projections._ports import CheckpointRow
 from eventbook.projections._projection import Projection
 
@@ -22,6 +23,9 @@ class ProjectionState(enum.Enum):
     LIVE = "live"
     STOPPED = "stopped"
     """No runner holds the lease (no daemon running it)."""
+    WAITING = "waiting"
+    """A sink (database, Redis) cannot be reached: the build retries with backoff until it
+    is back, parking nothing; `waiting_for` names it."""
     FAILED = "failed"
     """Halted at a parked event (policy STOP) until an operator retries or discards it."""
     RETIRED = "retired"
@@ -48,6 +52,8 @@ class ProjectionStatus:
     owner: str | None
     stuck: bool
     """Work is pending but the checkpoint has not moved for `STUCK_AFTER` seconds."""
+    waiting_for: str | None = None
+    """While the state is WAITING, what cannot be reached ("Redis", "PostgreSQL", ...)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "state": self.state.value}
@@ -68,7 +74,8 @@ async def projection_status(
         lag, exact = await count_between(store, projection, row.position, None)
         age = await oldest_pending_age(store, projection, row.position) if lag else 0.0
     now = time.time()
-    state = _state(row, halted, lag, now)
+    waiting_for = _waiting_for(row, now)
+    state = ProjectionState.WAITING if waiting_for is not None else _state(row, halted, lag, now)
     idle_for = now - (row.updated_at or now)
     return ProjectionStatus(
         name=row.name,
@@ -85,7 +92,18 @@ async def projection_status(
         owner=row.owner if row.lease_until > now else None,
         stuck=state is ProjectionState.FAILED
         or (state is not ProjectionState.RETIRED and lag > 0 and idle_for > stuck_after),
+        waiting_for=waiting_for,
     )
+
+
+def _waiting_for(row: CheckpointRow, now: float) -> str | None:
+    """The sink a running build waits for: it said so after its last commit."""
+    error, said_at = row.last_error or "", row.last_error_at or 0.0
+    if not error.startswith(WAITING_PREFIX) or said_at <= (row.updated_at or 0.0):
+        return None
+    if row.mode == "inline" or row.retired or row.owner is None or row.lease_until <= now:
+        return None
+    return error.removeprefix(WAITING_PREFIX).partition(":")[0]
 
 
 async def status(

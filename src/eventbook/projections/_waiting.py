@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from eventbook._errors import ProjectionTimeout, UnknownProjection
+from eventbook._errors import ProjectionTimeout, UnknownProjection, ValidationError
 from eventbook._store.port import EventStore
 from eventbook._store.types import AppendResult, Position
 from eventbook.projections._lag import count_between
@@ -28,8 +28,16 @@ async def wait_for(
     `ProjectionTimeout` after `timeout` seconds, saying how far behind the projection
     is (counted in events when `store` is given). Runners in this process wake the
     waiter directly; other processes' progress is seen by polling.
+
+    A position no store of this kind could return (`97:2` for SQLite, whose positions
+    have no first part) raises `ValidationError` at once rather than waiting out the
+    timeout: checked against `store` when given, else against the build's checkpoint.
     """
     wanted = position.position if isinstance(position, AppendResult) else position
+    if store is not None:
+        store.check_position(wanted)
+    elif not isinstance(wanted, Position):
+        raise ValidationError(f"a position must be a Position, not {type(wanted).__name__}")
     database = projection.sink.database
     deadline = time.monotonic() + timeout
     poll = _FIRST_POLL
@@ -38,6 +46,11 @@ async def wait_for(
         row = await database.checkpoint(projection.name, projection.version)
         if row is None:
             raise UnknownProjection(projection.label)
+        if row.position is not None and not _same_shape(row.position, wanted):
+            raise ValidationError(
+                f"position {wanted} cannot come from the store {projection.label} reads:"
+                f" it has reached {row.position}, a position of another shape"
+            )
         if row.mode == "inline" or (row.position is not None and row.position >= wanted):
             return
         remaining = deadline - time.monotonic()
@@ -45,6 +58,11 @@ async def wait_for(
             raise await timed_out(projection, wanted, timeout, store)
         await database.progress.wait(ticket, min(poll, remaining))
         poll = min(_MAX_POLL, poll * 2)
+
+
+def _same_shape(reached: Position, wanted: Position) -> bool:
+    # Single-sequence stores have no first part; PostgreSQL's is a transaction id.
+    return (reached.major == 0) == (wanted.major == 0)
 
 
 async def timed_out(

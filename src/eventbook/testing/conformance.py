@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import multiprocessing
 import random
 from collections.abc import AsyncIterator
@@ -36,11 +37,28 @@ from eventbook._errors import (
     StreamNotFound,
     ValidationError,
 )
-from eventbook._store.encoding import MAX_EVENT_BYTES
+from eventbook._store.encoding import MAX_EVENT_BYTES, MAX_NESTING
 from eventbook._store.port import EventStore
-from eventbook._store.types import ANY, NO_STREAM, STREAM_EXISTS, NewEvent, Position, RecordedEvent
+from eventbook._store.types import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    NewEvent,
+    Position,
+    RecordedEvent,
+    category_of,
+)
 from eventbook.testing.append_signal import AppendSignalConformance, Opener
 from eventbook.testing.importing import ImportConformance
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    """A JSON object `levels` deep (the object itself is level 1), a list at the bottom."""
+    inner: Any = [1]
+    for _ in range(levels - 1):
+        inner = {"in": inner}
+    assert isinstance(inner, dict)
+    return inner
 
 
 def event(kind: str = "Happened", **data: Any) -> NewEvent:
@@ -318,6 +336,31 @@ class EventStoreConformance(AppendSignalConformance, ImportConformance):
         assert recorded.category == "Straße"
 
     @pytest.mark.asyncio
+    async def test_negative_zero_reads_back_as_zero_everywhere(self, store: EventStore) -> None:
+        # PostgreSQL's JSONB has one zero; every backend stores -0.0 as 0.0 alike.
+        data = {"z": -0.0, "in": [{"z": -0.0}, -1.5, "-0.0"], "-0.0": 0.0}
+        await store.append("zero-1", [NewEvent("Zero", data, {"z": -0.0})])
+        await store.save_snapshot("zero-1", 1, {"z": -0.0}, schema="S:1")
+        (recorded,) = await collect(store.read_stream("zero-1"))
+        assert recorded.data == {"z": 0.0, "in": [{"z": 0.0}, -1.5, "-0.0"], "-0.0": 0.0}
+        zeros = [recorded.data["z"], recorded.data["in"][0]["z"], recorded.metadata["z"]]
+        snapshot = await store.load_snapshot("zero-1", schema="S:1")
+        assert snapshot is not None
+        zeros.append(snapshot.state["z"])
+        assert [math.copysign(1.0, zero) for zero in zeros] == [1.0] * 4
+
+    @pytest.mark.asyncio
+    async def test_check_position_refuses_another_shape(self, store: EventStore) -> None:
+        result = await store.append("shape-1", [event()])
+        own = result.position
+        assert store.check_position(own) == own
+        other = Position(0, own.minor) if own.major else Position(97, own.minor)
+        with pytest.raises(ValidationError, match="cannot come from"):
+            store.check_position(other)
+        with pytest.raises(ValidationError, match="must be a Position"):
+            store.check_position(str(own))
+
+    @pytest.mark.asyncio
     async def test_read_event_by_id(self, store: EventStore) -> None:
         new = event(n=5)
         await store.append("v-1", [event(), new])
@@ -531,6 +574,24 @@ class EventStoreConformance(AppendSignalConformance, ImportConformance):
         assert await store.head() is None
 
     @pytest.mark.asyncio
+    @pytest.mark.parametrize("levels", [MAX_NESTING + 1, 5_000, 100_000])
+    async def test_data_nested_too_deeply_is_refused(self, store: EventStore, levels: int) -> None:
+        with pytest.raises(ValidationError, match="nested"):
+            await store.append("deep-1", [NewEvent("Deep", _nested(levels))])
+        with pytest.raises(ValidationError, match="nested"):
+            await store.append("deep-1", [NewEvent("Deep", {}, _nested(levels))])
+        with pytest.raises(ValidationError, match="nested"):
+            await store.save_snapshot("deep-1", 1, _nested(levels), schema="S:1")
+        assert await store.head() is None
+
+    @pytest.mark.asyncio
+    async def test_data_nested_up_to_the_limit_is_stored(self, store: EventStore) -> None:
+        deepest = _nested(MAX_NESTING)
+        await store.append("deep-1", [NewEvent("Deep", deepest)])
+        (recorded,) = await collect(store.read_stream("deep-1"))
+        assert recorded.data == deepest
+
+    @pytest.mark.asyncio
     async def test_bad_read_arguments_are_refused(self, store: EventStore) -> None:
         with pytest.raises(ValidationError):
             await collect(store.read_stream(""))
@@ -557,6 +618,39 @@ class EventStoreConformance(AppendSignalConformance, ImportConformance):
             await collect(store.read_all(after=Position(0, too_big)))
         with pytest.raises(ValidationError):
             await store.load_snapshot("s-1", schema="S:1", max_version=too_big)
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("stream", ["-x", "-", "--", "-order-1", " -x", "\u3000-x"])
+    async def test_streams_without_a_category_are_refused(
+        self, store: EventStore, stream: str
+    ) -> None:
+        # A category filter could never select such a stream.
+        with pytest.raises(ValidationError, match="category"):
+            await store.append(stream, [event()])
+        with pytest.raises(ValidationError, match="category"):
+            await collect(store.read_stream(stream))
+        assert await store.head() is None
+
+    @pytest.mark.asyncio
+    async def test_every_stream_has_a_category_a_filter_selects(self, store: EventStore) -> None:
+        for stream in ("x-", "y--1", "z", "a b-1"):
+            await store.append(stream, [event()])
+            (found,) = await collect(store.read_all(categories=[category_of(stream)]))
+            assert found.stream == stream
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("name", ["\ud800", "a\udfffb", "bad\x00", "tab\x1f", " "])
+    async def test_filters_naming_what_no_name_can_be_are_refused(
+        self, store: EventStore, name: str
+    ) -> None:
+        await store.append("order-1", [event()])
+        for types, categories in (([name], None), (None, [name]), (["Happened", name], None)):
+            with pytest.raises(ValidationError):
+                await collect(store.read_all(types=types, categories=categories))
+            with pytest.raises(ValidationError):
+                await store.read_all_page(types=types, categories=categories)
+            with pytest.raises(ValidationError):
+                await take(store.subscribe(types=types, categories=categories), 1)
 
     @pytest.mark.asyncio
     async def test_an_expectation_beyond_32_bits_is_checked_like_any(

@@ -1,7 +1,9 @@
 """Connections and their pool, and the translation of driver failures into eventbook errors.
 
-Callers never see an asyncpg exception: a lost or unreachable server becomes
-`UnavailableError`, a value PostgreSQL cannot store becomes `ValidationError`.
+Callers never see an asyncpg exception: a lost or unreachable server, or a connection the
+driver can no longer use, becomes `UnavailableError`; a value PostgreSQL cannot store
+becomes `ValidationError`. The store's contract errors (a conflict, a race) are picked out
+by the callers before this translation.
 """
 
 from __future__ import annotations
@@ -29,8 +31,16 @@ _LOST = (
     asyncpg.PostgresConnectionError,  # class 08: the connection failed or is gone
     asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, cancel, starting up
     asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
+    asyncpg.exceptions.PostgresSystemError,  # class 58: I/O error on the server
+    asyncpg.exceptions.InternalServerError,  # class XX: the server's own failure
     OSError,  # refused, reset, unreachable
     TimeoutError,  # connect or command timeout
+    # The driver's own failures: a connection closed under it, or one whose protocol is in
+    # the wrong state (a server shutting down sends an error to an idle connection, which
+    # then refuses the next query with "cannot switch to state ... another operation is
+    # in progress"). The connection is discarded either way.
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
 )
 
 
@@ -138,13 +148,10 @@ def translated(what: str) -> Iterator[None]:
     """Re-raise driver failures inside the block as eventbook errors."""
     try:
         yield
-    except asyncpg.exceptions.DataError as exc:
+    except (asyncpg.exceptions.DataError, asyncpg.exceptions._base.DataError) as exc:
+        # A value the server (class 22) or the driver's encoder refused.
         raise ValidationError(f"PostgreSQL cannot store this value: {exc}") from None
     except _LOST as exc:
-        raise _unavailable(what, exc) from exc
-    except asyncpg.InterfaceError as exc:
-        if "closed" not in str(exc):
-            raise
         raise _unavailable(what, exc) from exc
 
 
@@ -157,6 +164,11 @@ def _unavailable(what: str, exc: BaseException) -> UnavailableError:
         f"could not {what}: {reason}. The operation may or may not have taken effect;"
         " an append retried with the same event ids is safe"
     )
+
+
+def is_lost(exc: BaseException) -> bool:
+    """A driver failure that says the server or the connection is gone, not the query."""
+    return isinstance(exc, _LOST)
 
 
 def is_race(exc: BaseException) -> bool:

@@ -87,26 +87,39 @@ class Signals:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        # This task must outlive every failure, whatever its kind: while it is down, other
+        # processes' appends wake no subscriber here. So it catches everything but its own
+        # cancellation, logs what it did not expect, and connects again with backoff.
         delay = _RECONNECT_FIRST
         while not self._closed:
             try:
                 connection = await connect_one(
                     self._dsn, self._options, "signals", {"synchronous_commit": "off"}
                 )
-            except UnavailableError:
+            except Exception as exc:
+                if not isinstance(exc, UnavailableError):
+                    log.exception("the wake-up connection could not be opened; retrying")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RECONNECT_MOST)
                 continue
-            delay = _RECONNECT_FIRST
+            served_since = asyncio.get_running_loop().time()
             try:
                 await self._serve(connection)
             except UnavailableError:
                 pass  # logged where it was raised; connect again
+            except Exception:
+                log.exception("the wake-up connection failed; reconnecting")
             finally:
                 self.listening_now = False
                 if not connection.is_closed():
                     with contextlib.suppress(Exception):
                         await connection.close(timeout=1)
+            # A connection that fails at once (a server still starting up) backs off too.
+            if asyncio.get_running_loop().time() - served_since < _RECONNECT_MOST:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RECONNECT_MOST)
+            else:
+                delay = _RECONNECT_FIRST
 
     async def _serve(self, connection: Direct) -> None:
         own_pid = connection.get_server_pid()

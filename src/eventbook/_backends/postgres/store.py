@@ -283,6 +283,9 @@ class PostgresEventStore(EventStore):
             version: int = await connection.fetchval(self._sql.stream_version, stream)
         return version
 
+    def _position_fits(self, position: Position) -> bool:
+        return position.major > 0  # a transaction id, never 0 (so not even `0`)
+
     async def head(self) -> Position | None:
         self._check_open()
         async with self._connections.connection("read the head position") as connection:

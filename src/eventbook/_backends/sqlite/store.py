@@ -245,6 +245,9 @@ class SQLiteEventStore(EventStore):
     async def _stream_version(self, stream: str) -> int:
         return await self._readers.call(lambda c: reads.stream_version(c, stream))
 
+    def _position_fits(self, position: Position) -> bool:
+        return position.major == 0  # one sequence: the rowid
+
     async def head(self) -> Position | None:
         self._check_open()
         position = await self._readers.call(reads.head)
