@@ -17,8 +17,8 @@ from eventbook._errors import ConcurrencyError
 from eventbook._store.port import EventStore
 from eventbook._store.types import AppendResult, EncodedBatch, category_of
 from eventbook.observability._metrics import EventbookMetrics
-from eventbook.observability._scope import command_scope, load_scope
-from eventbook.observability._tracing import tracer
+from eventbook.observability._scope import command_scope, load_scope, spans_wanted
+from eventbook.observability._tracing import NO_SPAN, tracer
 
 _MARK = "_eventbook_observed"
 _BACKENDS = {
@@ -63,17 +63,21 @@ class _Observed:
 
     async def append(self, batch: EncodedBatch) -> AppendResult:
         backend, metrics = self.backend, self.metrics
-        with self.spans.start_as_current_span(
-            "eventbook.append",
-            kind=SpanKind.CLIENT,
-            attributes={
-                "db.system": backend,
-                "eventbook.stream": batch.stream,
-                "eventbook.stream.category": category_of(batch.stream),
-                "eventbook.events": len(batch.events),
-            },
-            record_exception=False,
-            set_status_on_exception=False,
+        with (
+            self.spans.start_as_current_span(
+                "eventbook.append",
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "db.system": backend,
+                    "eventbook.stream": batch.stream,
+                    "eventbook.stream.category": category_of(batch.stream),
+                    "eventbook.events": len(batch.events),
+                },
+                record_exception=False,
+                set_status_on_exception=False,
+            )
+            if spans_wanted()
+            else NO_SPAN
         ) as span:
             started = time.perf_counter()
             try:
