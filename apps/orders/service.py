@@ -17,6 +17,7 @@ from apps.orders.domain.events import order_events
 from apps.orders.domain.order import Order, utc_now
 from apps.orders.feed import Feed, InProcessFeed, RedisFeed
 from apps.orders.handlers import register_handlers
+from apps.orders.monitoring import StoreSizes
 from apps.orders.projections import FEED_PREFIX, open_database, order_projections
 from apps.orders.queries import Queries
 from apps.orders.settings import Settings
@@ -67,6 +68,7 @@ class OrdersService:
         search = self.by_name["order_search"].sink
         assert isinstance(search, SearchSink)
         self.queries = Queries(self.database, search)
+        self.store_sizes = StoreSizes(self.store)
         self.api_keys = ApiKeys(self.store)
         await self.api_keys.start()
         await self._register_keys()

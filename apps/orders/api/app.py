@@ -11,7 +11,16 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from apps.orders.api import commands, health, history, operations, problems, queries, schemas
+from apps.orders.api import (
+    commands,
+    health,
+    history,
+    monitoring,
+    operations,
+    problems,
+    queries,
+    schemas,
+)
 from apps.orders.api.telemetry import RequestTelemetry
 from apps.orders.service import OrdersService
 from apps.orders.settings import Settings
@@ -46,7 +55,7 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
-    for module in (commands, queries, history, operations, health):
+    for module in (commands, queries, history, operations, monitoring, health):
         app.include_router(module.router)
     app.add_middleware(RequestTelemetry, registry=running.observability.registry)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -232,25 +232,28 @@ async def discard(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def feed(request: Request) -> StreamingResponse:
-    items = service_of(request).feed.follow()
+    service = service_of(request)
+    items = service.feed.follow()
 
     async def events() -> AsyncIterator[str]:
-        yield "retry: 2000\n\n"
         pending: asyncio.Task[Any] | None = None
-        try:
-            while True:
-                pending = pending or asyncio.ensure_future(anext(items))
-                done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT)
-                if not done:
-                    yield ": keep-alive\n\n"
-                    continue
-                item, pending = pending.result(), None
-                yield f"event: event\ndata: {msgspec.json.encode(item).decode()}\n\n"
-        finally:
-            if pending is not None:
-                pending.cancel()
-            with contextlib.suppress(Exception):
-                await items.aclose()  # type: ignore[attr-defined]
+        # Counted in eventbook_subscriptions_connected{kind="sse_feed"} while it stays.
+        with service.observability.subscribed("sse_feed"):
+            yield "retry: 2000\n\n"
+            try:
+                while True:
+                    pending = pending or asyncio.ensure_future(anext(items))
+                    done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT)
+                    if not done:
+                        yield ": keep-alive\n\n"
+                        continue
+                    item, pending = pending.result(), None
+                    yield f"event: event\ndata: {msgspec.json.encode(item).decode()}\n\n"
+            finally:
+                if pending is not None:
+                    pending.cancel()
+                with contextlib.suppress(Exception):
+                    await items.aclose()  # type: ignore[attr-defined]
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}

@@ -65,6 +65,12 @@ class EventbookMetrics:
             "Snapshot look-ups by result: hit (a snapshot was found) or miss.",
             ["backend", "result"], registry=r,
         )  # fmt: skip
+        self.subscriptions = Gauge(
+            "eventbook_subscriptions_connected",
+            "Live subscriptions open now, by kind: store (store.subscribe iterators) or one"
+            " the application counts (Observability.subscribed).",
+            ["kind"], registry=r,
+        )  # fmt: skip
         # -- the write side -------------------------------------------------------------------
         self.command_seconds = Histogram(
             "eventbook_command_duration_seconds",
