@@ -1,4 +1,5 @@
-"""For the Operations page: the store's sizes (reader key), beside /metrics and /health."""
+"""For the Operations page (reader key): the store's sizes, and the last minutes of the
+service's own metrics with its readiness checks."""
 
 from __future__ import annotations
 
@@ -46,3 +47,50 @@ async def store_sizes(
 ) -> dict[str, Any]:
     role_of(request, api_key)  # any issued key
     return await service_of(request).store_sizes.read(top)
+
+
+LATENCY = schemas.obj(
+    {"per_second": schemas.NUMBER},
+    optional={"p50": {"type": ["number", "null"]}, "p99": {"type": ["number", "null"]}},
+)
+HISTORY = schemas.obj(
+    {
+        "every": schemas.NUMBER,
+        "points": {
+            "type": "array",
+            "items": schemas.obj(
+                {
+                    "at": schemas.NUMBER,
+                    "command": LATENCY,
+                    "append": LATENCY,
+                    "lag": {
+                        "type": "object",
+                        "additionalProperties": schemas.obj(
+                            {"events": schemas.NUMBER, "seconds": schemas.NUMBER}
+                        ),
+                    },
+                    "held_back": {"type": ["number", "null"]},
+                }
+            ),
+        },
+        "readiness": {"type": "object"},
+    }
+)
+
+
+@router.get(
+    "/history",
+    summary="The last minutes of the service's metrics, and its readiness checks now",
+    response_model=None,
+    responses={
+        200: {"description": "OK", "content": {"application/json": {"schema": HISTORY}}},
+        **problems.responses(401),
+    },
+)
+async def history(
+    request: Request, api_key: str | None = Security(api_key_header)
+) -> dict[str, Any]:
+    role_of(request, api_key)  # any issued key
+    service = service_of(request)
+    found = await service.readiness()
+    return {**service.metrics_history.series(), "readiness": found.as_dict()}
