@@ -17,6 +17,7 @@ from apps.orders.domain.events import order_events
 from apps.orders.domain.order import Order, utc_now
 from apps.orders.feed import Feed, InProcessFeed, RedisFeed
 from apps.orders.handlers import register_handlers
+from apps.orders.monitoring import MetricsHistory, StoreSizes
 from apps.orders.projections import FEED_PREFIX, open_database, order_projections
 from apps.orders.queries import Queries
 from apps.orders.settings import Settings
@@ -68,6 +69,8 @@ class OrdersService:
         search = self.by_name["order_search"].sink
         assert isinstance(search, SearchSink)
         self.queries = Queries(self.database, search)
+        self.store_sizes = StoreSizes(self.store)
+        self.metrics_history = MetricsHistory(observed.registry, self.collect_metrics)
         self.api_keys = ApiKeys(self.store)
         await self.api_keys.start()
         await self._register_keys()
@@ -85,11 +88,13 @@ class OrdersService:
         else:
             for projection in self.projections:
                 await setup_projection(projection)
+        self.metrics_history.start()
         if self.settings.seed_orders > 0 and await self._store_is_new():
             log.info("seeding %d orders through the command path", self.settings.seed_orders)
             await seed.seed(self.store, self.orders, self.settings.seed_orders)
 
     async def stop(self) -> None:
+        await self.metrics_history.stop()
         if self._daemon is not None:
             await self._daemon.__aexit__(None, None, None)
         with contextlib.suppress(Exception):

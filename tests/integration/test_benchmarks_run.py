@@ -1,7 +1,7 @@
-"""Every store, write-side, projection and copy benchmark runs end to end, at a tenth of its
-size, and reports each of its targets. The figures are not judged here: timings belong to
-`benchmarks/`, not to tests. (The HTTP load benchmark has a fixed 10-second load; it is
-left to manual runs.)"""
+"""Every store, write-side, projection, copy and observability benchmark runs end to end, at
+a tenth of its size, and reports each of its targets. The figures are not judged here:
+timings belong to `benchmarks/`, not to tests. (The HTTP load benchmark has a fixed
+10-second load; it is left to manual runs.)"""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-@pytest.mark.parametrize("benchmark", ["store", "write_side", "projections"])
+@pytest.mark.parametrize("benchmark", ["store", "write_side", "projections", "observability"])
 def test_a_benchmark_runs_and_reports_its_targets(
     benchmark: str, backend: str, postgres: PostgresForTests
 ) -> None:

@@ -93,8 +93,8 @@ def test_embedded_metrics_move_when_a_command_runs(embedded_service: RunningServ
     assert sample(after, "orders_http_request_duration_seconds_count", **request) >= 1
     assert sample(after, "eventbook_projection_lag_events", projection="orders",
                   version="1") == 0  # fmt: skip
-    # Route templates may name a parameter ("{customer}"); values never appear.
-    for private in ('"Ann"', "Nyhavn", "Copenhagen", WRITER_KEY):
+    # No customer data, label or key ("{customer}" in a route template is not data).
+    for private in ('customer="', '"Ann"', "Nyhavn", "Copenhagen", WRITER_KEY):
         assert private not in after
 
 
@@ -231,3 +231,37 @@ def test_readiness_and_one_trace_across_the_api_and_a_daemon_process(
     assert '"status": 202' in access[0]
     for private in ("Ann", WRITER_KEY):
         assert private not in "\n".join(lines)
+
+
+def test_feed_clients_are_counted_and_the_store_sizes_are_served(
+    embedded_service: RunningService,
+) -> None:
+    with embedded_service.client() as client:
+        kind = {"kind": "sse_feed"}
+        before = sample(client.get("/metrics").text, "eventbook_subscriptions_connected", **kind)
+        with client.stream("GET", "/api/feed", headers=embedded_service.reader) as feed:
+            assert feed.status_code == 200
+            lines = feed.iter_lines()  # kept: a dropped iterator closes the stream
+            assert next(lines) == "retry: 2000"
+            text = client.get("/metrics").text
+            counted = sample(text, "eventbook_subscriptions_connected", **kind)
+            assert counted == before + 1
+            # the in-process feed follows the store with one store.subscribe
+            assert sample(text, "eventbook_subscriptions_connected", kind="store") >= 1
+
+        def closed() -> bool:
+            text = client.get("/metrics").text
+            return sample(text, "eventbook_subscriptions_connected", **kind) == before
+
+        eventually(closed)
+        refused = client.get("/api/operations/store-sizes")
+        assert refused.status_code == 401, refused.text
+        sizes = client.get("/api/operations/store-sizes?top=3", headers=embedded_service.reader)
+        assert sizes.status_code == 200, sizes.text
+        body = sizes.json()
+        assert body["supported"] is True
+        assert body["events"] > 0
+        assert body["streams"] > 0
+        largest = body["largest_streams"]
+        assert 1 <= len(largest) <= 3
+        assert [s["bytes"] for s in largest] == sorted((s["bytes"] for s in largest), reverse=True)

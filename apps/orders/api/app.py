@@ -17,6 +17,7 @@ from apps.orders.api import (
     health,
     history,
     keys,
+    monitoring,
     operations,
     problems,
     queries,
@@ -61,7 +62,7 @@ def create_app(
         redoc_url=None,
     )
     problems.install(app)
-    for module in (commands, queries, history, operations, keys, health):
+    for module in (commands, queries, history, operations, monitoring, keys, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTelemetry, registry=running.observability.registry)

@@ -331,27 +331,28 @@ async def feed(
     items = service.feed.follow(after)
 
     async def events() -> AsyncIterator[str]:
-        yield "retry: 2000\n\n"
         pending: asyncio.Task[Any] | None = None
-        quiet = 0.0
-        try:
-            while caller.still_allowed(service):
-                pending = pending or asyncio.ensure_future(anext(items))
-                done, _ = await asyncio.wait({pending}, timeout=KEY_CHECK)
-                if not done:
-                    quiet += KEY_CHECK
-                    if quiet >= HEARTBEAT:
-                        quiet = 0.0
-                        yield ": keep-alive\n\n"
-                    continue
-                item, pending, quiet = pending.result(), None, 0.0
-                data = msgspec.json.encode(item).decode()
-                yield f"event: event\nid: {item['position']}\ndata: {data}\n\n"
-        finally:
-            if pending is not None:
-                pending.cancel()
-            with contextlib.suppress(Exception):
-                await items.aclose()  # type: ignore[attr-defined]
+        # Counted in eventbook_subscriptions_connected{kind="sse_feed"} while it stays.
+        with service.observability.subscribed("sse_feed"):
+            quiet = 0.0
+            try:
+                while caller.still_allowed(service):
+                    pending = pending or asyncio.ensure_future(anext(items))
+                    done, _ = await asyncio.wait({pending}, timeout=KEY_CHECK)
+                    if not done:
+                        quiet += KEY_CHECK
+                        if quiet >= HEARTBEAT:
+                            quiet = 0.0
+                            yield ": keep-alive\n\n"
+                        continue
+                    item, pending, quiet = pending.result(), None, 0.0
+                    data = msgspec.json.encode(item).decode()
+                    yield f"event: event\nid: {item['position']}\ndata: {data}\n\n"
+            finally:
+                if pending is not None:
+                    pending.cancel()
+                with contextlib.suppress(Exception):
+                    await items.aclose()  # type: ignore[attr-defined]
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}

@@ -181,8 +181,15 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
+    # Run outside the telemetry middleware: the request's ids come from its state.
+    ids = {key: getattr(request.state, key, None) for key in ("correlation_id", "trace_id")}
+    log.error("unexpected error in %s %s", request.method, _route(request), exc_info=exc, extra=ids)
     return problem(500, "internal-error", "Internal error", "the error was logged")
+
+
+def _route(request: Request) -> str:
+    """The route template, never the path (ids in it)."""
+    return getattr(request.scope.get("route"), "path", None) or "unmatched"
 
 
 def install(app: FastAPI) -> None:

@@ -3,7 +3,7 @@ latency sample and one log line. Never bodies, API keys or query strings.
 
 The correlation id comes from `X-Correlation-Id` (when it looks like an id) or is new;
 it is returned in the same header, given to commands (and so to their events), and added
-to every log line written while the request runs, errors included.
+to every log line written while the request runs, errors included, with the trace id.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import CollectorRegistry, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -69,6 +69,9 @@ class RequestTelemetry:
             kind=SpanKind.SERVER,
             attributes={"http.request.method": method, "orders.correlation_id": chosen},
         ) as span:
+            # For a handler of unexpected errors, which Starlette runs outside this
+            # middleware, after these context variables are reset.
+            scope["state"]["trace_id"] = trace_id_of(span.get_span_context())
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
@@ -107,11 +110,20 @@ def _route(scope: Scope) -> str:
     return "unmatched"
 
 
+def trace_id_of(context: SpanContext) -> str | None:
+    """The W3C trace id (32 hex digits) of a valid span context, else None."""
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
 class CorrelationFilter(logging.Filter):
-    """Adds `correlation_id` (or None) to every record."""
+    """Adds `correlation_id` and `trace_id` (or None) to every record, unless the line
+    brought its own (`extra=`), so that an error line leads to the trace and the events."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.correlation_id = correlation_id.get()
+        if getattr(record, "correlation_id", None) is None:
+            record.correlation_id = correlation_id.get()
+        if getattr(record, "trace_id", None) is None:
+            record.trace_id = trace_id_of(trace.get_current_span().get_span_context())
         return True
 
 
@@ -125,6 +137,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "correlation_id": getattr(record, "correlation_id", None),
+            "trace_id": getattr(record, "trace_id", None),
         }
         if (http := getattr(record, "http", None)) is not None:
             line["http"] = http
@@ -134,14 +147,16 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(log_format: str, level: int = logging.INFO) -> None:
-    """Root logging as text (`time logger message [correlation id]`) or JSON lines."""
+    """Root logging as text (`time logger message [correlation id trace=id]`) or JSON."""
     handler = logging.StreamHandler()
     handler.addFilter(CorrelationFilter())
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(name)s %(message)s [%(correlation_id)s]")
+            logging.Formatter(
+                "%(asctime)s %(name)s %(message)s [%(correlation_id)s trace=%(trace_id)s]"
+            )
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -1,13 +1,17 @@
 """The Prometheus instruments of eventbook, created in a registry the caller owns.
 
 Nothing is registered at import: `EventbookMetrics(registry)` creates every instrument
-in that registry. Labels are bounded: backends, event and command types, aggregate and
-projection names, outcomes; never stream ids, event ids or customer data.
+in that registry. Counters and histograms are eventbook's own (`_instruments`: cheap on
+the command path), gauges `prometheus_client`'s. Labels are bounded: backends, event and
+command types, aggregate and projection names, outcomes; never stream ids, event ids or
+customer data.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge
+
+from eventbook.observability._instruments import Counter, Histogram
 
 # Seconds: from a fast in-memory append (tens of µs) to a slow network round trip.
 LATENCY_BUCKETS = (
@@ -60,6 +64,12 @@ class EventbookMetrics:
             "eventbook_snapshot_loads_total",
             "Snapshot look-ups by result: hit (a snapshot was found) or miss.",
             ["backend", "result"], registry=r,
+        )  # fmt: skip
+        self.subscriptions = Gauge(
+            "eventbook_subscriptions_connected",
+            "Live subscriptions open now, by kind: store (store.subscribe iterators) or one"
+            " the application counts (Observability.subscribed).",
+            ["kind"], registry=r,
         )  # fmt: skip
         # -- the write side -------------------------------------------------------------------
         self.command_seconds = Histogram(

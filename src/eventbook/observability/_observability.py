@@ -4,10 +4,12 @@ projections, and answers scrapes and readiness probes."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 
 from eventbook._errors import ValidationError
 from eventbook._store.port import EventStore
@@ -26,6 +28,18 @@ log = logging.getLogger("eventbook.observability")
 
 S = TypeVar("S", bound=EventStore)
 R = TypeVar("R", bound=Repository[Any])
+
+
+_KIND = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+@contextmanager
+def _counting(gauge: Gauge) -> Iterator[None]:
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()
 
 
 class Observability:
@@ -60,6 +74,16 @@ class Observability:
         """Time and trace the store's appends and reads (in place; returns it)."""
         observe_store(store, self.metrics)
         return store
+
+    def subscribed(self, kind: str) -> AbstractContextManager[None]:
+        """Count a live subscription of the application's own (an SSE client, a socket)
+        in `eventbook_subscriptions_connected{kind=...}` while the block runs. `kind` is
+        a label: a fixed name per kind of subscriber, never a client's id."""
+        if not _KIND.fullmatch(kind):
+            raise ValidationError(f"a subscription kind is a short name ([a-z0-9_]), not {kind!r}")
+        if self.metrics is None:
+            return nullcontext()
+        return _counting(self.metrics.subscriptions.labels(kind))
 
     def bus(self, bus: CommandBus) -> CommandBus:
         """Time and trace every command the bus dispatches (returns it)."""

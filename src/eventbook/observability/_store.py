@@ -8,24 +8,39 @@ projections): `observe_store` wraps the primitives the port calls (`_append`,
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import Gauge
 
 from eventbook._errors import ConcurrencyError
 from eventbook._store.port import EventStore
-from eventbook._store.types import AppendResult, EncodedBatch, category_of
+from eventbook._store.types import AppendResult, EncodedBatch, RecordedEvent, category_of
 from eventbook.observability._metrics import EventbookMetrics
-from eventbook.observability._scope import command_scope, load_scope
-from eventbook.observability._tracing import tracer
+from eventbook.observability._scope import command_scope, load_scope, spans_wanted
+from eventbook.observability._tracing import NO_SPAN, tracer
 
+T = TypeVar("T")
 _MARK = "_eventbook_observed"
 _BACKENDS = {
     "MemoryEventStore": "memory",
     "SQLiteEventStore": "sqlite",
     "PostgresEventStore": "postgresql",
 }
+
+
+async def connected(events: AsyncIterator[T], gauge: Gauge) -> AsyncIterator[T]:
+    """`events`, counted in `gauge` from the first read until closed or abandoned."""
+    gauge.inc()
+    try:
+        async for event in events:
+            yield event
+    finally:
+        gauge.dec()
+        close = getattr(events, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def backend_name(store: EventStore) -> str:
@@ -45,6 +60,8 @@ def observe_store(store: EventStore, metrics: EventbookMetrics | None) -> EventS
     replaced["_read_stream_page"] = observed.read_stream
     replaced["_read_all_page"] = observed.read_all
     replaced["_load_snapshot"] = observed.load_snapshot
+    if metrics is not None:
+        replaced["subscribe"] = observed.subscribe
     replaced[_MARK] = True
     return store
 
@@ -60,20 +77,25 @@ class _Observed:
         self._read_stream: Callable[..., Awaitable[Any]] = store._read_stream_page
         self._read_all: Callable[..., Awaitable[Any]] = store._read_all_page
         self._load_snapshot: Callable[..., Awaitable[Any]] = store._load_snapshot
+        self._subscribe: Callable[..., AsyncIterator[RecordedEvent]] = store.subscribe
 
     async def append(self, batch: EncodedBatch) -> AppendResult:
         backend, metrics = self.backend, self.metrics
-        with self.spans.start_as_current_span(
-            "eventbook.append",
-            kind=SpanKind.CLIENT,
-            attributes={
-                "db.system": backend,
-                "eventbook.stream": batch.stream,
-                "eventbook.stream.category": category_of(batch.stream),
-                "eventbook.events": len(batch.events),
-            },
-            record_exception=False,
-            set_status_on_exception=False,
+        with (
+            self.spans.start_as_current_span(
+                "eventbook.append",
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "db.system": backend,
+                    "eventbook.stream": batch.stream,
+                    "eventbook.stream.category": category_of(batch.stream),
+                    "eventbook.events": len(batch.events),
+                },
+                record_exception=False,
+                set_status_on_exception=False,
+            )
+            if spans_wanted()
+            else NO_SPAN
         ) as span:
             started = time.perf_counter()
             try:
@@ -123,6 +145,10 @@ class _Observed:
             result = "miss" if found is None else "hit"
             self.metrics.snapshot_loads.labels(self.backend, result).inc()
         return found
+
+    def subscribe(self, **options: Any) -> AsyncIterator[RecordedEvent]:
+        assert self.metrics is not None  # wrapped only with metrics
+        return connected(self._subscribe(**options), self.metrics.subscriptions.labels("store"))
 
     def _timed(self, read: str, started: float) -> None:
         if self.metrics is not None:

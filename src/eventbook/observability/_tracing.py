@@ -6,12 +6,15 @@ is the API's no-op span and nothing is stored in metadata.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from functools import cache
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Link, SpanContext, Tracer
+from opentelemetry.trace import INVALID_SPAN, Link, Span, SpanContext, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 TRACER_NAME = "eventbook"
@@ -24,6 +27,11 @@ _propagator = TraceContextTextMapPropagator()
 
 def tracer() -> Tracer:
     return trace.get_tracer(TRACER_NAME)
+
+
+NO_SPAN: AbstractContextManager[Span] = nullcontext(INVALID_SPAN)
+"""Stands for a span where none is made (no SDK): `with NO_SPAN as span` costs less than
+the API's no-op span (about 19 µs) and takes every span method, doing nothing."""
 
 
 def current_trace_context() -> dict[str, str]:
@@ -59,7 +67,32 @@ def link_of(metadata: Mapping[str, Any]) -> Link | None:
     return Link(span_context)
 
 
+_settled: list[bool] = []
+"""The answer once a tracer provider is set: opentelemetry-api lets it be set only once."""
+_UNKNOWN = object()
+
+
 def tracing_configured() -> bool:
-    """Whether an SDK (any real tracer provider) is in place: spans would be recorded."""
+    """Whether an SDK (any real tracer provider) is in place: spans would be recorded.
+
+    Asked before every span: without an SDK eventbook makes no span at all, since even
+    the API's no-op span costs some 19 µs, several percent of a command.
+    """
+    if _settled:
+        return _settled[0]
+    # `get_tracer_provider()` looks in os.environ on every call until a provider is set
+    # (about 1 µs); the API's module global tells the same for nothing. If a later API
+    # drops that global, the public call answers.
+    if getattr(trace, "_TRACER_PROVIDER", _UNKNOWN) is None and not _provider_from_env():
+        return False
     provider = trace.get_tracer_provider()
-    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+    if isinstance(provider, trace.ProxyTracerProvider):
+        return False  # none yet; one may still be set
+    _settled.append(not isinstance(provider, trace.NoOpTracerProvider))
+    return _settled[0]
+
+
+@cache
+def _provider_from_env() -> bool:
+    """`OTEL_PYTHON_TRACER_PROVIDER` names a provider the API loads on first use."""
+    return bool(os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"))

@@ -25,8 +25,19 @@ from eventbook._write.commands import CommandResult
 from eventbook._write.context import CommandMetadata
 from eventbook._write.repository import Repository
 from eventbook.observability._metrics import EventbookMetrics
-from eventbook.observability._scope import CommandScope, LoadScope, command_scope, load_scope
-from eventbook.observability._tracing import current_trace_context, tracer
+from eventbook.observability._scope import (
+    CommandScope,
+    LoadScope,
+    command_scope,
+    load_scope,
+    spans_wanted,
+)
+from eventbook.observability._tracing import (
+    NO_SPAN,
+    current_trace_context,
+    tracer,
+    tracing_configured,
+)
 
 R = TypeVar("R", bound=Repository[Any])
 
@@ -46,22 +57,28 @@ class CommandObserver:
         metadata: CommandMetadata,
         run: Callable[[CommandMetadata], Awaitable[CommandResult]],
     ) -> CommandResult:
+        scope = CommandScope(traced=tracing_configured())
         started = time.perf_counter()
         outcome = "failed"
-        with self._tracer.start_as_current_span(
-            f"command {command_type}",
-            attributes={
-                "eventbook.command.type": command_type,
-                "eventbook.command.id": metadata.command_id,
-                "eventbook.correlation_id": metadata.conversation,
-            },
-            record_exception=False,
-            set_status_on_exception=False,
+        with (
+            self._tracer.start_as_current_span(
+                f"command {command_type}",
+                attributes={
+                    "eventbook.command.type": command_type,
+                    "eventbook.command.id": metadata.command_id,
+                    "eventbook.correlation_id": metadata.conversation,
+                },
+                record_exception=False,
+                set_status_on_exception=False,
+            )
+            if scope.traced
+            else NO_SPAN
         ) as span:
+            # The command's span, or without an SDK a caller's (an HTTP request continuing
+            # an incoming `traceparent`): its context goes into every event's metadata.
             traced = current_trace_context()
             if traced:
                 metadata = msgspec.structs.replace(metadata, extra={**metadata.extra, **traced})
-            scope = CommandScope()
             token = command_scope.set(scope)
             try:
                 result = await run(metadata)
@@ -107,8 +124,12 @@ def observe_repository(repository: R, metrics: EventbookMetrics | None) -> R:
 
     async def observed_load(stream: str, **options: Any) -> Any:
         started = time.perf_counter()
-        with spans.start_as_current_span(
-            f"load {name}", attributes={"eventbook.aggregate": name, "eventbook.stream": stream}
+        with (
+            spans.start_as_current_span(
+                f"load {name}", attributes={"eventbook.aggregate": name, "eventbook.stream": stream}
+            )
+            if spans_wanted()
+            else NO_SPAN
         ) as span:
             scope = LoadScope()
             token = load_scope.set(scope)

@@ -717,6 +717,7 @@ async function route() {
     else if (section === "feed" && parts.length === 1) feedPage();
     else if (section === "store" && parts.length === 1) await storePage(token, params);
     else if (section === "projections" && parts.length === 1) await projectionsPage(token);
+    else if (section === "operations" && parts.length === 1) await operationsPage(token); // operations.js
     else notFound();
   } finally {
     if (live(token)) main.setAttribute("aria-busy", "false");
