@@ -656,7 +656,7 @@ async function projectionsPage(token) {
       return h("section", { class: "card" }, h("h2", {}, `Parked events of ${p.name}`),
         table([{ label: "Position", class: "num" }, "Event type", "Error", { label: "Attempts", class: "num" }],
           h("tbody", {}, list.items.map((x) => h("tr", {},
-            h("td", { class: "num mono" }, x.position), h("td", {}, x.event_type),
+            h("td", { class: "num mono" }, x.position), h("td", {}, x.type),
             h("td", { class: "wrap small error-text" }, x.error), h("td", { class: "num" }, x.attempts))))));
     }));
     if (live(token)) parked.replaceChildren(...cards);
