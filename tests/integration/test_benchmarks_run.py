@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,60 +20,41 @@ from tests.servers.nats import NatsCluster
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def run_small(command: list[str], environment: dict[str, str]) -> dict[str, Any]:
+    """Run a benchmark at a tenth of its size, once; its JSON report, each target's ratio
+    checked to be a real figure."""
+    finished = subprocess.run(
+        [sys.executable, "-m", *command, "--runs", "1", "--scale", "0.1", "--json"],
+        cwd=ROOT,
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    report: dict[str, Any] = json.loads(finished.stdout)
+    assert report["targets"], report
+    for target in report["targets"]:
+        assert target["ratio"] > 0, target
+    return report
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 @pytest.mark.parametrize("benchmark", ["store", "write_side", "projections", "observability"])
 def test_a_benchmark_runs_and_reports_its_targets(
     benchmark: str, backend: str, postgres: PostgresForTests
 ) -> None:
-    command = [sys.executable, "-m", f"benchmarks.{benchmark}", "--backend", backend]
-    environment = {**os.environ, "EVENTBOOK_BENCH_POSTGRES_URL": postgres.url}
-    finished = subprocess.run(
-        [*command, "--runs", "1", "--scale", "0.1", "--json"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    report = json.loads(finished.stdout)
-    assert report["targets"], report
-    for target in report["targets"]:
-        assert target["ratio"] > 0, target
+    command = [f"benchmarks.{benchmark}", "--backend", backend]
+    run_small(command, {"EVENTBOOK_BENCH_POSTGRES_URL": postgres.url})
 
 
 def test_the_copy_benchmark_runs_and_reports_its_targets(postgres: PostgresForTests) -> None:
-    environment = {**os.environ, "EVENTBOOK_BENCH_POSTGRES_URL": postgres.url}
-    finished = subprocess.run(
-        [sys.executable, "-m", "benchmarks.copy", "--runs", "1", "--scale", "0.1", "--json"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    report = json.loads(finished.stdout)
+    report = run_small(["benchmarks.copy"], {"EVENTBOOK_BENCH_POSTGRES_URL": postgres.url})
     assert len(report["targets"]) == 2, report
-    for target in report["targets"]:
-        assert target["ratio"] > 0, target
 
 
 def test_the_nats_store_benchmark_runs_and_reports_its_targets(nats_cluster: NatsCluster) -> None:
-    command = [sys.executable, "-m", "benchmarks.store", "--backend", "nats"]
-    finished = subprocess.run(
-        [*command, "--runs", "1", "--scale", "0.1", "--json"],
-        cwd=ROOT,
-        env={**os.environ, "EVENTBOOK_BENCH_NATS_URL": nats_cluster.url()},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    report = json.loads(finished.stdout)
+    command = ["benchmarks.store", "--backend", "nats"]
+    report = run_small(command, {"EVENTBOOK_BENCH_NATS_URL": nats_cluster.url()})
     assert len(report["targets"]) == 6, report
-    for target in report["targets"]:
-        assert target["ratio"] > 0, target

@@ -319,6 +319,9 @@ class NatsEventStore(EventStore):
 
         return await retrying("stream_version", self.options.retry_for, attempt)
 
+    def _position_fits(self, position: Position) -> bool:
+        return position.major == 0  # one sequence: the JetStream stream sequence
+
     async def head(self) -> Position | None:
         self._check_open()
 
