@@ -11,7 +11,7 @@ from tests.e2e.conftest import Dashboard
 
 def test_the_operations_page_draws_the_service_s_metrics(dashboard: Dashboard) -> None:
     service = dashboard.service
-    with httpx.Client(base_url=service.url, headers=service.reader, timeout=30) as client:
+    with httpx.Client(base_url=service.url, headers=service.operator, timeout=30) as client:
         builds = [
             f"{p['name']}@v{p['version']}" for p in client.get("/api/projections").json()["items"]
         ]

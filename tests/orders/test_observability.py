@@ -238,23 +238,27 @@ def test_feed_clients_are_counted_and_the_store_sizes_are_served(
 ) -> None:
     with embedded_service.client() as client:
         kind = {"kind": "sse_feed"}
-        before = sample(client.get("/metrics").text, "eventbook_subscriptions_connected", **kind)
+        before = sample(
+            client.get("/metrics", headers=embedded_service.operator).text,
+            "eventbook_subscriptions_connected",
+            **kind,
+        )
         with client.stream("GET", "/api/feed", headers=embedded_service.reader) as feed:
             assert feed.status_code == 200
             lines = feed.iter_lines()  # kept: a dropped iterator closes the stream
             assert next(lines) == "retry: 2000"
-            text = client.get("/metrics").text
+            text = client.get("/metrics", headers=embedded_service.operator).text
             counted = sample(text, "eventbook_subscriptions_connected", **kind)
             assert counted == before + 1
             # the in-process feed follows the store with one store.subscribe
             assert sample(text, "eventbook_subscriptions_connected", kind="store") >= 1
 
         def closed() -> bool:
-            text = client.get("/metrics").text
+            text = client.get("/metrics", headers=embedded_service.operator).text
             return sample(text, "eventbook_subscriptions_connected", **kind) == before
 
         eventually(closed)
-        refused = client.get("/api/operations/store-sizes")
+        refused = client.get("/api/operations/store-sizes", headers={"X-API-Key": ""})
         assert refused.status_code == 401, refused.text
         sizes = client.get("/api/operations/store-sizes?top=3", headers=embedded_service.reader)
         assert sizes.status_code == 200, sizes.text

@@ -334,6 +334,7 @@ async def feed(
         pending: asyncio.Task[Any] | None = None
         # Counted in eventbook_subscriptions_connected{kind="sse_feed"} while it stays.
         with service.observability.subscribed("sse_feed"):
+            yield "retry: 2000\n\n"
             quiet = 0.0
             try:
                 while caller.still_allowed(service):
