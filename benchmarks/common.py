@@ -6,6 +6,7 @@ same run, repeats the run, and reports medians and the ratios the targets are se
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
@@ -88,3 +89,16 @@ def report(result: dict[str, Any], as_json: bool) -> None:
             f"  {target['target']:<40} {target['ratio']:>8.3f}"
             f" (needs {target['required']}) {verdict}"
         )
+
+
+def arguments(doc: str | None, backends: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The options every benchmark takes (`--backend` when it has several), to add its own to."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    if backends:
+        parser.add_argument("--backend", choices=backends, default=backends[0])
+    parser.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply the workload sizes (0.1 for a smoke run)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser

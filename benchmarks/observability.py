@@ -24,7 +24,6 @@ pairing itself strays from 1 on this machine. `--scale 0.1` makes a quick smoke 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 import tempfile
@@ -35,7 +34,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import eventbook
-from benchmarks.common import Figures, Target, repeat, report, summarise
+from benchmarks.common import Figures, Target, arguments, repeat, report, summarise
 from benchmarks.projections import fill, open_read_db, rows_projection
 from benchmarks.write_side import AddLine, Basket, LineAdded
 from eventbook import CommandBus, EventRegistry, EventStore, Repository, aggregate_handler
@@ -296,13 +295,7 @@ async def one_run(backend: str, scale: float) -> Figures:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
-    parser.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported")
-    parser.add_argument(
-        "--scale", type=float, default=1.0, help="multiply the workload sizes (0.1 for a smoke run)"
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser = arguments(__doc__, BACKENDS)
     parser.add_argument(
         "--control", action="store_true", help="attach nothing on either side (the noise)"
     )

@@ -37,7 +37,7 @@ from typing import Any
 
 import msgspec
 
-from benchmarks.common import Figures, Target, repeat, report, stopwatch, summarise
+from benchmarks.common import Figures, Target, arguments, repeat, report, stopwatch, summarise
 from benchmarks.store_postgres import server_url
 from eventbook._connect import connect
 from eventbook._store.port import EventStore
@@ -407,11 +407,7 @@ async def one_run(backend: str, scale: float) -> Figures:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--json", action="store_true")
+    parser = arguments(__doc__, ("sqlite", "postgres"))
     parser.add_argument(
         "--no-reorder", action="store_true", help="SQL sinks keep every write in handler order"
     )

@@ -25,7 +25,6 @@ makes a quick smoke run.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sqlite3
 import statistics
@@ -39,7 +38,7 @@ from typing import Any
 import msgspec
 
 import eventbook
-from benchmarks.common import Figures, Target, repeat, report, stopwatch, summarise
+from benchmarks.common import Figures, Target, arguments, repeat, report, stopwatch, summarise
 from eventbook import (
     Aggregate,
     CommandBus,
@@ -372,13 +371,7 @@ async def one_run(backend: str, scale: float) -> Figures:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--backend", choices=BACKENDS, default="sqlite")
-    parser.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported")
-    parser.add_argument(
-        "--scale", type=float, default=1.0, help="multiply the workload sizes (0.1 for a smoke run)"
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser = arguments(__doc__, BACKENDS)
     args = parser.parse_args()
     runs = asyncio.run(repeat(args.runs, lambda: one_run(args.backend, args.scale)))
     report(summarise(f"write_side/{args.backend}", runs, TARGETS), args.json)
