@@ -10,7 +10,7 @@
 - `sinks/`: where read models live (SQL tables, search indexes, Redis streams).
 
 Importing this package imports no database driver: `PostgresDatabase` imports asyncpg
-and `RedisStreamSink` / `StreamBatch` import redis, each on first use.
+and the Redis sinks (`RedisStreamSink`, `RedisValueSink`) import redis, each on first use.
 """
 
 import importlib
@@ -76,6 +76,7 @@ from eventbook.projections.sqlite import SQLiteDatabase
 if TYPE_CHECKING:
     from eventbook.projections.postgres import PostgresDatabase
     from eventbook.projections.sinks.redis_streams import RedisStreamSink, StreamBatch
+    from eventbook.projections.sinks.redis_values import RedisValueSink, ValueBatch
 
 __all__ = [
     "BatchObserver",
@@ -103,6 +104,7 @@ __all__ = [
     "ProjectionStatus",
     "ProjectionTimeout",
     "RedisStreamSink",
+    "RedisValueSink",
     "HandlerRetry",
     "RunnerSettings",
     "RunnerState",
@@ -116,6 +118,7 @@ __all__ = [
     "SqlSink",
     "StreamBatch",
     "UnknownProjection",
+    "ValueBatch",
     "RecordUpcaster",
     "catch_up",
     "discard_parked",
@@ -136,6 +139,8 @@ _LAZY = {
     "PostgresDatabase": "eventbook.projections.postgres",
     "RedisStreamSink": "eventbook.projections.sinks.redis_streams",
     "StreamBatch": "eventbook.projections.sinks.redis_streams",
+    "RedisValueSink": "eventbook.projections.sinks.redis_values",
+    "ValueBatch": "eventbook.projections.sinks.redis_values",
 }
 
 
