@@ -25,6 +25,7 @@ Catch `EventbookError` for all of them, or a branch of the tree::
         ├── ProjectionTimeout (also TimeoutError)  wait_for gave up
         ├── ParkedEventNotFound (also LookupError)
         ├── UnknownProjection (also LookupError)
+        ├── NoActiveBuild (also LookupError)       a view's projection has no build to read
         └── ModeMismatch                           inline vs async registration disagree
 
 The write-side and store errors are exported by `eventbook`, the read side's by
@@ -241,6 +242,11 @@ class UnknownProjection(ProjectionError, LookupError):
             f"projection {projection!r} is not known to this database;"
             " it appears once a daemon (or `setup_projection`) has set it up"
         )
+
+
+class NoActiveBuild(ProjectionError, LookupError):
+    """A view cannot be read: no build of its projection is active, or the active one is a
+    version the view has no reader for (deploy the readers before switching to it)."""
 
 
 class ModeMismatch(ProjectionError):

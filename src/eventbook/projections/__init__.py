@@ -21,6 +21,7 @@ from eventbook._errors import (
     InlineProjectionError,
     LeaseLost,
     ModeMismatch,
+    NoActiveBuild,
     ParkedEventNotFound,
     ProjectionError,
     ProjectionHalted,
@@ -68,6 +69,7 @@ from eventbook.projections._status import (
     projection_status,
     status,
 )
+from eventbook.projections._views import ActiveView
 from eventbook.projections._waiting import wait_for
 from eventbook.projections.sinks.search import SearchBatch, SearchHit, SearchSink
 from eventbook.projections.sinks.sql import SqlBatch, SqlSink
@@ -79,6 +81,7 @@ if TYPE_CHECKING:
     from eventbook.projections.sinks.redis_values import RedisValueSink, ValueBatch
 
 __all__ = [
+    "ActiveView",
     "BatchObserver",
     "BatchUpcaster",
     "CheckpointRow",
@@ -89,6 +92,7 @@ __all__ = [
     "InlineProjections",
     "LeaseLost",
     "ModeMismatch",
+    "NoActiveBuild",
     "OnFailure",
     "ParkedEvent",
     "ParkedEventNotFound",
