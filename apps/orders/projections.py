@@ -3,15 +3,20 @@
 The production daemon runs them as its own process::
 
     python -m eventbook.projections run apps.orders.projections:build --store "$ORDERS_EVENTS_URL"
+
+and `eventbook projections build|switch|drop NAME --app apps.orders.projections:build` manage
+their builds (moving the order page to Redis: docs/projections.md, "Moving a view").
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from apps.orders.domain.events import order_events
 from apps.orders.feed import redis_feed_projection
 from apps.orders.read_models.analytics import analytics
+from apps.orders.read_models.order_detail import order_detail_builds
 from apps.orders.read_models.order_list import order_list
 from apps.orders.read_models.search import order_search
 from apps.orders.read_models.store_stats import store_stats
@@ -29,11 +34,24 @@ async def open_database(url: str) -> ProjectionDatabase:
 
 
 def order_projections(
-    database: ProjectionDatabase, events: EventRegistry, *, redis: Any = None
+    database: ProjectionDatabase,
+    events: EventRegistry,
+    *,
+    redis: Any = None,
+    order_detail: Sequence[str] = ("sql",),
 ) -> list[Projection[Any]]:
-    """Every Orders read model; with a Redis client, the live feed projection too."""
+    """Every Orders read model; with a Redis client, the live feed projection too.
+
+    `order_detail` names the builds of the order page to run, by store ("sql", "redis"):
+    both while it moves from one store to the other (see docs/projections.md).
+    """
+    detail = order_detail_builds(database, events.upcast, redis=redis)
+    missing = [store for store in order_detail if store not in detail]
+    if missing:
+        raise ValueError(f"order_detail builds {missing} need a Redis client (ORDERS_REDIS_URL)")
     built: list[Projection[Any]] = [
         order_list(database, events.upcast),
+        *(detail[store] for store in sorted(order_detail, key=lambda s: detail[s].version)),
         order_search(database, events.upcast),
         analytics(database, events.upcast),
         store_stats(database, [*events.names, *API_KEY_EVENTS]),
@@ -52,4 +70,6 @@ async def build(store: EventStore) -> list[Projection[Any]]:
         from redis.asyncio import Redis
 
         redis = Redis.from_url(settings.redis_url)
-    return order_projections(database, order_events(), redis=redis)
+    return order_projections(
+        database, order_events(), redis=redis, order_detail=settings.order_detail_builds
+    )

@@ -8,7 +8,8 @@ from typing import Any
 
 import msgspec
 
-from eventbook.projections import ProjectionDatabase, SearchSink
+from apps.orders.read_models.order_detail import OrderFields
+from eventbook.projections import ActiveView, ProjectionDatabase, SearchSink
 
 ORDER_COLUMNS = (
     "order_id, customer, status, currency, total_cents, paid_cents, item_count, address,"
@@ -55,10 +56,56 @@ def _summary(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
+def order_page(order_id: str, fields: dict[str, str]) -> dict[str, Any] | None:
+    """An order's page from its `order_detail` fields (the same from either store)."""
+    if not fields:
+        return None
+    lines = sorted(
+        (name.removeprefix("line:"), int(quantity))
+        for name, quantity in fields.items()
+        if name.startswith("line:")
+    )
+    items, total = [], 0
+    for product, quantity in lines:
+        price = int(fields[f"price:{product}"])
+        total += quantity * price
+        items.append(
+            {
+                "product": product,
+                "quantity": quantity,
+                "unit_price": _money(price),
+                "amount": _money(quantity * price),
+            }
+        )
+    return {
+        "order_id": order_id,
+        "customer": fields["customer"],
+        "status": fields["status"],
+        "currency": fields["currency"],
+        "total": _money(total),
+        "paid": _money(int(fields["paid_cents"])),
+        "item_count": len(items),
+        "shipping_address": msgspec.json.decode(fields["address"]),
+        "carrier": fields.get("carrier"),
+        "placed_at": fields["placed_at"],
+        "updated_at": fields["updated_at"],
+        "version": int(fields["version"]),
+        "position": fields["position"],
+        "items": items,
+    }
+
+
 class Queries:
-    def __init__(self, database: ProjectionDatabase, search_index: SearchSink) -> None:
+    def __init__(
+        self,
+        database: ProjectionDatabase,
+        search_index: SearchSink,
+        order_detail: ActiveView[OrderFields],
+    ) -> None:
         self._db = database
         self._search = search_index
+        self.order_detail = order_detail
+        """The order page's read model: SQL or Redis, whichever build is active."""
 
     async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return list(await self._db.fetch(sql, params))
@@ -112,22 +159,8 @@ class Queries:
         return _page(ranked[start : start + page_size], len(ranked), page, page_size)
 
     async def order(self, order_id: str) -> dict[str, Any] | None:
-        rows = await self._fetch(
-            f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ?", [order_id]
-        )
-        if not rows:
-            return None
-        order = _summary(rows[0])
-        lines = await self._fetch(
-            "SELECT product, quantity, unit_price_cents FROM order_lines WHERE order_id = ?"
-            " ORDER BY product",
-            [order_id],
-        )
-        order["items"] = [
-            {"product": p, "quantity": q, "unit_price": _money(c), "amount": _money(q * c)}
-            for p, q, c in lines
-        ]
-        return order
+        fields = await self.order_detail.read(lambda build: build.fields(order_id))
+        return order_page(order_id, fields)
 
     async def analytics_summary(self) -> dict[str, Any]:
         row = (

@@ -20,6 +20,8 @@ from apps.orders.handlers import register_handlers
 from apps.orders.monitoring import MetricsHistory, StoreSizes
 from apps.orders.projections import FEED_PREFIX, open_database, order_projections
 from apps.orders.queries import Queries
+from apps.orders.read_models.order_detail import NAME as ORDER_DETAIL
+from apps.orders.read_models.order_detail import order_detail_builds, order_detail_view
 from apps.orders.settings import Settings
 from eventbook import CommandBus, Repository, snapshot_every
 from eventbook.observability import Observability, Readiness
@@ -63,12 +65,19 @@ class OrdersService:
         self.database = await open_database(self.settings.read_models_url)
         redis = self._redis_client = self._redis()
         self.projections = observed.projections(
-            order_projections(self.database, self.events, redis=redis)
+            order_projections(
+                self.database,
+                self.events,
+                redis=redis,
+                order_detail=self.settings.order_detail_builds,
+            )
         )
         self.by_name = {p.name: p for p in self.projections}
         search = self.by_name["order_search"].sink
         assert isinstance(search, SearchSink)
-        self.queries = Queries(self.database, search)
+        builds = order_detail_builds(self.database, self.events.upcast, redis=redis)
+        detail = order_detail_view(builds)
+        self.queries = Queries(self.database, search, detail)
         self.store_sizes = StoreSizes(self.store)
         self.metrics_history = MetricsHistory(observed.registry, self.collect_metrics)
         self.api_keys = ApiKeys(self.store)
@@ -104,6 +113,14 @@ class OrdersService:
         await self.store.close()
 
     def projection(self, name: str) -> Projection[Any] | None:
+        return self.by_name.get(name)
+
+    async def serving(self, name: str) -> Projection[Any] | None:
+        """The build readers of `name` are served by now (the active one, for a view that
+        can move between stores): the one to wait for before reading it."""
+        if name == ORDER_DETAIL:
+            _, reader = await self.queries.order_detail.reader()
+            return reader.projection
         return self.by_name.get(name)
 
     async def collect_metrics(self) -> None:

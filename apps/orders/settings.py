@@ -30,6 +30,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     log_format: str = "text"
     stuck_after: float = 60.0
+    order_detail_builds: tuple[str, ...] = ("sql",)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +54,10 @@ class Settings:
         ORDERS_LOG_FORMAT        text (default) or json: one line per request, and the rest
         ORDERS_STUCK_AFTER       seconds behind without progress before a projection is
                                  stuck and /health/ready answers 503 (60)
+        ORDERS_ORDER_DETAIL_BUILDS
+                                 the order page's builds the daemon runs: sql, redis or
+                                 sql,redis while moving it (sql); readers follow the
+                                 active one either way
         OTEL_*                   the OpenTelemetry SDK's own variables (tracing)
         """
         env = os.environ if env is None else env
@@ -90,6 +95,7 @@ class Settings:
             max_body_bytes=_int(env, "ORDERS_MAX_BODY_BYTES", cls.max_body_bytes, least=1),
             log_format=_choice(env, "ORDERS_LOG_FORMAT", ("text", "json")),
             stuck_after=_seconds(env, "ORDERS_STUCK_AFTER", cls.stuck_after),
+            order_detail_builds=_detail_builds(env, redis_url),
         )
 
     def data_directory(self) -> Path | None:
@@ -98,6 +104,16 @@ class Settings:
             return None
         path = Path(self.events_url.removeprefix("sqlite:///"))
         return path.parent
+
+
+def _detail_builds(env: Mapping[str, str], redis_url: str | None) -> tuple[str, ...]:
+    raw = env.get("ORDERS_ORDER_DETAIL_BUILDS", "sql")
+    builds = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not builds or not set(builds) <= {"sql", "redis"}:
+        raise ValueError(f"ORDERS_ORDER_DETAIL_BUILDS lists sql and/or redis, not {raw!r}")
+    if "redis" in builds and redis_url is None:
+        raise ValueError("ORDERS_ORDER_DETAIL_BUILDS=redis needs ORDERS_REDIS_URL (redis://…)")
+    return builds
 
 
 def _int(env: Mapping[str, str], name: str, default: int, least: int | None = None) -> int:

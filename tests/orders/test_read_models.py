@@ -24,6 +24,7 @@ from apps.orders.domain.order import Order
 from apps.orders.handlers import register_handlers, stream_of
 from apps.orders.projections import order_projections
 from apps.orders.queries import Queries
+from apps.orders.read_models.order_detail import order_detail_builds, order_detail_view
 
 import eventbook
 from eventbook import NO_STREAM, CommandBus, EventStore, NewEvent, Repository
@@ -108,7 +109,8 @@ async def read_side(database: ProjectionDatabase) -> AsyncIterator[ReadSide]:
     projections = order_projections(database, events)
     search = {p.name: p for p in projections}["order_search"].sink
     assert isinstance(search, SearchSink)
-    side = ReadSide(store, bus, clock, projections, Queries(database, search))
+    detail = order_detail_view(order_detail_builds(database, events.upcast))
+    side = ReadSide(store, bus, clock, projections, Queries(database, search, detail))
     await history(side)
     await side.catch_up()
     yield side

@@ -112,7 +112,9 @@ async def test_a_reader_polling_through_a_switch_sees_only_the_active_build(
             await asyncio.sleep(0.5)
             stop.set()
             await asyncio.gather(*tasks)
-            await wait_for(v2, await store.head() or 0, 10)
+            head = await store.head()
+            assert head is not None
+            await wait_for(v2, head, 10)
             final = await view.read(lambda tally: tally.get())
         before = [answer for after, answer in answers if not after]
         after = [answer for started_after, answer in answers if started_after]

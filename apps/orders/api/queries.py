@@ -86,7 +86,7 @@ async def caught_up(request: Request, projection_name: str, min_position: str | 
             f"{min_position!r} cannot come from this service's store, whose positions look"
             f" like {example!r}",
         )
-    projection = service.projection(projection_name)
+    projection = await service.serving(projection_name)
     assert projection is not None
     try:
         await wait_for(projection, wanted, READ_YOUR_WRITES_TIMEOUT, store=service.store)
@@ -136,7 +136,7 @@ async def list_orders(
 async def get_order(
     request: Request, order_id: OrderIdPath, response: Response, min_position: MinPosition = None
 ) -> dict[str, Any]:
-    await caught_up(request, "orders", min_position)
+    await caught_up(request, "order_detail", min_position)
     order = await service_of(request).queries.order(order_id)
     if order is None:
         raise Problem(404, "order-not-found", "Not found", f"no order {order_id!r}")
