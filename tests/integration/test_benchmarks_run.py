@@ -1,5 +1,5 @@
-"""Every store, write-side, projection, copy and observability benchmark runs end to end, at
-a tenth of its size, and reports each of its targets. The figures are not judged here:
+"""Every store, write-side, projection, copy, views and observability benchmark runs end to
+end, at a tenth of its size, and reports each of its targets. The figures are not judged here:
 timings belong to `benchmarks/`, not to tests. (The HTTP load benchmark has a fixed
 10-second load; it is left to manual runs.)"""
 
@@ -52,6 +52,17 @@ def test_a_benchmark_runs_and_reports_its_targets(
 def test_the_copy_benchmark_runs_and_reports_its_targets(postgres: PostgresForTests) -> None:
     report = run_small(["benchmarks.copy"], {"EVENTBOOK_BENCH_POSTGRES_URL": postgres.url})
     assert len(report["targets"]) == 2, report
+
+
+def test_the_views_benchmark_runs_and_reports_its_targets(
+    postgres: PostgresForTests, redis_url: str
+) -> None:
+    environment = {
+        "EVENTBOOK_BENCH_POSTGRES_URL": postgres.url,
+        "EVENTBOOK_BENCH_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/6",
+    }
+    report = run_small(["benchmarks.views"], environment)
+    assert len(report["targets"]) == 4, report
 
 
 def test_the_nats_store_benchmark_runs_and_reports_its_targets(nats_cluster: NatsCluster) -> None:
