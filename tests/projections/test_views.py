@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from eventbook.projections import (
     NoActiveBuild,
     ProjectionDaemon,
     RunnerSettings,
+    drop_build,
     setup_projection,
     switch_to,
     wait_for,
@@ -171,5 +173,41 @@ async def test_a_cached_view_sees_a_switch_within_max_age(tmp_path: Path) -> Non
         assert await ActiveView(database, NAME, readers).version() == 2
     finally:
         await other.close()
+        await database.close()
+        await store.close()
+
+
+async def test_a_read_whose_build_is_dropped_under_it_is_served_by_the_new_one(
+    tmp_path: Path,
+) -> None:
+    """The lookup said v1; before the query ran, v1 was switched away from and dropped."""
+    store = await eventbook.connect(f"sqlite:///{tmp_path}/events.db")
+    database = await open_database(f"sqlite:///{tmp_path}/read.db")
+    try:
+        v1, v2 = builds(database, "sql", None)
+        await setup_projection(v1)
+        await setup_projection(v2)
+        await store.append("counter-1", [NewEvent("Counted", {})])
+        async with ProjectionDaemon(store, [v1, v2], settings=FAST):
+            head = await store.head()
+            assert head is not None
+            await wait_for(v1, head, 10)
+            await wait_for(v2, head, 10)
+
+        class DroppedMeanwhile(SqlTally):
+            async def get(self) -> tuple[int, int]:
+                await switch_to(store, v2)
+                await drop_build(v1)
+                return await super().get()  # its table is gone
+
+        view = ActiveView(
+            database, NAME, {1: DroppedMeanwhile(database, 1), 2: SqlTally(database, 2)}
+        )
+        assert await view.read(lambda tally: tally.get()) == (2, 1)
+        # An error of the build that is still active is the caller's to see.
+        broken = ActiveView(database, NAME, {2: SqlTally(database, 1)})
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            await broken.read(lambda tally: tally.get())
+    finally:
         await database.close()
         await store.close()
