@@ -28,8 +28,10 @@ from eventbook._errors import (
     UnknownProjection,
 )
 from eventbook.projections._builds import (
+    active_build,
     catch_up,
     drop_build,
+    next_build,
     rebuild,
     reset_projection,
     setup_projection,
@@ -117,10 +119,12 @@ __all__ = [
     "StreamBatch",
     "UnknownProjection",
     "RecordUpcaster",
+    "active_build",
     "catch_up",
     "discard_parked",
     "drop_build",
     "list_parked",
+    "next_build",
     "open",
     "projection_status",
     "rebuild",
