@@ -17,7 +17,7 @@ from apps.orders.read_models.search import order_search
 from apps.orders.read_models.store_stats import store_stats
 from apps.orders.settings import Settings
 from eventbook import EventRegistry, EventStore, projections
-from eventbook.projections import Projection, ProjectionDatabase
+from eventbook.projections import Projection, ProjectionDatabase, active_build
 
 FEED_PREFIX = "orders-feed:"
 API_KEY_EVENTS = ("ApiKeyIssued", "ApiKeyRevoked")
@@ -43,6 +43,12 @@ def order_projections(
     return built
 
 
+async def active_builds(defined: list[Projection[Any]]) -> list[Projection[Any]]:
+    """Each projection at the version its database marks active: after a blue/green
+    rebuild that is the newer build, whatever version the code names."""
+    return [await active_build(p) for p in defined]
+
+
 async def build(store: EventStore) -> list[Projection[Any]]:
     """Entry point for `python -m eventbook.projections`: configured from ORDERS_* variables."""
     settings = Settings.from_env()
@@ -52,4 +58,4 @@ async def build(store: EventStore) -> list[Projection[Any]]:
         from redis.asyncio import Redis
 
         redis = Redis.from_url(settings.redis_url)
-    return order_projections(database, order_events(), redis=redis)
+    return await active_builds(order_projections(database, order_events(), redis=redis))

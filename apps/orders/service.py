@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,21 @@ from apps.orders.domain.order import Order, utc_now
 from apps.orders.feed import Feed, InProcessFeed, RedisFeed
 from apps.orders.handlers import register_handlers
 from apps.orders.monitoring import MetricsHistory, StoreSizes
-from apps.orders.projections import FEED_PREFIX, open_database, order_projections
+from apps.orders.projections import (
+    FEED_PREFIX,
+    active_builds,
+    open_database,
+    order_projections,
+)
 from apps.orders.queries import Queries
+from apps.orders.rebuilds import Rebuild, Rebuilds
 from apps.orders.settings import Settings
 from eventbook import CommandBus, Repository, snapshot_every
 from eventbook.observability import Observability, Readiness
 from eventbook.projections import (
     Projection,
     ProjectionDaemon,
+    RunnerSettings,
     SearchSink,
     setup_projection,
 )
@@ -62,10 +70,21 @@ class OrdersService:
         register_handlers(self.bus, self.orders, clock=utc_now)
         self.database = await open_database(self.settings.read_models_url)
         redis = self._redis_client = self._redis()
-        self.projections = observed.projections(
-            order_projections(self.database, self.events, redis=redis)
-        )
+        # Each at the version readers see now: a rebuild may have switched to a newer one.
+        self.definitions = {
+            p.name: p
+            for p in await active_builds(order_projections(self.database, self.events, redis=redis))
+        }
+        self.projections = observed.projections(list(self.definitions.values()))
         self.by_name = {p.name: p for p in self.projections}
+        self.rebuilds = Rebuilds(
+            self.store,
+            observe=lambda p: observed.projections([p])[0],
+            on_batch=observed.on_batch,
+            on_switch=self._switched,
+            runner_states=lambda: self._runner_states().get("runner_states", {}),
+            settings=RunnerSettings(batch_size=self.settings.rebuild_batch_size),
+        )
         search = self.by_name["order_search"].sink
         assert isinstance(search, SearchSink)
         self.queries = Queries(self.database, search)
@@ -95,6 +114,7 @@ class OrdersService:
 
     async def stop(self) -> None:
         await self.metrics_history.stop()
+        await self.rebuilds.stop()
         if self._daemon is not None:
             await self._daemon.__aexit__(None, None, None)
         with contextlib.suppress(Exception):
@@ -105,6 +125,18 @@ class OrdersService:
 
     def projection(self, name: str) -> Projection[Any] | None:
         return self.by_name.get(name)
+
+    def rebuild(self, name: str) -> Rebuild:
+        """Start a blue/green rebuild of the projection `name` (see apps/orders/rebuilds.py)."""
+        return self.rebuilds.start(self.by_name[name], self.definitions[name])
+
+    def _switched(self, new: Projection[Any]) -> None:
+        """Readers see `new` now: status, readiness and metrics follow it."""
+        self.definitions[new.name] = dataclasses.replace(
+            self.definitions[new.name], version=new.version
+        )
+        self.projections = [new if p.name == new.name else p for p in self.projections]
+        self.by_name[new.name] = new
 
     async def collect_metrics(self) -> None:
         """Read the projections' status (and the store's horizon) into the gauges."""
@@ -120,7 +152,10 @@ class OrdersService:
         )
 
     def _runner_states(self) -> dict[str, Any]:
-        return {} if self._daemon is None else {"runner_states": self._daemon.states()}
+        states = self.rebuilds.runner_states()
+        if self._daemon is not None:
+            states = {**self._daemon.states(), **states}
+        return {"runner_states": states} if states else {}
 
     def _redis(self) -> Any:
         if self.settings.redis_url is None:

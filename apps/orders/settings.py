@@ -30,6 +30,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     log_format: str = "text"
     stuck_after: float = 60.0
+    rebuild_batch_size: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +54,8 @@ class Settings:
         ORDERS_LOG_FORMAT        text (default) or json: one line per request, and the rest
         ORDERS_STUCK_AFTER       seconds behind without progress before a projection is
                                  stuck and /health/ready answers 503 (60)
+        ORDERS_REBUILD_BATCH_SIZE events per transaction of a blue/green rebuild (1000):
+                                 smaller batches show progress more often
         OTEL_*                   the OpenTelemetry SDK's own variables (tracing)
         """
         env = os.environ if env is None else env
@@ -90,6 +93,9 @@ class Settings:
             max_body_bytes=_int(env, "ORDERS_MAX_BODY_BYTES", cls.max_body_bytes, least=1),
             log_format=_choice(env, "ORDERS_LOG_FORMAT", ("text", "json")),
             stuck_after=_seconds(env, "ORDERS_STUCK_AFTER", cls.stuck_after),
+            rebuild_batch_size=_int(
+                env, "ORDERS_REBUILD_BATCH_SIZE", cls.rebuild_batch_size, least=1
+            ),
         )
 
     def data_directory(self) -> Path | None:
