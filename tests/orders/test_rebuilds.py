@@ -20,21 +20,21 @@ SEED = 150
 REBUILT = ("orders", "order_search", "analytics")
 
 
-def _embedded_env(data: Path) -> dict[str, str]:
+def _embedded_env(data: Path, batch_size: int = 10) -> dict[str, str]:
     return {
         "ORDERS_EVENTS_URL": f"sqlite:///{data}/orders.db",
         "ORDERS_READ_MODELS_URL": f"sqlite:///{data}/read-models.db",
         "ORDERS_SEED_ORDERS": str(SEED),
-        "ORDERS_REBUILD_BATCH_SIZE": "10",  # many small batches: readers poll throughout
+        # Many small batches: readers poll throughout the rebuild.
+        "ORDERS_REBUILD_BATCH_SIZE": str(batch_size),
     }
 
 
-@pytest.fixture(scope="module", params=["embedded", "production"])
-def rebuilding(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+def rebuild_service(
+    request: pytest.FixtureRequest, data: Path, batch_size: int
 ) -> Iterator[RunningService]:
-    data = tmp_path_factory.mktemp(f"rebuild-{request.param}")
-    env = _embedded_env(data)
+    """A service of its own (its versions change), on the profile `request.param` names."""
+    env = _embedded_env(data, batch_size)
     if request.param == "production":
         postgres: PostgresForTests = request.getfixturevalue("postgres")
         schema = new_schema_name()
@@ -46,6 +46,14 @@ def rebuilding(
             "ORDERS_REDIS_URL": request.getfixturevalue("redis_url"),
         }
     yield from _service(env, data)
+
+
+@pytest.fixture(scope="module", params=["embedded", "production"])
+def rebuilding(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningService]:
+    data = tmp_path_factory.mktemp(f"rebuild-{request.param}")
+    yield from rebuild_service(request, data, batch_size=10)
 
 
 def counts(client: httpx.Client, term: str) -> tuple[int, int, int]:
