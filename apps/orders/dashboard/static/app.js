@@ -137,7 +137,7 @@ function throttled(ms, fn) {
 
 function page(title, ...content) {
   document.title = `${typeof title === "string" ? title : title.textContent} · Orders · eventbook`;
-  main.replaceChildren(h("header", { class: "page-head" }, h("h1", {}, title)), ...content);
+  main.replaceChildren(h("header", { class: "page-head" }, h("h1", {}, title)), ...content.filter((c) => c !== null && c !== undefined));
 }
 
 function failed(token, error) {
@@ -242,7 +242,9 @@ async function ordersPage(token, params) {
 
   const words = query.q.split(/\s+/).filter((w) => w.length > 1);
   const render = (result, catchingUp = false) => {
-    body.replaceChildren(...list.pending, ...result.items.map((o) => {
+    // An order still pending shows once, as its pending row, until commands.js reconciles it.
+    const sent = new Set(list.pending.map((row) => row.dataset.order));
+    body.replaceChildren(...list.pending, ...result.items.filter((o) => !sent.has(o.order_id)).map((o) => {
       const href = orderHref(o.order_id);
       const address = o.shipping_address || {};
       return h("tr", { "data-order": o.order_id, onclick: (e) => { if (!e.target.closest("a")) location.hash = href; } },
