@@ -122,6 +122,8 @@ class Rebuilds:
         """The build each running rebuild makes, by projection name."""
         self._runners: list[ProjectionRunner[Any]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        """The runners of builds made here, live after their switch."""
+        self._rebuilding: set[asyncio.Task[None]] = set()
 
     def start(self, live: Projection[Any], definition: Projection[Any]) -> Rebuild:
         """Begin building the version after `live` (from the undecorated `definition`)."""
@@ -144,8 +146,8 @@ class Rebuilds:
         self.latest[live.name] = rebuild
         self.building[live.name] = new
         task = asyncio.create_task(self._run(rebuild, live, self._observe(new)))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._rebuilding.add(task)
+        task.add_done_callback(self._rebuilding.discard)
         return rebuild
 
     def runner_states(self) -> dict[str, RunnerState]:
@@ -166,14 +168,21 @@ class Rebuilds:
 
     async def stop(self) -> None:
         """Stop the rebuilds under way and the runners of switched-to builds."""
-        for stop in self._stops.values():
-            stop.set()
-        for task in list(self._tasks):
+        for task in self._rebuilding:  # unfinished: the next rebuild drops what it built
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._rebuilding, return_exceptions=True)
+        for stop in self._stops.values():
+            stop.set()  # runners finish their batch in flight and release their lease
+        tasks = list(self._tasks)
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=self._settings.shutdown_timeout)
+            for task in late:  # a rebuild still waiting to switch, or a runner stuck
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _run(self, rebuild: Rebuild, live: Projection[Any], new: Projection[Any]) -> None:
         log.info("rebuilding %s beside %s", new.label, live.label)
+        switched: asyncio.Task[None] | None = None
         try:
             if await new.sink.database.checkpoint(new.name, new.version) is not None:
                 await drop_build(new)  # what an interrupted rebuild left
@@ -204,6 +213,8 @@ class Rebuilds:
             rebuild.phase = "done"
             log.info("rebuilt %s: readers switched from %s", new.label, live.label)
         except asyncio.CancelledError:
+            if switched is not None:
+                switched.cancel()
             raise
         except Exception as error:
             rebuild.phase, rebuild.error = "failed", f"{type(error).__name__}: {error}"

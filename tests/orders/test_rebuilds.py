@@ -191,3 +191,30 @@ def test_the_rebuilt_version_survives_a_restart(tmp_path: Path) -> None:
             ]
     finally:
         again.close()
+
+
+def test_a_rebuild_cut_short_by_a_stop_leaves_readers_on_the_old_build(tmp_path: Path) -> None:
+    env = _embedded_env(tmp_path, batch_size=1)  # slow: still building when the service stops
+    running = _service(env, tmp_path)
+    service = next(running)
+    with service.client(headers=service.operator) as operator:
+        before = active_versions(operator)["orders"]
+        assert operator.post("/api/projections/orders/rebuild").status_code == 202
+        building = [p for p in projections(operator) if p["state"] == "rebuilding"]
+        assert [p["rebuild"]["phase"] for p in building] == ["building"]
+    running.close()
+    stopped = service.log.read_text()
+    assert "Traceback" not in stopped
+    assert "rebuild of orders" not in stopped  # not reported as a failed rebuild
+    again = _service({**env, "ORDERS_REBUILD_BATCH_SIZE": "500"}, tmp_path)
+    service = next(again)
+    try:
+        with service.client(headers=service.operator) as operator:
+            assert active_versions(operator)["orders"] == before
+            # The next rebuild starts over the leftover build and finishes.
+            answer = operator.post("/api/projections/orders/rebuild")
+            assert answer.json()["to_version"] == before + 1
+            rebuilt(operator, ("orders",))
+            assert active_versions(operator)["orders"] == before + 1
+    finally:
+        again.close()
