@@ -16,13 +16,14 @@ from typing import Any
 from apps.orders.domain.events import order_events
 from apps.orders.feed import redis_feed_projection
 from apps.orders.read_models.analytics import analytics
+from apps.orders.read_models.order_detail import NAME as ORDER_DETAIL
 from apps.orders.read_models.order_detail import order_detail_builds
 from apps.orders.read_models.order_list import order_list
 from apps.orders.read_models.search import order_search
 from apps.orders.read_models.store_stats import store_stats
 from apps.orders.settings import Settings
 from eventbook import EventRegistry, EventStore, projections
-from eventbook.projections import Projection, ProjectionDatabase
+from eventbook.projections import Projection, ProjectionDatabase, active_build
 
 FEED_PREFIX = "orders-feed:"
 API_KEY_EVENTS = ("ApiKeyIssued", "ApiKeyRevoked")
@@ -61,6 +62,17 @@ def order_projections(
     return built
 
 
+async def active_builds(defined: list[Projection[Any]]) -> list[Projection[Any]]:
+    """Each projection at the version its database marks active: after a blue/green
+    rebuild that is the newer build, whatever version the code names.
+
+    The order page is the exception: its versions name the store each build lives in
+    (1 SQL, 2 Redis), every one defined in code, and its readers follow the active one
+    through an `ActiveView`.
+    """
+    return [p if p.name == ORDER_DETAIL else await active_build(p) for p in defined]
+
+
 async def build(store: EventStore) -> list[Projection[Any]]:
     """Entry point for `python -m eventbook.projections`: configured from ORDERS_* variables."""
     settings = Settings.from_env()
@@ -70,6 +82,7 @@ async def build(store: EventStore) -> list[Projection[Any]]:
         from redis.asyncio import Redis
 
         redis = Redis.from_url(settings.redis_url)
-    return order_projections(
+    defined = order_projections(
         database, order_events(), redis=redis, order_detail=settings.order_detail_builds
     )
+    return await active_builds(defined)

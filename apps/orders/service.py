@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -18,16 +19,23 @@ from apps.orders.domain.order import Order, utc_now
 from apps.orders.feed import Feed, InProcessFeed, RedisFeed
 from apps.orders.handlers import register_handlers
 from apps.orders.monitoring import MetricsHistory, StoreSizes
-from apps.orders.projections import FEED_PREFIX, open_database, order_projections
+from apps.orders.projections import (
+    FEED_PREFIX,
+    active_builds,
+    open_database,
+    order_projections,
+)
 from apps.orders.queries import Queries
 from apps.orders.read_models.order_detail import NAME as ORDER_DETAIL
 from apps.orders.read_models.order_detail import order_detail_builds, order_detail_view
+from apps.orders.rebuilds import Rebuild, RebuildRefused, Rebuilds
 from apps.orders.settings import Settings
 from eventbook import CommandBus, Repository, snapshot_every
 from eventbook.observability import Observability, Readiness
 from eventbook.projections import (
     Projection,
     ProjectionDaemon,
+    RunnerSettings,
     SearchSink,
     setup_projection,
 )
@@ -64,7 +72,8 @@ class OrdersService:
         register_handlers(self.bus, self.orders, clock=utc_now)
         self.database = await open_database(self.settings.read_models_url)
         redis = self._redis_client = self._redis()
-        self.projections = observed.projections(
+        # Each at the version readers see now: a rebuild may have switched to a newer one.
+        defined = await active_builds(
             order_projections(
                 self.database,
                 self.events,
@@ -72,7 +81,17 @@ class OrdersService:
                 order_detail=self.settings.order_detail_builds,
             )
         )
+        self.definitions = {p.name: p for p in defined}
+        self.projections = observed.projections(defined)
         self.by_name = {p.name: p for p in self.projections}
+        self.rebuilds = Rebuilds(
+            self.store,
+            observe=lambda p: observed.projections([p])[0],
+            on_batch=observed.on_batch,
+            on_switch=self._switched,
+            runner_states=lambda: self._runner_states().get("runner_states", {}),
+            settings=RunnerSettings(batch_size=self.settings.rebuild_batch_size),
+        )
         search = self.by_name["order_search"].sink
         assert isinstance(search, SearchSink)
         builds = order_detail_builds(self.database, self.events.upcast, redis=redis)
@@ -104,6 +123,7 @@ class OrdersService:
 
     async def stop(self) -> None:
         await self.metrics_history.stop()
+        await self.rebuilds.stop()
         if self._daemon is not None:
             await self._daemon.__aexit__(None, None, None)
         with contextlib.suppress(Exception):
@@ -123,6 +143,25 @@ class OrdersService:
             return reader.projection
         return self.by_name.get(name)
 
+    def rebuild(self, name: str) -> Rebuild:
+        """Start a blue/green rebuild of the projection `name` (see apps/orders/rebuilds.py)."""
+        if name == ORDER_DETAIL:
+            raise RebuildRefused(
+                "rebuild-not-supported",
+                f"{name}'s builds are numbered by the store they live in (1 SQL, 2 Redis):"
+                " build, switch and drop them with `eventbook projections` (docs/projections.md,"
+                " 'Moving a view to another store')",
+            )
+        return self.rebuilds.start(self.by_name[name], self.definitions[name])
+
+    def _switched(self, new: Projection[Any]) -> None:
+        """Readers see `new` now: status, readiness and metrics follow it."""
+        self.definitions[new.name] = dataclasses.replace(
+            self.definitions[new.name], version=new.version
+        )
+        self.projections = [new if p.name == new.name else p for p in self.projections]
+        self.by_name[new.name] = new
+
     async def collect_metrics(self) -> None:
         """Read the projections' status (and the store's horizon) into the gauges."""
         await self.observability.collect(self.store, self.projections, **self._runner_states())
@@ -137,7 +176,10 @@ class OrdersService:
         )
 
     def _runner_states(self) -> dict[str, Any]:
-        return {} if self._daemon is None else {"runner_states": self._daemon.states()}
+        states = self.rebuilds.runner_states()
+        if self._daemon is not None:
+            states = {**self._daemon.states(), **states}
+        return {"runner_states": states} if states else {}
 
     def _redis(self) -> Any:
         if self.settings.redis_url is None:

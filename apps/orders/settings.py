@@ -31,6 +31,7 @@ class Settings:
     log_format: str = "text"
     stuck_after: float = 60.0
     order_detail_builds: tuple[str, ...] = ("sql",)
+    rebuild_batch_size: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +59,8 @@ class Settings:
                                  the order page's builds the daemon runs: sql, redis or
                                  sql,redis while moving it (sql); readers follow the
                                  active one either way
+        ORDERS_REBUILD_BATCH_SIZE events per transaction of a blue/green rebuild (1000):
+                                 smaller batches show progress more often
         OTEL_*                   the OpenTelemetry SDK's own variables (tracing)
         """
         env = os.environ if env is None else env
@@ -96,6 +99,9 @@ class Settings:
             log_format=_choice(env, "ORDERS_LOG_FORMAT", ("text", "json")),
             stuck_after=_seconds(env, "ORDERS_STUCK_AFTER", cls.stuck_after),
             order_detail_builds=_detail_builds(env, redis_url),
+            rebuild_batch_size=_int(
+                env, "ORDERS_REBUILD_BATCH_SIZE", cls.rebuild_batch_size, least=1
+            ),
         )
 
     def data_directory(self) -> Path | None:

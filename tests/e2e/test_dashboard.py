@@ -53,7 +53,7 @@ def order_rows(page: Page) -> list[str]:
 
 
 def shown_state(page: Page) -> Any:
-    return json.loads(page.locator("#state-view").inner_text())
+    return json.loads(page.locator("#state-view").text_content() or "")
 
 
 def an_order_with_history(service: RunningService) -> dict[str, Any]:
@@ -151,7 +151,11 @@ def test_the_slider_travels_through_an_order_s_versions(dashboard: Dashboard) ->
     assert shown_state(page) == state_at(2)
     expect(page.locator("#timeline > li.future")).to_have_count(versions - 2)
     expect(page.locator("#timeline > li.current")).to_have_attribute("data-version", "2")
-    expect(view.locator(".changed").first).to_be_visible()  # what the second event changed
+    # The readable panel marks what the second event changed; the raw JSON is one click away.
+    expect(page.locator("#order-panel .changed").first).to_be_visible()
+    expect(view).to_be_hidden()
+    page.get_by_text("Raw JSON").click()
+    expect(view.locator(".changed").first).to_be_visible()
 
     page.locator("#timeline > li").last.get_by_role("button").click()
     expect(slider).to_have_value(str(versions))
@@ -251,7 +255,7 @@ def test_analytics_store_and_projections_pages(dashboard: Dashboard) -> None:
     expect(page.locator("#key-role")).to_have_text("Signed in as operator")
     page.get_by_role("link", name="Projections").click()
     names = [p["name"] for p in get(service, "/api/projections")["items"]]
-    table = page.locator("#projections-table tbody tr")
+    table = page.locator("#projections-table tbody tr[data-projection]")
     expect(table).to_have_count(len(names))
     for name in names:
         row = page.locator(f'#projections-table tr[data-projection="{name}"]')
@@ -261,7 +265,9 @@ def test_analytics_store_and_projections_pages(dashboard: Dashboard) -> None:
 
     rebuild = page.locator('#projections-table tr[data-projection="store_stats"]')
     rebuild.get_by_role("button", name="Rebuild").click()
-    expect(page.locator("#toast")).to_have_text("Rebuilding store_stats from the start of history")
+    page.get_by_role("dialog").get_by_role("button", name="Rebuild store_stats").click()
+    started = re.compile(r"^Rebuilding store_stats: v\d+ beside v\d+$")
+    expect(page.locator("#toast")).to_have_text(started)
 
 
 def test_missing_pages_and_orders_say_so(dashboard: Dashboard) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from typing import Any
 
@@ -20,7 +21,9 @@ from eventbook.projections import (
     RunnerSettings,
     SqlBatch,
     SqlSink,
+    active_build,
     drop_build,
+    next_build,
     projection_status,
     rebuild,
     switch_to,
@@ -194,3 +197,25 @@ async def test_a_rebuild_while_a_slow_batch_is_in_flight_waits_for_it(
         await asyncio.wait_for(rebuild(memory_store, projection, timeout=30), 30)
     rows = await database.fetch("SELECT count(*), count(DISTINCT id) FROM seen")
     assert tuple(rows[0]) == (6, 6)
+
+
+async def test_the_active_build_is_read_from_the_database_and_a_switch_is_no_lost_lease(
+    memory_store: MemoryEventStore,
+    database: ProjectionDatabase,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    defined = orders_projection(database)  # the code names version 1 only
+    assert (await active_build(defined)).version == 1  # never set up: as defined
+    await place_orders(memory_store, 20)
+    green = next_build(defined)
+    assert (green.name, green.version, green.handlers) == ("orders", 2, defined.handlers)
+    caplog.set_level(logging.INFO, logger="eventbook.projections")
+    async with ProjectionDaemon(memory_store, [defined, green], settings=FAST) as daemon:
+        await switch_to(memory_store, green, timeout=10)
+        await place_orders(memory_store, 1, start=20)  # the blue runner's next commit fails
+        while daemon.states()[defined.label].value != "retired":  # noqa: ASYNC110 - a runner state
+            await asyncio.sleep(0.02)
+    assert (await active_build(defined)).version == 2  # what a restarted process runs
+    said = [r.getMessage() for r in caplog.records if r.name == "eventbook.projections"]
+    assert "orders@v1: retired (a newer build is active); runner ends" in said
+    assert not [m for m in said if "lease" in m.lower() and "lost" in m.lower()], said

@@ -27,16 +27,17 @@ from apps.orders.api.security import (
     service_of,
 )
 from apps.orders.api_keys import Role
+from apps.orders.rebuilds import RebuildRefused
 from eventbook import Position, ValidationError
 from eventbook.projections import (
     ParkedEvent,
     ParkedEventNotFound,
     Projection,
+    ProjectionStatus,
     discard_parked,
     list_parked,
-    rebuild,
+    projection_status,
     retry_parked,
-    status,
 )
 
 router = APIRouter(prefix="/api", tags=["operations"], responses=problems.responses(401))
@@ -50,7 +51,12 @@ ProjectionName = Annotated[
 
 
 REBUILDING = schemas.obj(
-    {"projection": schemas.STRING, "state": {"type": "string", "enum": ["rebuilding"]}}
+    {
+        "projection": schemas.STRING,
+        "state": {"type": "string", "enum": ["rebuilding"]},
+        "from_version": schemas.INTEGER,
+        "to_version": schemas.INTEGER,
+    }
 )
 
 
@@ -152,33 +158,62 @@ async def store_events(
     responses=schemas.answer("Projections"),
 )
 async def projections(request: Request) -> dict[str, Any]:
+    """The builds readers see, each followed by the build a rebuild makes beside it (state
+    `rebuilding`, with its progress); `rebuild` on a live build is its latest rebuild."""
     service = service_of(request)
-    found = await status(service.store, service.projections)
-    items = [msgspec.to_builtins(s.as_dict()) for s in found]
-    return {"items": [{**i, "last_error": public_error(i["last_error"])} for i in items]}
+    rebuilds = service.rebuilds
+    items = []
+    for projection in service.projections:
+        found = await projection_status(service.store, projection)
+        if found is None:
+            continue
+        progress = await rebuilds.progress(projection.name)
+        items.append({**_status_item(found), "rebuild": progress})
+        building = rebuilds.building.get(projection.name)
+        new = None if building is None else await projection_status(service.store, building)
+        if new is not None:
+            items.append({**_status_item(new), "state": "rebuilding", "rebuild": progress})
+    return {"items": items}
+
+
+def _status_item(found: ProjectionStatus) -> dict[str, Any]:
+    item: dict[str, Any] = msgspec.to_builtins(found.as_dict())
+    return {**item, "last_error": public_error(item["last_error"])}
 
 
 @router.post(
     "/projections/{name}/rebuild",
     status_code=202,
-    summary="Replay from the start",
+    summary="Build the next version beside the live one, then switch readers to it",
+    description=(
+        "Blue/green: version N+1 is built from the start of history while readers keep"
+        " reading version N; once N+1 has caught up, readers are switched to it in one"
+        " transaction and N is dropped. Follow it in `GET /api/projections` (state"
+        " `rebuilding`, `rebuild` with events done, rate and ETA). The Redis live feed"
+        " cannot be built beside itself (its builds share one stream): 409."
+    ),
     response_model=None,
     responses={
         202: {
             "description": "The rebuild started",
             "content": {"application/json": {"schema": REBUILDING}},
         },
-        **problems.responses(403, 404, 422),
+        **problems.responses(403, 404, 409, 422),
     },
     dependencies=[OPERATOR],
 )
-async def rebuild_projection(request: Request, name: ProjectionName) -> dict[str, str]:
-    projection = _projection(request, name)
-    service = service_of(request)
-    task = asyncio.create_task(rebuild(service.store, projection))
-    service.background.add(task)
-    task.add_done_callback(service.background.discard)
-    return {"projection": name, "state": "rebuilding"}
+async def rebuild_projection(request: Request, name: ProjectionName) -> dict[str, Any]:
+    _projection(request, name)
+    try:
+        started = service_of(request).rebuild(name)
+    except RebuildRefused as refused:
+        raise Problem(409, refused.code, "Cannot rebuild", str(refused)) from None
+    return {
+        "projection": name,
+        "state": "rebuilding",
+        "from_version": started.from_version,
+        "to_version": started.to_version,
+    }
 
 
 async def _act_on_parked(

@@ -200,7 +200,29 @@ PROJECTION_STATUS = obj(
         "owner": nullable(STRING),
         "stuck": BOOLEAN,
         "waiting_for": nullable(STRING),
-    }
+    },
+    optional={
+        "rebuild": nullable(
+            obj(
+                {
+                    "phase": {
+                        "type": "string",
+                        "enum": ["building", "switching", "retiring", "done", "failed"],
+                    },
+                    "from_version": INTEGER,
+                    "to_version": INTEGER,
+                    "events_done": COUNT,
+                    "events_remaining": nullable(COUNT),
+                    "events_remaining_exact": BOOLEAN,
+                    "rate": {"type": "number", "minimum": 0, "description": "events/s"},
+                    "eta_seconds": nullable(NUMBER),
+                    "started_at": NUMBER,
+                    "finished_at": nullable(NUMBER),
+                    "error": nullable(STRING),
+                }
+            )
+        )
+    },
 )
 
 PARKED_EVENT = obj(

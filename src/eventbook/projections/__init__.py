@@ -29,8 +29,10 @@ from eventbook._errors import (
     UnknownProjection,
 )
 from eventbook.projections._builds import (
+    active_build,
     catch_up,
     drop_build,
+    next_build,
     rebuild,
     reset_projection,
     setup_projection,
@@ -124,10 +126,12 @@ __all__ = [
     "UnknownProjection",
     "ValueBatch",
     "RecordUpcaster",
+    "active_build",
     "catch_up",
     "discard_parked",
     "drop_build",
     "list_parked",
+    "next_build",
     "open",
     "projection_status",
     "rebuild",

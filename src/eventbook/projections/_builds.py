@@ -10,12 +10,15 @@ see an empty or half-built model: they see v1 until the commit, v2 after it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import dataclasses
+from typing import Any, TypeVar
 
 from eventbook._store.port import EventStore
 from eventbook.projections._projection import Projection
 from eventbook.projections._runner import ProjectionRunner, RunnerSettings
 from eventbook.projections._waiting import timed_out, wait_for
+
+C = TypeVar("C")
 
 
 async def setup_projection(projection: Projection[Any], *, mode: str = "async") -> None:
@@ -29,6 +32,27 @@ async def setup_projection(projection: Projection[Any], *, mode: str = "async") 
     await database.register(
         projection.name, version, mode, sink.create_ddl(version), sink.activate_ddl(version)
     )
+
+
+async def active_build(projection: Projection[C]) -> Projection[C]:
+    """The build of this projection readers see, as its database records it.
+
+    The version written in code only names the first build: after a blue/green switch
+    the active version lives in the checkpoint table, and a process that starts again
+    must run that one. A projection never set up is returned as it is.
+    """
+    database = projection.sink.database
+    await database.setup()
+    for row in await database.checkpoints():
+        if row.name == projection.name and row.active and row.mode != "inline":
+            return dataclasses.replace(projection, version=row.version)
+    return projection
+
+
+def next_build(projection: Projection[C]) -> Projection[C]:
+    """The same definition one version up: its own tables and checkpoint, built beside
+    this one until `switch_to` makes it the one readers see."""
+    return dataclasses.replace(projection, version=projection.version + 1)
 
 
 async def reset_projection(projection: Projection[Any]) -> None:

@@ -132,6 +132,10 @@ class ProjectionRunner(Generic[C]):
                     return
                 failures = 0
             except LeaseLost as lost:
+                if await self._retired():  # a newer build was switched to: not a takeover
+                    log.info("%s: retired (a newer build is active); runner ends", p.label)
+                    self.state = RunnerState.RETIRED
+                    return
                 log.warning("%s: %s", p.label, lost)
             except ProjectionHalted:
                 self.state = RunnerState.FAILED
@@ -145,6 +149,14 @@ class ProjectionRunner(Generic[C]):
             finally:
                 await _quietly(session.release(), "release the lease")
         self.state = RunnerState.STOPPED
+
+    async def _retired(self) -> bool:
+        """Whether this build was retired (or dropped) since the lease was taken."""
+        try:
+            row = await self._db.checkpoint(self.projection.name, self.projection.version)
+        except Exception:
+            return False
+        return row is None or row.retired
 
     # -- the loop under a lease ------------------------------------------------------------
 

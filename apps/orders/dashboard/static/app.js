@@ -137,7 +137,7 @@ function throttled(ms, fn) {
 
 function page(title, ...content) {
   document.title = `${typeof title === "string" ? title : title.textContent} · Orders · eventbook`;
-  main.replaceChildren(h("header", { class: "page-head" }, h("h1", {}, title)), ...content);
+  main.replaceChildren(h("header", { class: "page-head" }, h("h1", {}, title)), ...content.filter((c) => c !== null && c !== undefined));
 }
 
 function failed(token, error) {
@@ -224,14 +224,27 @@ async function ordersPage(token, params) {
   const info = h("span", { class: "muted", id: "orders-count", "aria-live": "polite" });
   const prev = h("button", { class: "secondary", type: "button", disabled: true, onclick: () => go(query.page - 1) }, "‹ Previous");
   const next = h("button", { class: "secondary", type: "button", disabled: true, onclick: () => go(query.page + 1) }, "Next ›");
-  page("Orders", form,
+  // Writers place orders here (commands.js): rows sent but not yet listed stay on top.
+  const list = { pending: [], show: () => body.prepend(...list.pending), reload: () => load() };
+  const creating = canWrite() ? h("section", { class: "card", id: "new-order", hidden: true }, newOrderForm(list)) : null;
+  const toggle = creating ? h("button", {
+    type: "button", class: "secondary", id: "new-order-toggle", "aria-expanded": "false",
+    onclick: () => {
+      creating.hidden = !creating.hidden;
+      toggle.setAttribute("aria-expanded", String(!creating.hidden));
+    },
+  }, "New order") : null;
+  form.append(toggle || "");
+  page("Orders", form, creating,
     h("div", { class: "card flush" },
       table(columns, body, { id: "orders-table", class: "clickable" }),
       h("div", { class: "pager" }, info, h("span", { class: "spacer" }), prev, next)));
 
   const words = query.q.split(/\s+/).filter((w) => w.length > 1);
   const render = (result, catchingUp = false) => {
-    body.replaceChildren(...result.items.map((o) => {
+    // An order still pending shows once, as its pending row, until commands.js reconciles it.
+    const sent = new Set(list.pending.map((row) => row.dataset.order));
+    body.replaceChildren(...list.pending, ...result.items.filter((o) => !sent.has(o.order_id)).map((o) => {
       const href = orderHref(o.order_id);
       const address = o.shipping_address || {};
       return h("tr", { "data-order": o.order_id, onclick: (e) => { if (!e.target.closest("a")) location.hash = href; } },
@@ -297,135 +310,6 @@ async function ordersPage(token, params) {
     return;
   }
   if (live(token)) state.onFeed = throttled(1500, () => load().catch(() => {}));
-}
-
-// -- one order --------------------------------------------------------------------------------
-
-async function orderPage(token, orderId) {
-  const back = h("a", { class: "back", href: state.lastList }, "← Orders");
-  page(h("span", {}, "Order ", h("span", { class: "mono" }, orderId)), back, h("div", { class: "muted" }, "Loading…"));
-  let history;
-  try {
-    history = await api(`/api/orders/${encodeURIComponent(orderId)}/events`);
-  } catch (error) {
-    if (!live(token)) return;
-    page(h("span", {}, "Order ", h("span", { class: "mono" }, orderId)), back);
-    if (error.status === 404 || error.status === 422) main.append(h("div", { class: "card empty", id: "order-missing" }, `There is no order ${orderId}.`));
-    else failed(token, error);
-    return;
-  }
-  if (!live(token)) return;
-  const events = history.items;
-  const latest = events.length;
-  const slider = h("input", {
-    type: "range", min: 1, max: latest, value: latest, step: 1, id: "version-slider",
-    "aria-label": "Version", disabled: latest < 2,
-  });
-  const label = h("strong", { id: "version-label" });
-  const caption = h("div", { class: "caption", id: "version-event" });
-  const stateView = h("pre", { id: "state-view", class: "json", tabindex: 0, "aria-label": "State at the chosen version" });
-  const timeline = h("ol", { class: "timeline", id: "timeline" });
-  const summary = h("div", { class: "kpis", id: "order-kpis" });
-  const states = new Map(); // version → Promise of the state
-  const stateAt = (version) => {
-    if (!states.has(version)) {
-      const loaded = api(`/api/orders/${encodeURIComponent(orderId)}/state?version=${version}`).then((v) => v.state);
-      loaded.catch(() => states.delete(version));
-      states.set(version, loaded);
-    }
-    return states.get(version);
-  };
-  let shown = 0;
-  const show = async (version) => {
-    shown = version;
-    slider.value = version;
-    label.textContent = `version ${version} of ${latest}`;
-    const event = events[version - 1];
-    caption.replaceChildren(h("span", { class: "type" }, event.type), " ", h("span", { class: "muted" }, "· ", time(occurred(event))));
-    [...timeline.children].forEach((li, i) => {
-      li.classList.toggle("future", i >= version);
-      li.classList.toggle("current", i === version - 1);
-      li.setAttribute("aria-current", i === version - 1 ? "step" : "false");
-    });
-    try {
-      const [now, before] = await Promise.all([stateAt(version), version > 1 ? stateAt(version - 1) : null]);
-      if (shown !== version || !live(token)) return; // the slider moved on meanwhile
-      renderState(stateView, now, before);
-      stateView.dataset.version = version;
-      const address = now.shipping_address || {};
-      summary.replaceChildren(
-        kpi("Status", pill(now.status || "—")),
-        kpi("Customer", now.customer || "—", { class: "kpi text", title: [address.street, address.postcode, address.city, address.country].filter(Boolean).join(", ") }),
-        kpi("Items", (now.items || []).length),
-        kpi("Total", money(now.total || 0, now.currency || "EUR")),
-        kpi("Paid", money(now.paid || 0, now.currency || "EUR")));
-    } catch (error) {
-      if (shown === version) stateView.textContent = error.message;
-    }
-  };
-  slider.addEventListener("input", () => show(Number(slider.value)));
-  timeline.replaceChildren(...events.map((e) =>
-    h("li", { "data-version": e.version },
-      h("button", { class: "v", type: "button", title: `Show the state at version ${e.version}`, onclick: () => show(e.version) }, `v${e.version}`),
-      h("div", { class: "body" },
-        h("div", { class: "head" }, h("span", { class: "type" }, e.type),
-          time(occurred(e), { class: "muted small", title: `recorded ${fullTime(e.recorded_at)}` })),
-        h("div", { class: "meta" },
-          metaItem("command", e.metadata.command_type),
-          metaItem("actor", e.metadata.actor),
-          metaItem("position", e.position),
-          upcast(e)),
-        h("details", {},
-          h("summary", { class: "small muted" }, "data and metadata"),
-          h("pre", { class: "json" }, JSON.stringify({ data: e.data, metadata: e.metadata }, null, 2)))))));
-  page(h("span", {}, "Order ", h("span", { class: "mono" }, orderId)),
-    back,
-    summary,
-    h("div", { class: "grid order" },
-      h("section", { class: "card" },
-        h("div", { class: "card-head" }, h("h2", {}, "State at a version"), label),
-        h("div", { class: "slider" }, h("span", { class: "muted small" }, "v1"), slider, h("span", { class: "muted small" }, `v${latest}`)),
-        caption,
-        stateView,
-        h("p", { class: "muted small" }, "Rebuilt from the events up to this version. Highlighted: what this event changed.")),
-      h("section", { class: "card" }, h("h2", {}, `Timeline · ${plural(latest, "event")}`), timeline)));
-  // A new event of this order: offer its newest state rather than move the slider away.
-  const changed = h("div", { class: "notice info", id: "order-changed", hidden: true });
-  main.querySelector(".back").after(changed);
-  state.onFeed = (item) => {
-    if (orderOfStream(item.stream) !== orderId) return;
-    changed.hidden = false;
-    changed.replaceChildren(`This order changed: ${item.type} made version ${item.version}. `,
-      h("button", { type: "button", class: "secondary small", onclick: () => route() }, "Show the latest"));
-  };
-  await show(latest);
-}
-
-function renderState(target, now, before) {
-  const keys = Object.keys(now);
-  const lines = [h("span", {}, "{\n")];
-  keys.forEach((key, i) => {
-    const value = JSON.stringify(now[key], null, 2).replace(/\n/g, "\n  ");
-    const changed = before !== null && JSON.stringify(now[key]) !== JSON.stringify(before[key]);
-    lines.push(h("span", { class: changed ? "changed" : null, "data-key": key },
-      `  ${JSON.stringify(key)}: ${value}${i < keys.length - 1 ? "," : ""}\n`));
-  });
-  lines.push(h("span", {}, "}"));
-  target.replaceChildren(...lines);
-}
-
-// When it happened (the order's own time), else when the store recorded it.
-const occurred = (event) => (event.data && event.data.at) || event.metadata.occurred_at || event.recorded_at;
-
-function upcast(event) {
-  const stored = event.stored_schema_version;
-  const now = event.metadata.schema_version;
-  if (stored === undefined || now === undefined || stored === now) return null;
-  return metaItem("upcast", `schema v${stored} → v${now}`);
-}
-
-function metaItem(name, value) {
-  return value === undefined || value === null ? null : h("span", { class: "meta-item" }, `${name} `, h("code", {}, String(value)));
 }
 
 // -- analytics --------------------------------------------------------------------------------
@@ -614,63 +498,6 @@ async function storePage(token, params) {
   };
   try { await load(); } catch (error) { failed(token, error); return; }
   every(token, 5000, () => load().catch(() => {}));
-}
-
-// -- projections ------------------------------------------------------------------------------
-
-async function projectionsPage(token) {
-  const columns = ["Projection", "State", { label: "Position", class: "num" }, { label: "Lag (events)", class: "num" },
-    { label: "Behind by", class: "num" }, { label: "Parked", class: "num" }, "Last error", ""];
-  const body = h("tbody", {}, loadingRow(columns.length));
-  const parked = h("div");
-  if (state.role !== "operator") {
-    page("Projections", h("div", { class: "card empty", id: "needs-operator" },
-      "Projections, their parked events and rebuilds are for operators: sign in with an operator API key."));
-    return;
-  }
-  page("Projections",
-    h("p", { class: "lead muted" }, "Each read model is a projection of the event store. ",
-      "Rebuild replays one from the start of history."),
-    h("section", { class: "card flush" }, table(columns, body, { id: "projections-table" })),
-    parked);
-  const load = async () => {
-    const result = await api("/api/projections");
-    if (!live(token)) return;
-    body.replaceChildren(...result.items.map((p) => h("tr", { "data-projection": p.name },
-      h("td", {}, h("strong", {}, p.name), " ", h("span", { class: "muted small" }, `v${p.version}`)),
-      h("td", {}, pill(p.stuck ? "stuck" : p.state)),
-      h("td", { class: "num mono" }, p.position || "—"),
-      h("td", { class: p.lag_events > 0 ? "num warn" : "num" }, count(p.lag_events), p.lag_exact === false ? "+" : ""),
-      h("td", { class: "num", title: `${p.lag_seconds.toFixed(2)} s` }, duration(p.lag_seconds)),
-      h("td", { class: p.parked > 0 ? "num bad" : "num" }, count(p.parked)),
-      h("td", { class: "wrap small error-text" }, p.last_error || ""),
-      h("td", { class: "actions" }, h("button", {
-        class: "secondary small", type: "button", "data-rebuild": p.name,
-        title: "Replay this projection from the start of history",
-        onclick: () => rebuild(p.name),
-      }, "Rebuild")))));
-    if (!result.items.length) body.append(emptyRow(columns.length, "No projections"));
-    const withParked = result.items.filter((p) => p.parked > 0);
-    const cards = await Promise.all(withParked.map(async (p) => {
-      const list = await api(`/api/projections/${encodeURIComponent(p.name)}/parked`);
-      return h("section", { class: "card" }, h("h2", {}, `Parked events of ${p.name}`),
-        table([{ label: "Position", class: "num" }, "Event type", "Error", { label: "Attempts", class: "num" }],
-          h("tbody", {}, list.items.map((x) => h("tr", {},
-            h("td", { class: "num mono" }, x.position), h("td", {}, x.type),
-            h("td", { class: "wrap small error-text" }, x.error), h("td", { class: "num" }, x.attempts))))));
-    }));
-    if (live(token)) parked.replaceChildren(...cards);
-  };
-  try { await load(); } catch (error) { failed(token, error); return; }
-  every(token, 2000, () => load().catch(() => {}));
-}
-
-async function rebuild(name) {
-  if (!keyInput.value) { toast("Sign in with an operator API key to rebuild a projection", true); return; }
-  try {
-    await api(`/api/projections/${encodeURIComponent(name)}/rebuild`, { method: "POST" });
-    toast(`Rebuilding ${name} from the start of history`);
-  } catch (error) { toast(error.message, true); }
 }
 
 // -- routing ----------------------------------------------------------------------------------
