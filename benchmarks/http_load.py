@@ -35,11 +35,11 @@ compare against the baseline measured in the same run:
 - during the rebuild, commands/s stay at half or more of before it, read p99 within 3 times;
 - the live feed delivers the event of every command of the mixed load.
 
-Measured (2 vCPUs, shared with other work; 8 clients, 10 s of load, medians of 3 runs):
-whoami 408/s, p50 14 ms, p99 102 ms; commands 166/s (55 orders placed, paid and shipped
-per second), p50 40 ms, p99 175 ms; an order visible to queries after 28 ms (p50), 109 ms
-(p99); projections at most 18 events and 0.14 s behind during the load, caught up 12 ms
-after it. Ratios: 2.8 (latency), 0.41 (rate), 0.69 (visibility).
+Measured (2 vCPUs shared with other work; medians of 3 runs; see benchmarks/README.md):
+whoami 121/s; commands 97/s, p50 71 ms; mixed load 48 commands/s, read p99 530 ms, every
+command's event on the feed; during the rebuild of every projection (6 s) commands 1.01 x
+and read p99 1.44 x what they were before it. Ratios: 1.6 (latency), 0.80 (rate), 0.93
+(visibility), 0.497 (mixed vs alone: missed), 1.01 and 1.44 (rebuild), 1.0 (feed).
 """
 
 from __future__ import annotations
