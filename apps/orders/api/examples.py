@@ -436,7 +436,7 @@ def json_text(value: Any, indent: int | None = 2, *, depth: int = 0) -> str:
     inner = " " * indent * (depth + 1)
     if isinstance(value, dict):
         members = [
-            f"{inner}{json.dumps(key, ensure_ascii=False)}: {json_text(item, indent, depth=depth + 1)}"
+            f"{inner}{json.dumps(key)}: {json_text(item, indent, depth=depth + 1)}"
             for key, item in value.items()
         ]
         opening, closing = "{", "}"
