@@ -14,6 +14,14 @@ as its own process on a free port, with a fresh data directory and a small seed,
   `lag_seconds` of any projection), and every `SAMPLE_EVERY`-th placed order is watched
   from its 202 until `GET /api/orders/{id}` finds it (the query side's visibility lag).
 - After the load: the time until every projection reports no lag (catch-up).
+- Mixed load (`benchmarks/http_mixed.py`): for `http_mixed.DURATION` seconds, the same
+  writers with 4 readers (the order list, then its newest order), a live SSE client and,
+  half-way, a rebuild of every projection (`POST /api/projections/{name}/rebuild`, an
+  operator's key): commands/s and read p99 before the rebuild and during it, the phase's
+  events the feed delivered, and reads that saw fewer orders than an earlier read.
+
+Every request sends an API key (writer for commands, reader for reads and the feed,
+operator for projections' status and rebuilds): the service answers nothing without one.
 
 Figures are rates per second and times in seconds (p50 and p99 over every request of the
 run; a visibility time includes the round trip of the query that found the order); the
@@ -22,23 +30,24 @@ compare against the baseline measured in the same run:
 
 - a command's median latency is at most 8 trivial round trips,
 - commands reach at least a fifth of the trivial requests' rate,
-- a placed order is visible to queries, at the median, within 2 command latencies.
+- a placed order is visible to queries, at the median, within 2 command latencies;
+- the mixed load keeps half the commands/s of commands alone;
+- during the rebuild, commands/s stay at half or more of before it, read p99 within 3 times;
+- the live feed delivers the event of every command of the mixed load.
 
-Measured (2 vCPUs, shared with other work; 8 clients, 10 s of load, medians of 3 runs):
-whoami 408/s, p50 14 ms, p99 102 ms; commands 166/s (55 orders placed, paid and shipped
-per second), p50 40 ms, p99 175 ms; an order visible to queries after 28 ms (p50), 109 ms
-(p99); projections at most 18 events and 0.14 s behind during the load, caught up 12 ms
-after it. Ratios: 2.8 (latency), 0.41 (rate), 0.69 (visibility).
+Measured (2 vCPUs shared with other work; medians of 3 runs; see benchmarks/README.md):
+whoami 121/s; commands 97/s, p50 71 ms; mixed load 48 commands/s, read p99 530 ms, every
+command's event on the feed; during the rebuild of every projection (6 s) commands 1.01 x
+and read p99 1.44 x what they were before it. Ratios: 1.6 (latency), 0.80 (rate), 0.93
+(visibility), 0.497 (mixed vs alone: missed), 1.01 and 1.44 (rebuild), 1.0 (feed).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import shutil
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -51,12 +60,21 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import Figures, Target, repeat, report, summarise
+from benchmarks import http_mixed
+from benchmarks.common import Figures, Target, arguments, repeat, report, summarise
+from benchmarks.http_mixed import Keys
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITER_KEY = "bench-writer-key-0123456789abcdef"
+READER_KEY = "bench-reader-key-0123456789abcdef"
 OPERATOR_KEY = "bench-operator-key-0123456789abcdef"
-"""The monitor's key: it reads orders and projections' status (an operator's)."""
+"""The monitor's key (projections' status is an operator's), also the rebuilds'."""
+KEYS = Keys(
+    writer={"X-API-Key": WRITER_KEY},
+    reader={"X-API-Key": READER_KEY},
+    operator={"X-API-Key": OPERATOR_KEY},
+)
+"""Every request sends one: the service answers nothing without a key."""
 WORKERS = 8
 DURATION = 10.0
 """Seconds of command load per run (times `--scale`)."""
@@ -98,6 +116,36 @@ TARGETS = [
         "command_p50_s",
         at_most=2.0,
     ),
+    Target(
+        "commands/s, mixed load vs commands alone",
+        "mixed_commands_per_s",
+        "commands_per_s",
+        at_least=0.5,
+    ),
+    Target(
+        "commands/s during the rebuild vs before it",
+        "during_rebuild_commands_per_s",
+        "before_rebuild_commands_per_s",
+        at_least=0.5,
+    ),
+    Target(
+        "read p99 during the rebuild vs before it",
+        "during_rebuild_read_p99_s",
+        "before_rebuild_read_p99_s",
+        at_most=3.0,
+    ),
+    Target(
+        "events on the live feed vs commands (mixed load)",
+        "sse_events",
+        "mixed_commands",
+        at_least=1.0,
+    ),
+    Target(
+        "reads that saw fewer orders than before vs reads (mixed load)",
+        "reads_with_fewer_orders",
+        "mixed_reads",
+        at_most=0.0,
+    ),
 ]
 
 
@@ -133,6 +181,7 @@ async def embedded_service() -> AsyncIterator[Service]:
         "ORDERS_READ_MODELS_URL": f"sqlite:///{data}/read-models.db",
         "ORDERS_SEED_ORDERS": str(SEED_ORDERS),
         "ORDERS_WRITER_KEY": WRITER_KEY,
+        "ORDERS_READER_KEY": READER_KEY,
         "ORDERS_OPERATOR_KEY": OPERATOR_KEY,
     }
     log = data / "service.log"
@@ -162,7 +211,7 @@ async def embedded_service() -> AsyncIterator[Service]:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the service did not start:\n{log.read_text()[-3000:]}")
                 await asyncio.sleep(0.2)
-        yield Service(url, {"X-API-Key": WRITER_KEY})
+        yield Service(url, KEYS.writer)
     finally:
         if process.returncode is None:
             process.terminate()
@@ -174,11 +223,7 @@ async def embedded_service() -> AsyncIterator[Service]:
         shutil.rmtree(data, ignore_errors=True)
 
 
-def _p(values: list[float], percent: int) -> float:
-    """The `percent`-th percentile (50: the median)."""
-    if percent == 50:
-        return statistics.median(values)
-    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
+_p = http_mixed.percentile
 
 
 async def _timed(
@@ -240,6 +285,31 @@ async def watch(
     raise RuntimeError(f"order {order_id} not visible after {VISIBLE_WITHIN}s")
 
 
+async def order_life(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    record: Callable[[httpx.Response, float], None],
+    placed: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Place an order, pay its exact total, ship it: each command's answer and latency go
+    to `record`, the new order's id to `placed` as soon as it is accepted."""
+    body = {"customer": "Ada Benchmark", "items": ITEMS, "shipping_address": ADDRESS}
+    latencies: list[float] = []
+    answer = await _timed(
+        latencies, partial(client.post, "/api/orders", json=body, headers=headers)
+    )
+    record(answer, latencies[-1])
+    order_id = answer.json()["order_id"]
+    placed(order_id)
+    base = f"/api/orders/{order_id}"
+    for path, command in (
+        (f"{base}/process-payment", {"amount": TOTAL}),
+        (f"{base}/ship", {"carrier": "DHL"}),
+    ):
+        answer = await _timed(latencies, partial(client.post, path, json=command, headers=headers))
+        record(answer, latencies[-1])
+
+
 async def load(
     client: httpx.AsyncClient, reader: httpx.AsyncClient, headers: dict[str, str], scale: float
 ) -> Figures:
@@ -249,27 +319,18 @@ async def load(
     placed = 0
     stop = asyncio.Event()
 
-    async def worker() -> None:
+    def sample(order_id: str) -> None:
         nonlocal placed
-        body = {"customer": "Ada Benchmark", "items": ITEMS, "shipping_address": ADDRESS}
-        while not stop.is_set():
-            answer = await _timed(
-                latencies, partial(client.post, "/api/orders", json=body, headers=headers)
+        placed += 1
+        if placed % SAMPLE_EVERY == 0:
+            task = asyncio.create_task(
+                watch(reader, order_id, time.perf_counter(), observed.visible_after)
             )
-            accepted = time.perf_counter()
-            order_id = answer.json()["order_id"]
-            placed += 1
-            if placed % SAMPLE_EVERY == 0:
-                task = asyncio.create_task(
-                    watch(reader, order_id, accepted, observed.visible_after)
-                )
-                observed.watchers.add(task)
-            base = f"/api/orders/{order_id}"
-            for path, command in (
-                (f"{base}/process-payment", {"amount": TOTAL}),
-                (f"{base}/ship", {"carrier": "DHL"}),
-            ):
-                await _timed(latencies, partial(client.post, path, json=command, headers=headers))
+            observed.watchers.add(task)
+
+    async def worker() -> None:
+        while not stop.is_set():
+            await order_life(client, headers, lambda _, seconds: latencies.append(seconds), sample)
 
     monitoring = asyncio.create_task(monitor(reader, observed, stop))
     start = time.perf_counter()
@@ -304,22 +365,23 @@ async def one_run(scale: float) -> Figures:
         options: dict[str, Any] = {"base_url": service.url, "timeout": 30}
         async with (
             httpx.AsyncClient(limits=limits, **options) as client,
-            httpx.AsyncClient(headers={"X-API-Key": OPERATOR_KEY}, **options) as reader,
+            httpx.AsyncClient(headers=KEYS.operator, **options) as reader,
         ):
             await baseline(client, service.headers, 0.1)  # warm-up
             figures = await baseline(client, service.headers, scale)
             figures.update(await load(client, reader, service.headers, scale))
+
+        def life(
+            client: httpx.AsyncClient, record: Callable[[httpx.Response, float], None]
+        ) -> Awaitable[None]:
+            return order_life(client, KEYS.writer, record)
+
+        figures.update(await http_mixed.mixed(service.url, KEYS, life, scale))
     return figures
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported")
-    parser.add_argument(
-        "--scale", type=float, default=1.0, help="multiply the workload sizes (0.2 for a smoke run)"
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args()
+    args = arguments(__doc__).parse_args()
     runs = asyncio.run(repeat(args.runs, lambda: one_run(args.scale)))
     report(summarise("http_load/embedded", runs, TARGETS), args.json)
 

@@ -17,7 +17,7 @@ import msgspec
 from fastapi import APIRouter, Header, Path, Request, Security
 from fastapi.responses import JSONResponse
 
-from apps.orders.api import problems, schemas
+from apps.orders.api import examples, problems, schemas
 from apps.orders.api.problems import Problem
 from apps.orders.api.security import api_key_header, authorize, service_of
 from apps.orders.api_keys import Role
@@ -248,6 +248,20 @@ def body_schema(command_type: type[Any]) -> tuple[dict[str, Any], dict[str, Any]
     return body, {name: _documented(schema) for name, schema in components.items()}
 
 
+def _responses(command_type: type[Any]) -> dict[int | str, Any]:
+    """The answers a command may get, each with its worked examples (`examples.py`)."""
+    responses = {
+        **schemas.answer("CommandAccepted", 202, "Accepted: the events are stored"),
+        **problems.responses(400, 401, 403, 409, 412, 413, 415, 422, 503),
+    }
+    for status, response in responses.items():
+        found = examples.answer_examples(command_type.__name__, int(status))
+        for content in response.get("content", {}).values():
+            if found:
+                content["examples"] = found
+    return responses
+
+
 for path, command_type, summary in ROUTES:
     body, _ = body_schema(command_type)
     router.add_api_route(
@@ -257,14 +271,16 @@ for path, command_type, summary in ROUTES:
         status_code=202,
         summary=summary,
         name=command_type.__name__,
-        responses={
-            **schemas.answer("CommandAccepted", 202, "Accepted: the events are stored"),
-            **problems.responses(400, 401, 403, 409, 412, 413, 415, 422, 503),
-        },
+        responses=_responses(command_type),
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": body}},
+                "content": {
+                    "application/json": {
+                        "schema": body,
+                        "examples": examples.request_examples(command_type.__name__),
+                    }
+                },
             }
         },
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.orders.api.examples import component_examples
+
 Schema = dict[str, Any]
 
 STRING: Schema = {"type": "string"}
@@ -285,8 +287,10 @@ COMPONENTS: dict[str, Schema] = {
 
 
 def answer(name: str, status: int = 200, description: str = "OK") -> dict[int | str, Any]:
-    """The `responses` entry of a JSON answer described by the component `name`."""
+    """The `responses` entry of a JSON answer described by the component `name`, with the
+    worked examples of such answers (`examples.py`)."""
     assert name in COMPONENTS, name
-    return {
-        status: {"description": description, "content": {"application/json": {"schema": ref(name)}}}
-    }
+    content: dict[str, Any] = {"schema": ref(name)}
+    if found := component_examples(name):
+        content["examples"] = found
+    return {status: {"description": description, "content": {"application/json": content}}}

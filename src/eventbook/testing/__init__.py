@@ -2,6 +2,8 @@
 
 - `eventbook.testing.EventStoreConformance`: the suite every event-store backend passes
   (needs pytest and pytest-asyncio: `pip install eventbook[testing]`);
+- `eventbook.testing.property.check_store_contract`: a property-based test of the same
+  contract (a hypothesis state machine against an in-memory model; needs hypothesis);
 - `eventbook.testing.ProjectionDatabaseConformance`: the suite every projection database
   passes (checkpoints, leases, parking, builds; needs pytest too);
 - `eventbook.testing.ProjectionSpec`: given events, then rows, for one projection against

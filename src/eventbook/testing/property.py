@@ -1,0 +1,401 @@
+"""A property-based test of the whole event-store contract, for any backend.
+
+`check_store_contract(open_store)` lets hypothesis drive random interleavings of what a
+store must support against a plain model (`eventbook.testing.store_model`), each example on
+a fresh, empty store from `open_store` (an async context manager: it may make and drop a
+schema, a JetStream stream, ...):
+
+- appends of batches of 1 to 3 events with every expected-version mode (`ANY`,
+  `NO_STREAM`, `0`, `STREAM_EXISTS`, the current version, a stale one, one ahead);
+- exact retries of acknowledged batches (the original result, `replayed`, whatever the
+  expectation) and reuses of their ids that are not retries (`DuplicateEventError`);
+- concurrent appends to several streams, two appends racing on one expectation (one
+  wins), identical retries sent at once (stored once);
+- reads: one stream forwards and backwards, from a version, with a limit, in pages, a
+  missing stream with `must_exist`; `read_all` and `read_all_page` after any position
+  seen, filtered by type or category; `head`, `stream_version`, `read_event`;
+- subscriptions opened after any position, pulled a few events at a time between the
+  other steps, so that they catch up and then follow new appends.
+
+Every rule runs on one event loop that the machine owns (made in `__init__`, closed in
+`teardown`), as an application's store lives on one loop.
+
+Run it from a test, with a fresh store per example::
+
+    def test_the_contract_holds(tmp_path):
+        names = itertools.count()
+
+        @contextlib.asynccontextmanager
+        async def fresh():
+            async with await eventbook.connect(f"sqlite:///{tmp_path}/{next(names)}.db") as store:
+                yield store
+
+        check_store_contract(fresh)
+
+How long: `EVENTBOOK_PROPERTY_EXAMPLES` examples (default 20) of at most
+`EVENTBOOK_PROPERTY_STEPS` steps (default 30); `EVENTBOOK_PROPERTY_EXAMPLES=2000` makes a
+long run. Failures shrink to a short sequence of steps, printed as code.
+
+Adding operations (stream deletion, truncation, ...): teach `StoreModel` what the
+operation leaves visible (its reads go through `StoreModel.stream` and `StoreModel.log`,
+so they follow), then add a `@rule` here (or in a subclass of `EventStoreMachine`, passed
+as `machine=`) that calls the store, asks the model what must happen and checks it. The
+read rules need no change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
+
+from eventbook._errors import ConcurrencyError, DuplicateEventError, StreamNotFound
+from eventbook._store.ids import uuid7
+from eventbook._store.port import EventStore
+from eventbook._store.types import ANY, NO_STREAM, STREAM_EXISTS, Expected, NewEvent
+from eventbook.testing.store_model import ContractBroken, StoreModel, Subscription, matching
+
+StoreOpener = Callable[[], AbstractAsyncContextManager[EventStore]]
+"""Gives a fresh, empty store for each example, and removes it afterwards."""
+T = TypeVar("T")
+
+STREAMS = ("order-1", "order-2", "order-3", "cart-1")
+TYPES = ("Placed", "Paid")
+CATEGORIES = ("order", "cart")
+EXPECTATIONS = ("any", "no_stream", "zero", "exists", "current", "stale", "ahead")
+STEP_TIMEOUT = 30.0
+"""Seconds one step may take before the store is deemed stuck."""
+PULL_TIMEOUT = 3.0
+"""Seconds a subscription may take to hand over an event the store has."""
+MOST_SUBSCRIPTIONS = 3
+
+notes = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=6)
+limits = st.none() | st.integers(1, 4)
+filters = st.sampled_from(["none", "types", "categories"])
+
+
+def contract_settings(examples: int | None = None, steps: int | None = None) -> settings:
+    """Bounded for CI; `EVENTBOOK_PROPERTY_EXAMPLES` / `_STEPS` make longer runs."""
+    return settings(
+        max_examples=examples or int(os.environ.get("EVENTBOOK_PROPERTY_EXAMPLES", "20")),
+        stateful_step_count=steps or int(os.environ.get("EVENTBOOK_PROPERTY_STEPS", "30")),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+def check_store_contract(
+    open_store: StoreOpener,
+    *,
+    examples: int | None = None,
+    steps: int | None = None,
+    machine: type[EventStoreMachine] | None = None,
+) -> None:
+    """Run the machine (or a subclass with more rules) on fresh stores from `open_store`."""
+    kind = machine or EventStoreMachine
+    bound = type(f"{kind.__name__}OnFreshStores", (kind,), {"opener": staticmethod(open_store)})
+    run_state_machine_as_test(bound, settings=contract_settings(examples, steps))
+
+
+class EventStoreMachine(RuleBasedStateMachine):
+    """The store under test beside `StoreModel`; each rule is one thing a client does."""
+
+    opener: StoreOpener
+    """Set by `check_store_contract`: a fresh, empty store per example."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.model = StoreModel()
+        self.counter = itertools.count()
+        self.subscriptions: list[Subscription] = []
+        self._opened = self.opener()
+        self.store: EventStore = self.run(self._opened.__aenter__())
+
+    def run(self, step: Awaitable[T]) -> T:
+        return self.loop.run_until_complete(asyncio.wait_for(step, STEP_TIMEOUT))
+
+    def teardown(self) -> None:
+        try:
+            for subscription in self.subscriptions:
+                self.run(subscription.events.aclose())  # type: ignore[attr-defined]
+            self.run(self._opened.__aexit__(None, None, None))
+        finally:
+            self.loop.close()
+
+    def new_events(self, count: int, kind: str, note: str) -> list[NewEvent]:
+        return [NewEvent(kind, {"n": next(self.counter), "note": note}) for _ in range(count)]
+
+    def expectation(self, stream: str, mode: str, ahead: int) -> Expected:
+        current = self.model.version(stream)
+        choices: dict[str, Expected] = {
+            "any": ANY,
+            "no_stream": NO_STREAM,
+            "zero": 0,
+            "exists": STREAM_EXISTS,
+            "current": current,
+            "stale": current - 1 if current > 0 else current + ahead,
+            "ahead": current + ahead,
+        }
+        return choices[mode]
+
+    def append_and_check(self, stream: str, events: list[NewEvent], expected: Expected) -> None:
+        """Append, and check the answer against what the model says must happen."""
+        outcome = self.model.predict(stream, events, expected)
+        try:
+            result = self.run(self.store.append(stream, events, expected=expected))
+        except ConcurrencyError as refused:
+            if outcome.kind != "conflict" or refused.actual != outcome.actual:
+                raise ContractBroken(f"{stream}: refused ({refused}), wanted {outcome}") from None
+            return
+        except DuplicateEventError as refused:
+            if outcome.kind != "duplicate":
+                raise ContractBroken(f"{stream}: refused ({refused}), wanted {outcome}") from None
+            return
+        if outcome.kind == "replay":
+            assert outcome.batch is not None
+            original = outcome.batch.result
+            if (result.version, result.position, result.replayed) != (
+                original.version,
+                original.position,
+                True,
+            ):
+                raise ContractBroken(f"{stream}: a retry answered {result}, not {original}")
+            return
+        if outcome.kind != "append":
+            raise ContractBroken(f"{stream}: appended ({result}), wanted {outcome}")
+        self.model.record(stream, events, result)
+
+    # -- appends -----------------------------------------------------------------------------
+
+    @rule(
+        stream=st.sampled_from(STREAMS),
+        count=st.integers(1, 3),
+        kind=st.sampled_from(TYPES),
+        note=notes,
+        mode=st.sampled_from(EXPECTATIONS),
+        ahead=st.integers(1, 3),
+    )
+    def append(self, stream: str, count: int, kind: str, note: str, mode: str, ahead: int) -> None:
+        events = self.new_events(count, kind, note)
+        self.append_and_check(stream, events, self.expectation(stream, mode, ahead))
+
+    @precondition(lambda self: self.model.batches)
+    @rule(data=st.data(), mode=st.sampled_from(EXPECTATIONS), ahead=st.integers(1, 3))
+    def retry(self, data: st.DataObject, mode: str, ahead: int) -> None:
+        batch = data.draw(st.sampled_from(self.model.batches), label="batch")
+        expected = self.expectation(batch.stream, mode, ahead)
+        self.append_and_check(batch.stream, list(batch.events), expected)
+
+    @precondition(lambda self: self.model.batches)
+    @rule(data=st.data(), how=st.sampled_from(["extra", "elsewhere", "reordered", "changed"]))
+    def reuse_ids(self, data: st.DataObject, how: str) -> None:
+        batch = data.draw(st.sampled_from(self.model.batches), label="batch")
+        events = list(batch.events)
+        stream = batch.stream
+        if how == "extra":
+            events.append(NewEvent("Placed", {"n": next(self.counter)}))
+        elif how == "elsewhere":
+            stream = next(s for s in STREAMS if s != batch.stream)
+        elif how == "reordered" and len(events) > 1:
+            events.reverse()
+        else:
+            first = events[0]
+            events[0] = NewEvent(first.type, {**first.data, "changed": True}, id=first.id)
+        self.append_and_check(stream, events, ANY)
+
+    @rule(
+        streams=st.lists(st.sampled_from(STREAMS), min_size=2, max_size=4),
+        count=st.integers(1, 2),
+    )
+    def concurrent_appends(self, streams: list[str], count: int) -> None:
+        batches = [(stream, self.new_events(count, "Placed", "")) for stream in streams]
+        results = self.run(
+            _together(*(self.store.append(stream, events) for stream, events in batches))
+        )
+        # Acknowledged concurrently, stored in some order: the positions tell which.
+        for (stream, events), result in sorted(
+            zip(batches, results, strict=True), key=lambda pair: pair[1].position
+        ):
+            self.model.record(stream, events, result)
+
+    @rule(stream=st.sampled_from(STREAMS), mode=st.sampled_from(["current", "no_stream"]))
+    def racing_expectations(self, stream: str, mode: str) -> None:
+        expected = self.expectation(stream, mode, 1)
+        racers = [self.new_events(1, "Paid", str(n)) for n in range(2)]
+        outcomes = self.run(
+            _together(
+                *(self.store.append(stream, events, expected=expected) for events in racers),
+                return_exceptions=True,
+            )
+        )
+        if self.model.predict(stream, racers[0], expected).kind != "append":
+            if not all(isinstance(o, ConcurrencyError) for o in outcomes):
+                raise ContractBroken(f"{stream}: appends expecting {expected} answered {outcomes}")
+            return
+        won = [
+            (events, o)
+            for events, o in zip(racers, outcomes, strict=True)
+            if not isinstance(o, BaseException)
+        ]
+        lost = [o for o in outcomes if isinstance(o, BaseException)]
+        if len(won) != 1 or not all(isinstance(o, ConcurrencyError) for o in lost):
+            raise ContractBroken(f"{stream}: two appends expecting {expected}: {outcomes}")
+        self.model.record(stream, won[0][0], won[0][1])
+
+    @rule(stream=st.sampled_from(STREAMS), count=st.integers(1, 3))
+    def identical_retries_at_once(self, stream: str, count: int) -> None:
+        events = self.new_events(count, "Placed", "")
+        results = self.run(_together(*(self.store.append(stream, events) for _ in range(3))))
+        if len({(r.version, r.position) for r in results}) != 1 or sorted(
+            r.replayed for r in results
+        ) != [False, True, True]:
+            raise ContractBroken(f"{stream}: three identical appends answered {results}")
+        first = next(r for r in results if not r.replayed)
+        self.model.record(stream, events, first)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    @rule(
+        stream=st.sampled_from(STREAMS),
+        backwards=st.booleans(),
+        start=st.none() | st.integers(1, 12),
+        limit=limits,
+        pages=st.booleans(),
+    )
+    def read_stream(
+        self, stream: str, backwards: bool, start: int | None, limit: int | None, pages: bool
+    ) -> None:
+        events = self.model.stream(stream)
+        if backwards:
+            wanted = [e for e in reversed(events) if start is None or e.version <= start]
+        else:
+            wanted = [e for e in events if start is None or e.version >= start]
+        wanted = wanted[:limit]
+        options: dict[str, Any] = {"from_version": start, "backwards": backwards, "limit": limit}
+        if pages:
+            read = self.run(_collect(self.store.read_stream_pages(stream, **options)))
+            if any(not page for page in read):
+                raise ContractBroken(f"read_stream_pages({stream}) yielded an empty page")
+            seen = [e for page in read for e in page]
+        else:
+            seen = self.run(_collect(self.store.read_stream(stream, **options)))
+        self.model.check(seen, wanted, f"read_stream({stream}, {options})")
+
+    @rule(stream=st.sampled_from(STREAMS))
+    def read_missing_stream(self, stream: str) -> None:
+        if self.model.version(stream) > 0:
+            return
+        try:
+            self.run(_collect(self.store.read_stream(stream, must_exist=True)))
+        except StreamNotFound:
+            return
+        raise ContractBroken(f"read_stream({stream}, must_exist=True) did not raise")
+
+    @rule(data=st.data(), limit=limits, which=filters, paged=st.booleans())
+    def read_all(self, data: st.DataObject, limit: int | None, which: str, paged: bool) -> None:
+        index = self._draw_known(data)
+        after = None if index is None else self.model.log[index].position
+        types, categories = _filters(data, which)
+        wanted = matching(self.model.after(index), types, categories)
+        if paged:
+            size = limit or 1000
+            seen = self.run(
+                self.store.read_all_page(
+                    after=after, limit=size, types=types, categories=categories
+                )
+            )
+            wanted = wanted[:size]
+        else:
+            seen = self.run(
+                _collect(
+                    self.store.read_all(
+                        after=after, limit=limit, types=types, categories=categories
+                    )
+                )
+            )
+            wanted = wanted[:limit]
+        self.model.check(seen, wanted, f"read_all(after={after}, limit={limit}, {which})")
+
+    @rule(data=st.data())
+    def point_reads(self, data: st.DataObject) -> None:
+        head = self.run(self.store.head())
+        newest = self.model.log[-1] if self.model.log else None
+        if newest is None and head is not None:
+            raise ContractBroken(f"an empty store has head {head}")
+        if newest is not None:
+            if newest.position is None:
+                newest.position = head
+            if head != newest.position:
+                raise ContractBroken(f"head is {head}, not {newest.position}")
+        for stream in STREAMS:
+            if self.run(self.store.stream_version(stream)) != self.model.version(stream):
+                raise ContractBroken(
+                    f"stream_version({stream}) is not {self.model.version(stream)}"
+                )
+        known = data.draw(st.sampled_from([None, *self.model.log]), label="event")
+        wanted_id = uuid7() if known is None else known.id
+        found = self.run(self.store.read_event(wanted_id))
+        self.model.check(
+            [] if found is None else [found], [] if known is None else [known], "read_event"
+        )
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.subscriptions) < MOST_SUBSCRIPTIONS)
+    @rule(data=st.data(), which=filters)
+    def subscribe(self, data: st.DataObject, which: str) -> None:
+        index = self._draw_known(data)
+        after = None if index is None else self.model.log[index].position
+        types, categories = _filters(data, which)
+        events = self.store.subscribe(after=after, types=types, categories=categories)
+        self.subscriptions.append(Subscription(events, index, types, categories))
+
+    @precondition(lambda self: self.subscriptions)
+    @rule(data=st.data(), most=st.integers(1, 6))
+    def pull_subscription(self, data: st.DataObject, most: int) -> None:
+        """Take what the subscription must have by now, up to `most` events (never more:
+        a caught-up subscription waits for the next append)."""
+        subscription = data.draw(st.sampled_from(self.subscriptions), label="subscription")
+        wanted = subscription.pending(self.model)[:most]
+        seen = [
+            self.loop.run_until_complete(asyncio.wait_for(anext(subscription.events), PULL_TIMEOUT))
+            for _ in wanted
+        ]
+        self.model.check(seen, wanted, f"subscribe({subscription})")
+        subscription.delivered += len(seen)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _draw_known(self, data: st.DataObject) -> int | None:
+        """None (from the start) or the index of an event whose position the store showed."""
+        return data.draw(st.sampled_from([None, *self.model.known_positions()]), label="after")
+
+
+def _filters(data: st.DataObject, which: str) -> tuple[list[str] | None, list[str] | None]:
+    """(types, categories) of a read: none, or one or two of each."""
+    if which == "types":
+        return data.draw(
+            st.lists(st.sampled_from(TYPES), min_size=1, max_size=2, unique=True)
+        ), None
+    if which == "categories":
+        chosen = st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=2, unique=True)
+        return None, data.draw(chosen)
+    return None, None
+
+
+async def _together(*steps: Awaitable[Any], return_exceptions: bool = False) -> list[Any]:
+    """`asyncio.gather` started on the machine's loop (not on whichever loop is current)."""
+    return list(await asyncio.gather(*steps, return_exceptions=return_exceptions))
+
+
+async def _collect(items: AsyncIterator[T]) -> list[T]:
+    return [item async for item in items]
