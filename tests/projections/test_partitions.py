@@ -12,17 +12,19 @@ import pytest
 
 from eventbook._backends.memory import MemoryEventStore
 from eventbook._errors import PartitionMismatch, ValidationError
-from eventbook._store.types import RecordedEvent
+from eventbook._store.types import Position, RecordedEvent
 from eventbook.projections import (
     HandlerMap,
     Projection,
     ProjectionDaemon,
     ProjectionDatabase,
+    ProjectionState,
     RunnerSettings,
     SqlBatch,
     SQLiteDatabase,
     catch_up,
     setup_projection,
+    status,
     wait_for,
 )
 from tests.conftest import PostgresForTests
@@ -104,6 +106,40 @@ async def test_two_daemons_share_the_partitions_and_one_takes_all_when_the_other
         await wait_for(projection, await _head(memory_store), 20)
     got = await model(database)
     assert (got["applied"], got["duplicates"]) == (50 * 2 + 25, 0)
+
+
+async def test_status_and_metrics_show_each_partition_and_the_worst_as_the_builds(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    from eventbook.observability import Observability
+
+    obs = Observability()
+    [projection] = obs.projections([orders_projection(database, partitions=3)])
+    await place_orders(memory_store, 30)
+    async with ProjectionDaemon(memory_store, [projection], settings=FAST) as daemon:
+        await wait_for(projection, await _head(memory_store), 20)
+        await _until(lambda: _holders(database), lambda held: sum(held.values()) == 3)
+        found = await obs.collect(memory_store, [projection], runner_states=daemon.states())
+    [live] = found
+    assert [p.partition for p in live.partitions] == [0, 1, 2]
+    assert all(p.lag_events == 0 and p.state is ProjectionState.LIVE for p in live.partitions)
+    registry = obs.registry
+    for partition in ("0", "1", "2"):
+        labels = {"projection": "orders", "version": "1", "partition": partition}
+        assert registry.get_sample_value("eventbook_projection_partition_lag_events", labels) == 0
+        held = registry.get_sample_value("eventbook_projection_partition_lease_held", labels)
+        assert held == 1
+
+    await place_orders(memory_store, 20, start=30)  # no daemon runs now
+    [stopped] = await status(memory_store, [projection])
+    lags = [p.lag_events for p in stopped.partitions]
+    assert sum(lags) == 20 * 2 + 10
+    assert stopped.lag_events == max(lags) > 0
+    assert stopped.lag_seconds == max(p.lag_seconds for p in stopped.partitions)
+    assert stopped.state is ProjectionState.STOPPED
+    reached = [Position.parse(p.position) for p in stopped.partitions if p.position]
+    assert stopped.position == str(min(reached))
+    assert stopped.as_dict()["partitions"][0]["state"] == "stopped"
 
 
 async def test_tables_set_up_before_partitions_are_migrated(tmp_path: Path) -> None:
@@ -189,8 +225,6 @@ async def test_postgres_tables_set_up_before_partitions_are_migrated(
 def _event(stream: str) -> RecordedEvent:
     from datetime import UTC, datetime
     from uuid import uuid4
-
-    from eventbook._store.types import Position
 
     return RecordedEvent(
         uuid4(), stream, 1, Position(0, 1), "OrderPlaced", {"customer": "ada"}, {},

@@ -104,13 +104,15 @@ def _not_set_up(name: str, version: int) -> dict[str, Any]:
         "lag_events": None,
         "parked": 0,
         "stuck": False,
+        "partitions": [],
     }
 
 
 @group.command("status")
 def status_command(app: App, store: StoreUrl = "", json: JsonFlag = False) -> None:
     """Each build's state, position, lag, parked events and whether it is stuck; a build
-    the app defines that no runner has set up yet shows as not_set_up.
+    the app defines that no runner has set up yet shows as not_set_up. A partitioned
+    build shows its slowest position and worst lag, then a row per partition.
 
     Example: eventbook projections status --app apps.orders.projections:build --store ...
     """
@@ -138,6 +140,17 @@ def status_command(app: App, store: StoreUrl = "", json: JsonFlag = False) -> No
                 str(s.parked),
                 "yes" if s.stuck else "",
             )
+            for p in s.partitions:  # a partitioned build: the worst of these is above
+                table.add_row(
+                    f"  #{p.partition}",
+                    "",
+                    p.state.value,
+                    p.position or "-",
+                    f"{p.lag_events}{'' if p.lag_exact else '+'}",
+                    f"{p.lag_seconds:.1f}s",
+                    "",
+                    "",
+                )
         console.print(table)
         for s in found:
             if s.last_error:

@@ -65,6 +65,7 @@ from eventbook.projections._runner import (
     RunnerState,
 )
 from eventbook.projections._status import (
+    PartitionStatus,
     ProjectionState,
     ProjectionStatus,
     projection_status,
@@ -96,6 +97,7 @@ __all__ = [
     "ParkedStatus",
     "PartitionKey",
     "PartitionMismatch",
+    "PartitionStatus",
     "PostgresDatabase",
     "Projection",
     "ProjectionDaemon",
