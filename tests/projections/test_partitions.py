@@ -18,13 +18,18 @@ from eventbook.projections import (
     Projection,
     ProjectionDaemon,
     ProjectionDatabase,
+    ProjectionRunner,
     ProjectionState,
+    ProjectionTimeout,
     RunnerSettings,
     SqlBatch,
     SQLiteDatabase,
     catch_up,
+    drop_build,
+    rebuild,
     setup_projection,
     status,
+    switch_to,
     wait_for,
 )
 from tests.conftest import PostgresForTests
@@ -140,6 +145,58 @@ async def test_status_and_metrics_show_each_partition_and_the_worst_as_the_build
     reached = [Position.parse(p.position) for p in stopped.partitions if p.position]
     assert stopped.position == str(min(reached))
     assert stopped.as_dict()["partitions"][0]["state"] == "stopped"
+
+
+async def test_a_partitioned_build_rebuilds_under_a_running_daemon(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    projection = orders_projection(database, partitions=3)
+    await place_orders(memory_store, 40)
+    async with ProjectionDaemon(memory_store, [projection], settings=FAST):
+        await wait_for(projection, await _head(memory_store), 20)
+        before = await model(database)
+        epochs = [row.epoch for row in await database.partitions("orders", 1)]
+        await rebuild(memory_store, projection, timeout=30)  # the daemon's runners replay
+        assert await model(database) == before
+        rows = await database.partitions("orders", 1)
+        assert all(row.epoch > epoch for row, epoch in zip(rows, epochs, strict=True))
+        head = await memory_store.head()
+        assert all(row.position == head for row in rows)
+    assert before["duplicates"] == 0
+
+
+async def test_blue_green_switches_to_a_partitioned_build_once_every_partition_caught_up(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    blue = orders_projection(database)
+    green = orders_projection(database, version=2, partitions=4)
+    await place_orders(memory_store, 30)
+    await catch_up(memory_store, blue, timeout=30)
+    await setup_projection(green)
+    head = await _head(memory_store)
+    # Three partitions of four caught up: the switch waits for the fourth, in vain.
+    for partition in range(3):
+        runner = ProjectionRunner(memory_store, green, settings=FAST, partition=partition)
+        await runner.run(until=head)
+    with pytest.raises(ProjectionTimeout):
+        await switch_to(memory_store, green, timeout=0.5)
+    assert (await database.checkpoint("orders", 1) or _missing()).active
+    await catch_up(memory_store, green, settings=FAST, timeout=30)
+    await switch_to(memory_store, green, timeout=5)
+    rows = await database.partitions("orders", 2)
+    assert all(row.active for row in rows)
+    assert (await database.checkpoint("orders", 1) or _missing()).retired
+    assert await model(database) == await model(database, 1)  # readers see green, the same
+    await drop_build(blue)
+    assert await database.partitions("orders", 1) == []
+    # And back the other way: a new unpartitioned build replaces the partitioned one.
+    third = orders_projection(database, version=3)
+    await catch_up(memory_store, third, timeout=30)
+    await switch_to(memory_store, third, timeout=5)
+    assert all(row.retired for row in await database.partitions("orders", 2))
+    await drop_build(green)
+    assert await database.partitions("orders", 2) == []
+    assert await model(database) == await model(database, 3)
 
 
 async def test_tables_set_up_before_partitions_are_migrated(tmp_path: Path) -> None:
@@ -267,6 +324,10 @@ async def _head(store: MemoryEventStore) -> Any:
     head = await store.head()
     assert head is not None
     return head
+
+
+def _missing() -> Any:
+    raise AssertionError("no such build")
 
 
 @pytest.fixture
