@@ -58,3 +58,8 @@ def test_the_nats_store_benchmark_runs_and_reports_its_targets(nats_cluster: Nat
     command = ["benchmarks.store", "--backend", "nats"]
     report = run_small(command, {"EVENTBOOK_BENCH_NATS_URL": nats_cluster.url()})
     assert len(report["targets"]) == 6, report
+
+
+def test_the_partitions_benchmark_runs_and_reports_its_targets(postgres: PostgresForTests) -> None:
+    report = run_small(["benchmarks.partitions"], {"EVENTBOOK_BENCH_POSTGRES_URL": postgres.url})
+    assert len(report["targets"]) == 3, report
