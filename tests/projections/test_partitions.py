@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from eventbook._backends.memory import MemoryEventStore
-from eventbook._errors import PartitionMismatch, ValidationError
+from eventbook._errors import LeaseLost, PartitionMismatch, ValidationError
 from eventbook._store.types import Position, RecordedEvent
 from eventbook.projections import (
     HandlerMap,
@@ -32,6 +32,7 @@ from eventbook.projections import (
     switch_to,
     wait_for,
 )
+from eventbook.projections._ports import CheckpointMove
 from tests.conftest import PostgresForTests
 from tests.projections.conftest import place_orders
 from tests.projections.models import model, orders_projection
@@ -111,6 +112,33 @@ async def test_two_daemons_share_the_partitions_and_one_takes_all_when_the_other
         await wait_for(projection, await _head(memory_store), 20)
     got = await model(database)
     assert (got["applied"], got["duplicates"]) == (50 * 2 + 25, 0)
+
+
+async def test_a_partition_held_by_a_vanished_host_is_taken_once_its_lease_expires(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    projection = orders_projection(database, partitions=3)
+    await setup_projection(projection)
+    await place_orders(memory_store, 30)
+    # A daemon on another host took partition 1 and vanished (no release, no heartbeat;
+    # on PostgreSQL its connection stays open until closed here, as a hung host's would).
+    vanished = await database.acquire("orders", 1, "elsewhere:1:gone", 1.5, partition=1)
+    assert vanished is not None
+    async with ProjectionDaemon(memory_store, [projection], settings=FAST) as daemon:
+        await _until(lambda: _holders(database), lambda held: held.get(daemon.owner) == 2)
+        row = await database.checkpoint("orders", 1, partition=1)
+        assert row is not None
+        assert row.position is None  # still the vanished holder's
+        if database.dialect == "postgresql":
+            await vanished.release()  # the server drops a dead client's lock with its session
+        await _until(lambda: _holders(database), lambda held: held == {daemon.owner: 3})
+        await wait_for(projection, await _head(memory_store), 20)
+        if database.dialect == "sqlite":  # (PostgreSQL: its session is gone altogether)
+            with pytest.raises(LeaseLost):  # fenced: it cannot commit a batch of partition 1
+                await vanished.commit(None, CheckpointMove(None, await _head(memory_store)))
+    await vanished.release()
+    got = await model(database)
+    assert (got["applied"], got["duplicates"]) == (30 * 2 + 15, 0)
 
 
 async def test_status_and_metrics_show_each_partition_and_the_worst_as_the_builds(
