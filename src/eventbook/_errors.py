@@ -26,7 +26,8 @@ Catch `EventbookError` for all of them, or a branch of the tree::
         ├── ParkedEventNotFound (also LookupError)
         ├── UnknownProjection (also LookupError)
         ├── NoActiveBuild (also LookupError)       a view's projection has no build to read
-        └── ModeMismatch                           inline vs async registration disagree
+        ├── ModeMismatch                           inline vs async registration disagree
+        └── PartitionMismatch                      a build's partition count changed
 
 The write-side and store errors are exported by `eventbook`, the read side's by
 `eventbook.projections`.
@@ -261,4 +262,20 @@ class ModeMismatch(ProjectionError):
             f"projection '{name}@v{version}' runs {registered}; it cannot also run {wanted}"
             f" (events would apply twice). Build version {version + 1} {wanted} instead and"
             " switch to it"
+        )
+
+
+class PartitionMismatch(ProjectionError):
+    """A build set up with one partition count is started with another.
+
+    Each partition's checkpoint covers the events that hash to it; another count would
+    send events to partitions whose checkpoints have passed them (lost) or not (applied
+    twice): build a new version with the new count instead.
+    """
+
+    def __init__(self, name: str, version: int, registered: int, wanted: int) -> None:
+        super().__init__(
+            f"projection '{name}@v{version}' has {registered} partition(s); it cannot run"
+            f" with {wanted} (events would be lost or applied twice). Build version"
+            f" {version + 1} with {wanted} partition(s) instead and switch to it"
         )

@@ -24,7 +24,8 @@ def orders(store: EventStore) -> Repository[Order]:
 
 async def build(store: EventStore) -> list[Projection[Any]]:
     """Two builds of `totals`: a row per deposit; a negative deposit is parked (skipped).
-    The read database is the URL in CLI_TEST_READ_DB (SQLite or PostgreSQL)."""
+    Version 2 has three partitions. The read database is the URL in CLI_TEST_READ_DB
+    (SQLite or PostgreSQL)."""
     database = await projections.open(os.environ["CLI_TEST_READ_DB"])
     handlers: HandlerMap[SqlBatch] = HandlerMap()
 
@@ -42,6 +43,7 @@ async def build(store: EventStore) -> list[Projection[Any]]:
             handlers,
             version=version,
             retry=retry,
+            partitions=1 if version == 1 else 3,
         )
         for version in (1, 2)
     ]

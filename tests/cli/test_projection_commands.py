@@ -69,9 +69,15 @@ def test_blue_green_build_switch_and_drop(store_url: str, read_db: str) -> None:
     assert code == 0, out
     assert "build totals" in out
     built = status(store_url)
-    assert built[2]["position"] == built[1]["position"]
+    assert built[2]["position"] == built[1]["position"]  # every partition got there
     assert built[1]["active"]
     assert not built[2]["active"]
+    assert built[1]["partitions"] == []
+    parts = built[2]["partitions"]
+    assert [(p["partition"], p["lag_events"]) for p in parts] == [(0, 0), (1, 0), (2, 0)]
+    code, out = invoke(store_url, "status")
+    assert code == 0, out
+    assert "#2" in out  # a row per partition
 
     code, out = invoke(store_url, "switch", "totals", "--version", "2")
     assert code == 0, out

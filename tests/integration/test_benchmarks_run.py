@@ -73,8 +73,13 @@ def test_the_nats_store_benchmark_runs_and_reports_its_targets(nats_cluster: Nat
 
 def test_the_http_load_benchmark_runs_its_mixed_load_and_reports_its_targets() -> None:
     report = run_small(["benchmarks.http_load"], {})
-    assert len(report["targets"]) == 7, report
+    assert len(report["targets"]) == 8, report
     medians = report["medians"]
     assert medians["mixed_commands"] > 0, medians
     assert medians["during_rebuild_commands_per_s"] > 0, medians
     assert medians["rebuild_s"] > 0, medians
+
+
+def test_the_partitions_benchmark_runs_and_reports_its_targets(postgres: PostgresForTests) -> None:
+    report = run_small(["benchmarks.partitions"], {"EVENTBOOK_BENCH_POSTGRES_URL": postgres.url})
+    assert len(report["targets"]) == 3, report

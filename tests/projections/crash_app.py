@@ -2,7 +2,7 @@
 
 `build(store)` is what `python -m eventbook.projections run` calls. The read-model
 database comes from the environment: EVENTBOOK_TEST_READ_DB is `sqlite:<path>` or
-`postgresql:<schema>:<dsn>`.
+`postgresql:<schema>:<dsn>`; EVENTBOOK_TEST_PARTITIONS (default 1) partitions the ledger.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ def open_database(spec: str) -> ProjectionDatabase:
     return PostgresDatabase(dsn, schema=schema)
 
 
-def ledger_projection(database: ProjectionDatabase, name: str = "ledger") -> Projection[SqlBatch]:
+def ledger_projection(
+    database: ProjectionDatabase, name: str = "ledger", partitions: int = 1
+) -> Projection[SqlBatch]:
     """Deposits into balances, with a log of applied events: non-idempotent on purpose."""
     log = f"INSERT INTO {{{name}_applied}} VALUES (?, ?)"
     add = (
@@ -51,8 +53,10 @@ def ledger_projection(database: ProjectionDatabase, name: str = "ledger") -> Pro
         f"CREATE TABLE {{{name}_balances}} (account TEXT PRIMARY KEY, total BIGINT NOT NULL)",
     ]
     sink = SqlSink(database, tables=[f"{name}_applied", f"{name}_balances"], schema=schema)
-    return Projection(name, sink, handlers)
+    return Projection(name, sink, handlers, partitions=partitions)
 
 
 def build(store: EventStore) -> list[Projection[Any]]:
-    return [ledger_projection(open_database(os.environ["EVENTBOOK_TEST_READ_DB"]))]
+    database = open_database(os.environ["EVENTBOOK_TEST_READ_DB"])
+    partitions = int(os.environ.get("EVENTBOOK_TEST_PARTITIONS", "1"))
+    return [ledger_projection(database, partitions=partitions)]

@@ -46,6 +46,7 @@ def orders_projection(
     poison: Callable[[RecordedEvent], bool] | None = None,
     batch_size: int | None = None,
     upcast: Callable[[RecordedEvent], RecordedEvent] | None = None,
+    partitions: int = 1,
 ) -> Projection[SqlBatch]:
     insert = "INSERT INTO {orders} VALUES (?, ?, ?, 'placed', 1)"
     add = "UPDATE {orders} SET total = total + ?, events = events + 1 WHERE id = ?"
@@ -83,6 +84,7 @@ def orders_projection(
         retry=retry or HandlerRetry(max_attempts=3, backoff=0.01),
         batch_size=batch_size,
         upcast=upcast,
+        partitions=partitions,
     )
 
 

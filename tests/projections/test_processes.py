@@ -93,10 +93,22 @@ def places(
 class Daemon:
     """`python -m eventbook.projections run ...` as a child process, logging to a file."""
 
-    def __init__(self, store_url: str, read_db: str, log: Path, batch_size: int = 10) -> None:
+    def __init__(
+        self,
+        store_url: str,
+        read_db: str,
+        log: Path,
+        batch_size: int = 10,
+        partitions: int = 1,
+    ) -> None:
         # This checkout's sources first, as in the parent (not an installed eventbook).
         path = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
-        env = {**os.environ, "EVENTBOOK_TEST_READ_DB": read_db, "PYTHONPATH": path}
+        env = {
+            **os.environ,
+            "EVENTBOOK_TEST_READ_DB": read_db,
+            "EVENTBOOK_TEST_PARTITIONS": str(partitions),
+            "PYTHONPATH": path,
+        }
         command = [
             sys.executable, "-m", "eventbook.projections", "run",
             "tests.projections.crash_app:build", "--store", store_url,

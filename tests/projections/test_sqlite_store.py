@@ -137,12 +137,12 @@ def test_finding_a_builds_halting_event_does_not_read_its_parked_events() -> Non
         connection.executemany(
             q.park,
             [
-                ("orders", 1, f"e-{n}", f"{n}", "s-1", "T", "boom", 3, 0.0, "parked")
+                ("orders", 1, f"e-{n}", f"{n}", "s-1", "T", "boom", 3, 0.0, "parked", 0)
                 for n in range(parked)
             ],
         )
         with counting_steps(connection) as halting:
-            connection.execute(q.halted, ("orders", 1)).fetchall()
+            connection.execute(q.halted, ("orders", 1, 0)).fetchall()
         return halting.count
 
     assert steps_with(5_000) <= steps_with(10) + 20

@@ -44,6 +44,7 @@ from eventbook.projections import (
     switch_to,
 )
 from eventbook.projections._lag import count_between
+from eventbook.projections._rows import slowest_position
 from eventbook.projections.cli import _close, build_projections, run_daemon
 
 group = typer.Typer(
@@ -104,13 +105,15 @@ def _not_set_up(name: str, version: int) -> dict[str, Any]:
         "lag_events": None,
         "parked": 0,
         "stuck": False,
+        "partitions": [],
     }
 
 
 @group.command("status")
 def status_command(app: App, store: StoreUrl = "", json: JsonFlag = False) -> None:
     """Each build's state, position, lag, parked events and whether it is stuck; a build
-    the app defines that no runner has set up yet shows as not_set_up.
+    the app defines that no runner has set up yet shows as not_set_up. A partitioned
+    build shows its slowest position and worst lag, then a row per partition.
 
     Example: eventbook projections status --app apps.orders.projections:build --store ...
     """
@@ -138,6 +141,17 @@ def status_command(app: App, store: StoreUrl = "", json: JsonFlag = False) -> No
                 str(s.parked),
                 "yes" if s.stuck else "",
             )
+            for p in s.partitions:  # a partitioned build: the worst of these is above
+                table.add_row(
+                    f"  #{p.partition}",
+                    "",
+                    p.state.value,
+                    p.position or "-",
+                    f"{p.lag_events}{'' if p.lag_exact else '+'}",
+                    f"{p.lag_seconds:.1f}s",
+                    "",
+                    "",
+                )
         console.print(table)
         for s in found:
             if s.last_error:
@@ -208,8 +222,8 @@ def build_command(
 
     async def work(opened: EventStore, projections: list[Projection[Any]]) -> None:
         projection = _choose(projections, name, version)
-        row = await projection.sink.database.checkpoint(projection.name, projection.version)
-        start = None if row is None else row.position
+        database = projection.sink.database
+        start = slowest_position(await database.partitions(projection.name, projection.version))
         total, _ = await count_between(opened, projection, start, None, cap=10**12)
         building = asyncio.create_task(catch_up(opened, projection, timeout=timeout))
         await _follow(opened, projection, total, building, f"build {projection.label}")
@@ -356,8 +370,10 @@ async def _follow(
         counted_to, done = None, 0
         while not task.done():
             await asyncio.wait({task}, timeout=0.5)
-            row = await database.checkpoint(projection.name, projection.version)
-            position = None if row is None else row.position
+            # A partitioned build: the events every partition has processed.
+            position = slowest_position(
+                await database.partitions(projection.name, projection.version)
+            )
             if position is None or (counted_to is not None and position < counted_to):
                 counted_to, done = None, 0  # the build was reset: count from the start
             elif position != counted_to:

@@ -26,6 +26,8 @@ OUTCOMES = ("ok", "duplicate", "conflict_retried", "rejected", "failed")
 `ConcurrencyError` retries, refused (a domain or validation error), or failed otherwise."""
 
 BUILD = ("projection", "version")
+PARTITION = (*BUILD, "partition")
+"""Labels of a partitioned build's per-partition gauges: bounded by its partition count."""
 
 
 class EventbookMetrics:
@@ -137,6 +139,27 @@ class EventbookMetrics:
             "eventbook_projection_lease_held",
             "1 when this process holds the build's lease (it is the active runner).",
             BUILD, registry=r,
+        )  # fmt: skip
+        # -- partitions of a partitioned build (the build's gauges above show the worst) --
+        self.partition_position = Gauge(
+            "eventbook_projection_partition_position",
+            "A partition's checkpoint (the sequence part of its position).",
+            PARTITION, registry=r,
+        )  # fmt: skip
+        self.partition_lag_events = Gauge(
+            "eventbook_projection_partition_lag_events",
+            "Events a partition has still to handle (counted up to a cap).",
+            PARTITION, registry=r,
+        )  # fmt: skip
+        self.partition_lag_seconds = Gauge(
+            "eventbook_projection_partition_lag_seconds",
+            "Age of the oldest event a partition has not handled; 0 when caught up.",
+            PARTITION, registry=r,
+        )  # fmt: skip
+        self.partition_lease_held = Gauge(
+            "eventbook_projection_partition_lease_held",
+            "1 when this process holds the partition's lease.",
+            PARTITION, registry=r,
         )  # fmt: skip
         # -- PostgreSQL's ordering horizon ----------------------------------------------------
         self.held_back_events = Gauge(

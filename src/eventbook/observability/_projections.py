@@ -161,11 +161,24 @@ class ProjectionObserver:
             for state in ProjectionState:
                 chosen = 1 if state is item.state else 0
                 metrics.state.labels(*build, state.value).set(chosen)
+            for part in item.partitions:
+                labels = (*build, str(part.partition))
+                metrics.partition_lag_events.labels(*labels).set(part.lag_events)
+                metrics.partition_lag_seconds.labels(*labels).set(part.lag_seconds)
+                if part.position is not None:
+                    sequence = int(part.position.rpartition(":")[2])
+                    metrics.partition_position.labels(*labels).set(sequence)
         if runner_states is not None:
             for projection in projections:
-                runner = runner_states.get(projection.label)
-                held = 1 if runner in _HOLDING else 0
-                metrics.lease_held.labels(projection.name, str(projection.version)).set(held)
+                build = (projection.name, str(projection.version))
+                if projection.partitions == 1:
+                    held = 1 if runner_states.get(projection.label) in _HOLDING else 0
+                    metrics.lease_held.labels(*build).set(held)
+                    continue
+                for partition in range(projection.partitions):
+                    runner = runner_states.get(f"{projection.label}#{partition}")
+                    held = 1 if runner in _HOLDING else 0
+                    metrics.partition_lease_held.labels(*build, str(partition)).set(held)
         return found
 
 

@@ -23,6 +23,7 @@ from eventbook._errors import (
     ModeMismatch,
     NoActiveBuild,
     ParkedEventNotFound,
+    PartitionMismatch,
     ProjectionError,
     ProjectionHalted,
     ProjectionTimeout,
@@ -56,6 +57,7 @@ from eventbook.projections._projection import (
     HandlerMap,
     HandlerRetry,
     OnFailure,
+    PartitionKey,
     Projection,
     RecordUpcaster,
 )
@@ -66,6 +68,7 @@ from eventbook.projections._runner import (
     RunnerState,
 )
 from eventbook.projections._status import (
+    PartitionStatus,
     ProjectionState,
     ProjectionStatus,
     projection_status,
@@ -99,6 +102,9 @@ __all__ = [
     "ParkedEvent",
     "ParkedEventNotFound",
     "ParkedStatus",
+    "PartitionKey",
+    "PartitionMismatch",
+    "PartitionStatus",
     "PostgresDatabase",
     "Projection",
     "ProjectionDaemon",

@@ -5,6 +5,10 @@ checkpoint). `switch_to(store, v2)` waits until v2 has caught up, then in one
 transaction points readers at v2 (views or pointer rows swapped) and retires v1, whose
 runner is fenced and ends. `drop_build(v1)` then removes v1's tables. Readers never
 see an empty or half-built model: they see v1 until the commit, v2 after it.
+
+A partitioned build is caught up when every partition is: `catch_up` runs one runner
+per partition (each standing by while a daemon holds its lease), and `switch_to` waits
+for the slowest partition before it switches.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import asyncio
 import dataclasses
 from typing import Any, TypeVar
 
+from eventbook._errors import ValidationError
 from eventbook._store.port import EventStore
 from eventbook.projections._projection import Projection
+from eventbook.projections._rows import new_owner
 from eventbook.projections._runner import ProjectionRunner, RunnerSettings
-from eventbook.projections._waiting import timed_out, wait_for
+from eventbook.projections._waiting import wait_for
 
 C = TypeVar("C")
 
@@ -28,9 +34,24 @@ async def setup_projection(projection: Projection[Any], *, mode: str = "async") 
     """
     database = projection.sink.database
     sink, version = projection.sink, projection.version
+    if projection.partitions > 1:
+        if mode != "async":
+            raise ValidationError(f"{projection.label}: an inline projection is not partitioned")
+        if not getattr(sink, "commits_with_checkpoint", False):
+            # Partitions have an epoch each; a sink fenced by one build-wide epoch
+            # outside the database (Redis) would refuse all but one of them.
+            raise ValidationError(
+                f"{projection.label}: {type(sink).__name__} cannot be partitioned; only sinks"
+                " whose writes commit with the checkpoint (SqlSink, SearchSink) can"
+            )
     await database.setup()
     await database.register(
-        projection.name, version, mode, sink.create_ddl(version), sink.activate_ddl(version)
+        projection.name,
+        version,
+        mode,
+        sink.create_ddl(version),
+        sink.activate_ddl(version),
+        partitions=projection.partitions,
     )
 
 
@@ -100,23 +121,32 @@ async def catch_up(
     if head is None:
         return
     database = projection.sink.database
-    runner = ProjectionRunner(store, projection, settings=settings)
-    row = await database.checkpoint(projection.name, projection.version)
-    if row is not None and row.position is not None and row.position >= head:
+    rows = await database.partitions(projection.name, projection.version)
+    behind = [row.partition for row in rows if row.position is None or row.position < head]
+    if not behind:
         return
-    session = await database.acquire(
-        projection.name, projection.version, runner.owner, runner.settings.lease_ttl
+    # One runner per partition still behind; where a daemon holds a partition's lease,
+    # its runner stands by, and `wait_for` sees the daemons' progress as it happens.
+    owner = new_owner()
+    runners = [
+        ProjectionRunner(store, projection, settings=settings, owner=owner, partition=partition)
+        for partition in behind
+    ]
+    runs: asyncio.Future[list[None]] = asyncio.ensure_future(
+        asyncio.gather(*(r.run(until=head) for r in runners))
     )
-    if session is None:  # a daemon runs it: wait for it to get there
-        await wait_for(projection, head, timeout, store=store)
-        return
-    await session.release()
-    # A daemon may take the lease meanwhile: the runner then waits on standby until the
-    # build reaches the head, so the whole of it is bounded by the timeout.
+    reached: asyncio.Future[Any] = asyncio.ensure_future(
+        wait_for(projection, head, timeout, store=store)
+    )
     try:
-        await asyncio.wait_for(runner.run(until=head), timeout)
-    except TimeoutError:
-        raise await timed_out(projection, head, timeout, store) from None
+        done, _ = await asyncio.wait([runs, reached], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # ProjectionHalted, ProjectionTimeout
+    finally:
+        for runner in runners:
+            runner.stop()  # each finishes its batch in flight and releases its lease
+        reached.cancel()
+        await asyncio.gather(runs, reached, return_exceptions=True)
     await wait_for(projection, head, timeout, store=store)
 
 

@@ -1,7 +1,9 @@
 """The daemon: runs any number of projections, one active runner per build everywhere.
 
 Start as many daemons as you like (processes, hosts): each build's lease lets one of
-them run it; the others stand by and take over when it stops or dies. SIGTERM (or
+them run it; the others stand by and take over when it stops or dies. A partitioned
+build has a lease per partition: the daemons share its partitions, each holding at most
+its fair share (see `eventbook.projections._partitions`). SIGTERM (or
 SIGINT) stops the daemon gracefully: batches in flight commit, leases are released.
 """
 
@@ -18,6 +20,7 @@ from typing import Any, Self
 from eventbook._errors import ValidationError
 from eventbook._store.port import EventStore
 from eventbook.projections._builds import setup_projection
+from eventbook.projections._partitions import Membership, PartitionShare
 from eventbook.projections._projection import Projection
 from eventbook.projections._rows import new_owner
 from eventbook.projections._runner import (
@@ -50,22 +53,41 @@ class ProjectionDaemon:
         self.settings = settings or RunnerSettings()
         self.owner = owner or new_owner()
         self._stopping = asyncio.Event()
-        self.runners = [
-            ProjectionRunner(
-                store,
-                projection,
-                settings=self.settings,
-                owner=self.owner,
-                stopping=self._stopping,
-                on_batch=on_batch,
+        self.runners: list[ProjectionRunner[Any]] = []
+        self.memberships: list[Membership] = []
+        for projection in self.projections:
+            share = None
+            if projection.partitions > 1:
+                share = PartitionShare(projection.partitions)
+                self.memberships.append(
+                    Membership(
+                        projection.sink.database,
+                        projection.name,
+                        projection.version,
+                        self.owner,
+                        share,
+                        self.settings.lease_ttl,
+                    )
+                )
+            self.runners.extend(
+                ProjectionRunner(
+                    store,
+                    projection,
+                    settings=self.settings,
+                    owner=self.owner,
+                    stopping=self._stopping,
+                    on_batch=on_batch,
+                    partition=partition,
+                    share=share,
+                )
+                for partition in range(projection.partitions)
             )
-            for projection in self.projections
-        ]
         self._task: asyncio.Task[None] | None = None
 
     def states(self) -> dict[str, RunnerState]:
-        """This daemon's view of each build (STANDBY: another daemon holds the lease)."""
-        return {runner.projection.label: runner.state for runner in self.runners}
+        """This daemon's view of each build, or each partition of a partitioned build as
+        `name@vN#p` (STANDBY: another daemon holds the lease)."""
+        return {runner.label: runner.state for runner in self.runners}
 
     def stop(self) -> None:
         """Ask every runner to finish its batch in flight, release its lease and end."""
@@ -86,8 +108,14 @@ class ProjectionDaemon:
         signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
         for signum in signals:
             loop.add_signal_handler(signum, self._on_signal, signum)
+        for membership in self.memberships:  # counted before taking any partition
+            try:
+                await membership.beat()
+            except Exception as error:
+                log.warning("daemon: first heartbeat failed: %s", error)
         tasks = [asyncio.create_task(runner.run()) for runner in self.runners]
-        log.info("daemon %s running %d projection(s)", self.owner, len(tasks))
+        beats = [asyncio.create_task(m.keep(self._stopping)) for m in self.memberships]
+        log.info("daemon %s running %d projection(s)", self.owner, len(self.projections))
         stop: asyncio.Task[Any] = asyncio.create_task(self._stopping.wait())
         try:
             running: set[asyncio.Task[Any]] = set(tasks)
@@ -111,6 +139,7 @@ class ProjectionDaemon:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*beats, return_exceptions=True)  # they leave, then end
             for signum in signals:
                 loop.remove_signal_handler(signum)
         log.info("daemon %s stopped", self.owner)

@@ -195,6 +195,7 @@ class _InlineSession:
     name = "inline"
     version = 0
     epoch = 0
+    partition = 0
 
     async def load(self) -> CheckpointRow:
         raise NotImplementedError("inline projections keep no checkpoint")

@@ -60,6 +60,9 @@ class CheckpointRow:
     last_error: str | None
     last_error_at: float | None
     updated_at: float | None
+    partition: int = 0
+    """Which partition of the build this row is (0 for an unpartitioned build); `active`,
+    `retired` and `mode` are the same on every partition's row."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class ParkedEvent:
     attempts: int
     parked_at: float
     status: ParkedStatus
+    partition: int = 0
+    """The partition that parked it (a halted event halts only its own partition)."""
 
 
 class Session(Protocol):
@@ -99,6 +104,8 @@ class Session(Protocol):
     version: int
     epoch: int
     """The lease epoch this session holds (0 when unleased)."""
+    partition: int
+    """The partition of the build this session works on (0 when unpartitioned)."""
 
     async def load(self) -> CheckpointRow: ...
 
@@ -148,21 +155,48 @@ class ProjectionDatabase(Protocol):
         ...
 
     async def register(
-        self, name: str, version: int, mode: str, create: Sequence[str], activate: Sequence[str]
+        self,
+        name: str,
+        version: int,
+        mode: str,
+        create: Sequence[str],
+        activate: Sequence[str],
+        *,
+        partitions: int = 1,
     ) -> None:
-        """Ensure the build's row exists; on first sight run `create` (its tables), and
-        `activate` too when no build of this name is active yet. One transaction."""
+        """Ensure the build's rows exist (one per partition); on first sight run `create`
+        (its tables), and `activate` too when no build of this name is active yet. One
+        transaction. A build registered with another partition count raises
+        `PartitionMismatch`."""
         ...
 
-    async def acquire(self, name: str, version: int, owner: str, ttl: float) -> Session | None:
-        """Take the lease of a build, or `None` when a live runner holds it (or it is retired)."""
+    async def acquire(
+        self, name: str, version: int, owner: str, ttl: float, *, partition: int = 0
+    ) -> Session | None:
+        """Take the lease of a build's partition, or `None` when a live runner holds it
+        (or the build is retired)."""
         ...
 
-    async def session(self, name: str, version: int) -> Session:
+    async def session(self, name: str, version: int, *, partition: int = 0) -> Session:
         """An unleased session, for operator actions that do not move the checkpoint."""
         ...
 
-    async def checkpoint(self, name: str, version: int) -> CheckpointRow | None: ...
+    async def checkpoint(
+        self, name: str, version: int, *, partition: int = 0
+    ) -> CheckpointRow | None: ...
+
+    async def partitions(self, name: str, version: int) -> list[CheckpointRow]:
+        """Every partition's row of a build, by partition number; [] if it is unknown."""
+        ...
+
+    async def heartbeat(self, name: str, version: int, owner: str, ttl: float) -> int:
+        """Say that `owner` runs this build for `ttl` more seconds; return how many
+        owners (this one included) say so now."""
+        ...
+
+    async def leave(self, name: str, version: int, owner: str) -> None:
+        """`owner` no longer runs this build (a graceful stop)."""
+        ...
 
     async def checkpoints(self) -> list[CheckpointRow]: ...
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -28,6 +29,10 @@ Handler = Callable[[RecordedEvent, C], Awaitable[None] | None]
 Plain functions and `async def` functions are both accepted; an async handler may
 await the batch's reads (`await batch.fetch(...)`)."""
 
+PartitionKey = Callable[[RecordedEvent], str]
+"""Names the partition group of a stored event (before upcasting): events with the same
+key are handled in their global order, by one partition. The default is the stream."""
+
 RecordUpcaster = Callable[[RecordedEvent], RecordedEvent]
 """Turns a whole stored event into its current shape before any handler sees it (the
 write side's `eventbook.Upcaster` steps one event type's data dict up one version)."""
@@ -37,6 +42,9 @@ BatchUpcaster = Callable[[Sequence[RecordedEvent]], Awaitable[Sequence[RecordedE
 registry's decoding stages); it must return one event per event, in order."""
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,99}")
+MAX_PARTITIONS = 256
+"""A partition is a lease, a checkpoint row and (on PostgreSQL) a connection: more than
+this would spend connections rather than buy throughput."""
 
 
 class OnFailure(enum.Enum):
@@ -113,6 +121,13 @@ class Projection(Generic[C]):
     retry: HandlerRetry = field(default_factory=HandlerRetry)
     batch_size: int | None = None
     """Most events per transaction; None uses the daemon's setting."""
+    partitions: int = 1
+    """Split the build into this many partitions, each with its own checkpoint and lease,
+    so that daemons in several processes share the work. Events of one partition key
+    (`partition_key`, the stream by default) keep their global order; events of different
+    keys do not (see docs/projections.md)."""
+    partition_key: PartitionKey | None = None
+    """The key an event is partitioned by; None: its stream."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
@@ -135,6 +150,14 @@ class Projection(Generic[C]):
             object.__setattr__(self, "categories", _names("category", self.categories))
         if self.batch_size is not None and self.batch_size < 1:
             raise ValidationError(f"batch_size must be 1 or more, not {self.batch_size}")
+        if isinstance(self.partitions, bool) or not isinstance(self.partitions, int):
+            raise ValidationError(f"partitions must be an int, not {self.partitions!r}")
+        if not 1 <= self.partitions <= MAX_PARTITIONS:
+            raise ValidationError(
+                f"partitions must be between 1 and {MAX_PARTITIONS}, not {self.partitions}"
+            )
+        if self.partition_key is not None and not callable(self.partition_key):
+            raise ValidationError("partition_key must be a function of the event")
 
     @property
     def event_types(self) -> frozenset[str]:
@@ -144,6 +167,16 @@ class Projection(Generic[C]):
     def label(self) -> str:
         """`name@vN`, the way logs and errors name this build."""
         return f"{self.name}@v{self.version}"
+
+    def partition_of(self, event: RecordedEvent) -> int:
+        """The partition that handles `event`: a stable hash (CRC-32, the same in every
+        process and release, unlike Python's salted `hash()`) of its key, modulo the count."""
+        if self.partitions == 1:
+            return 0
+        key = event.stream if self.partition_key is None else self.partition_key(event)
+        if not isinstance(key, str):
+            raise ValidationError(f"{self.label}: partition_key must return a str, not {key!r}")
+        return zlib.crc32(key.encode()) % self.partitions
 
     def read_filter(self) -> tuple[frozenset[str] | None, frozenset[str] | None]:
         """The (types, categories) to ask the store for.

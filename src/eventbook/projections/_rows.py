@@ -1,6 +1,7 @@
 """eventbook's own read-side rows as records, and the names of lease owners.
 
-`eventbook_projection_checkpoints` holds one row per projection build (name, version):
+`eventbook_projection_checkpoints` holds one row per projection build and partition
+(name, version, part; an unpartitioned build has partition 0 only):
 its checkpoint (`str(Position)`), its lease (owner, epoch, lease_until), whether readers
 see it (active) and its last error. `eventbook_projection_parked` holds dead letters.
 Each projection database creates them from its own `queries/create_*.sql`; both select
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -33,6 +35,7 @@ def checkpoint_row(row: Row) -> CheckpointRow:
         last_error=row[9],
         last_error_at=row[10],
         updated_at=row[11],
+        partition=int(row[12]),
     )
 
 
@@ -48,6 +51,7 @@ def parked_row(row: Row) -> ParkedEvent:
         attempts=int(row[7]),
         parked_at=float(row[8]),
         status=ParkedStatus(row[9]),
+        partition=int(row[10]),
     )
 
 
@@ -63,6 +67,7 @@ def parked_values(parked: ParkedEvent) -> tuple[Any, ...]:
         parked.attempts,
         parked.parked_at,
         parked.status.value,
+        parked.partition,
     )
 
 
@@ -101,3 +106,12 @@ def _is_zombie(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return False
+
+
+def slowest_position(rows: Sequence[CheckpointRow]) -> Position | None:
+    """A build's position: that of its slowest partition (None while one has not begun),
+    the point up to which every partition has processed every event."""
+    positions = [row.position for row in rows]
+    if not positions or any(p is None for p in positions):
+        return None
+    return min(p for p in positions if p is not None)

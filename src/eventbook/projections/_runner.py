@@ -7,6 +7,10 @@ failing event is isolated from its batch, retried with backoff and finally parke
 commit that finds the lease taken rolls back and the runner goes back to waiting for
 the lease. A sink that cannot be reached is not the event's fault: the runner waits for
 it with backoff (state WAITING), parking nothing and leaving the checkpoint where it is.
+
+A partitioned build has one runner per partition (see `Projection.partitions`): each
+reads the same pages, handles the events of its own partition and moves its own
+checkpoint over the others, under its own lease.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import time
 from collections.abc import Sequence
 from typing import Any, Generic
 
-from eventbook._errors import LeaseLost, ProjectionHalted, UnknownProjection
+from eventbook._errors import LeaseLost, ProjectionHalted, UnknownProjection, ValidationError
 from eventbook._store.port import EventStore
 from eventbook._store.types import Position, RecordedEvent
 from eventbook.projections._outages import WAITING_PREFIX, outage_of
+from eventbook.projections._partitions import PartitionShare
 from eventbook.projections._ports import CheckpointMove, ParkedEvent, ParkedStatus, Session
 from eventbook.projections._projection import BatchUpcaster, C, OnFailure, Projection
 from eventbook.projections._rows import new_owner
@@ -62,8 +67,14 @@ class _Stopping(Exception):
     """Raised inside the loop when a stop was requested during a retry pause."""
 
 
+class _Yielding(Exception):
+    """Raised inside the loop when this daemon holds more partitions than its share."""
+
+
 class ProjectionRunner(Generic[C]):
-    """Runs one projection build until asked to stop (or, with `until`, until caught up)."""
+    """Runs one projection build (or one partition of it) until asked to stop (or, with
+    `until`, until caught up). `share`, given by a daemon, caps how many partitions of
+    the build this process holds (see `eventbook.projections._partitions`)."""
 
     def __init__(
         self,
@@ -74,7 +85,14 @@ class ProjectionRunner(Generic[C]):
         owner: str | None = None,
         stopping: asyncio.Event | None = None,
         on_batch: BatchObserver | None = None,
+        partition: int = 0,
+        share: PartitionShare | None = None,
     ) -> None:
+        if not 0 <= partition < projection.partitions:
+            raise ValidationError(
+                f"{projection.label} has {projection.partitions} partition(s);"
+                f" there is no partition {partition}"
+            )
         self.store = store
         self.projection = projection
         self.settings = settings or RunnerSettings()
@@ -83,6 +101,11 @@ class ProjectionRunner(Generic[C]):
         self.position: Position | None = None
         self._stopping = stopping or asyncio.Event()
         self._on_batch = on_batch
+        self.partition = partition
+        self._share = share
+        self._partitioned = projection.partitions > 1
+        self.label = projection.label + (f"#{partition}" if self._partitioned else "")
+        """`name@vN`, or `name@vN#p` for partition p of a partitioned build."""
         self._db = projection.sink.database
         # The store's append signal (see `AppendSignal`): a ticket taken before a read
         # makes the wait after it return at once if an append landed in between.
@@ -99,44 +122,42 @@ class ProjectionRunner(Generic[C]):
 
     async def run(self, *, until: Position | None = None) -> None:
         """Hold the lease when free and process; return on stop (or once at `until`)."""
-        p, s = self.projection, self.settings
+        p, s, label = self.projection, self.settings, self.label
         failures = 0
         while not self._stopping.is_set():
+            if not await self._within_share():
+                continue
             try:
-                session = await self._db.acquire(p.name, p.version, self.owner, s.lease_ttl)
+                session = await self._db.acquire(
+                    p.name, p.version, self.owner, s.lease_ttl, partition=self.partition
+                )
             except UnknownProjection:
-                log.warning("%s: no longer registered (dropped); runner ends", p.label)
+                log.warning("%s: no longer registered (dropped); runner ends", label)
                 break
             except Exception as error:
+                self._drop_share()
                 failures += 1
                 outage = self._note_outage(error)
                 if not outage:
-                    log.exception("%s: could not try the lease", p.label)
+                    log.exception("%s: could not try the lease", label)
                 await self._pause(self._outage_delay() if outage else _backoff(failures))
                 continue
             if session is None:
-                row = await self._db.checkpoint(p.name, p.version)
-                if row is not None and row.retired:
-                    log.info("%s: retired (a newer build is active); runner ends", p.label)
-                    self.state = RunnerState.RETIRED
+                self._drop_share()
+                if await self._standby(until):
                     return
-                reached = row.position if row is not None else None
-                if until is not None and reached is not None and reached >= until:
-                    return  # another runner took the lease and got there
-                self.state = RunnerState.STANDBY
-                await self._pause(s.acquire_interval or s.lease_ttl / 4)
                 continue
-            log.info("%s: lease taken by %s (epoch %d)", p.label, self.owner, session.epoch)
+            log.info("%s: lease taken by %s (epoch %d)", label, self.owner, session.epoch)
             try:
                 if await self._work(session, until):
                     return
                 failures = 0
+            except _Yielding:
+                log.info("%s: handed back to share the partitions with other daemons", label)
+                self.state = RunnerState.STANDBY
             except LeaseLost as lost:
-                if await self._retired():  # a newer build was switched to: not a takeover
-                    log.info("%s: retired (a newer build is active); runner ends", p.label)
-                    self.state = RunnerState.RETIRED
+                if await self._retired_on(lost):
                     return
-                log.warning("%s: %s", p.label, lost)
             except ProjectionHalted:
                 self.state = RunnerState.FAILED
                 raise
@@ -144,19 +165,58 @@ class ProjectionRunner(Generic[C]):
                 failures += 1
                 outage = self._note_outage(error)
                 if not outage:
-                    log.exception("%s: runner failed; will take the lease again", p.label)
+                    log.exception("%s: runner failed; will take the lease again", label)
                 await self._pause(self._outage_delay() if outage else _backoff(failures))
             finally:
                 await _quietly(session.release(), "release the lease")
+                self._drop_share()
+            if self.state is RunnerState.STANDBY:  # yielded: leave the partition to others
+                await self._pause(s.acquire_interval or s.lease_ttl / 4)
         self.state = RunnerState.STOPPED
 
-    async def _retired(self) -> bool:
-        """Whether this build was retired (or dropped) since the lease was taken."""
+    async def _retired_on(self, lost: LeaseLost) -> bool:
+        """Whether the lease was lost because this build was retired (or dropped), as a
+        switch to a newer build does: not a takeover, so the runner ends (True)."""
+        p = self.projection
         try:
-            row = await self._db.checkpoint(self.projection.name, self.projection.version)
+            row = await self._db.checkpoint(p.name, p.version, partition=self.partition)
+            retired = row is None or row.retired
         except Exception:
-            return False
-        return row is None or row.retired
+            retired = False  # unknown: report the lost lease
+        if retired:
+            log.info("%s: retired (a newer build is active); runner ends", self.label)
+            self.state = RunnerState.RETIRED
+            return True
+        log.warning("%s: %s", self.label, lost)
+        return False
+
+    async def _within_share(self) -> bool:
+        """Whether this daemon may try this partition's lease now (it holds less than its
+        share of the build's partitions); if not, wait a while first."""
+        if self._share is None or self._share.take(self.partition):
+            return True
+        self.state = RunnerState.STANDBY
+        await self._pause(self.settings.acquire_interval or self.settings.lease_ttl / 4)
+        return False
+
+    async def _standby(self, until: Position | None) -> bool:
+        """Another runner holds the lease: wait a while, or say (True) that this one ends."""
+        p = self.projection
+        row = await self._db.checkpoint(p.name, p.version, partition=self.partition)
+        if row is not None and row.retired:
+            log.info("%s: retired (a newer build is active); runner ends", self.label)
+            self.state = RunnerState.RETIRED
+            return True
+        reached = row.position if row is not None else None
+        if until is not None and reached is not None and reached >= until:
+            return True  # another runner took the lease and got there
+        self.state = RunnerState.STANDBY
+        await self._pause(self.settings.acquire_interval or self.settings.lease_ttl / 4)
+        return False
+
+    def _drop_share(self) -> None:
+        if self._share is not None:
+            self._share.drop(self.partition)
 
     # -- the loop under a lease ------------------------------------------------------------
 
@@ -177,13 +237,10 @@ class ProjectionRunner(Generic[C]):
             while not self._stopping.is_set():
                 if until is not None and self.position is not None and self.position >= until:
                     return True
+                if self._share is not None and self._share.should_yield(self.partition):
+                    raise _Yielding
                 if self._halted:
-                    if not await self._resume(session):
-                        if until is not None:  # a catch-up cannot get past it: say so
-                            raise ProjectionHalted(self.projection.label)
-                        self.state = RunnerState.FAILED
-                        await self._pause(self.settings.poll_interval)
-                        await self._renew_if_due(session)
+                    await self._while_halted(session, until)
                     continue
                 ticket, head = None, None
                 if ahead is not None:
@@ -210,6 +267,10 @@ class ProjectionRunner(Generic[C]):
                 upto = events[-1].position
                 if head is not None and not full and head > upto:
                     upto = head
+                if self._partitioned:  # the others' events: the checkpoint moves over them
+                    events = [
+                        e for e in events if self.projection.partition_of(e) == self.partition
+                    ]
                 ahead = await self._process(
                     session, events, upto, read_ahead=full and self._db.read_ahead
                 )
@@ -219,6 +280,14 @@ class ProjectionRunner(Generic[C]):
             if ahead is not None:
                 ahead.cancel()
         return False
+
+    async def _while_halted(self, session: Session, until: Position | None) -> None:
+        if not await self._resume(session):
+            if until is not None:  # a catch-up cannot get past it: say so
+                raise ProjectionHalted(self.label)
+            self.state = RunnerState.FAILED
+            await self._pause(self.settings.poll_interval)
+            await self._renew_if_due(session)
 
     async def _read(self, after: Position | None, limit: int) -> list[RecordedEvent]:
         types, categories = self.projection.read_filter()
@@ -317,14 +386,14 @@ class ProjectionRunner(Generic[C]):
         self.position = upto
         self._renewed_at = time.monotonic()
         if self._outages:
-            log.warning("%s: %s is back; going on", self.projection.label, self.waiting_for)
+            log.warning("%s: %s is back; going on", self.label, self.waiting_for)
             self._outages, self.waiting_for = 0, None
         self._db.progress.notify()
         if self._on_batch is not None and events:
             try:
                 self._on_batch(self.projection, events, time.time())
             except Exception:  # the batch is committed: a failing observer changes nothing
-                log.exception("%s: on_batch callback failed", self.projection.label)
+                log.exception("%s: on_batch callback failed", self.label)
 
     async def _recover(
         self, session: Session, events: list[RecordedEvent], index: int, cause: Exception
@@ -347,7 +416,7 @@ class ProjectionRunner(Generic[C]):
         self, session: Session, event: RecordedEvent, error: Exception
     ) -> None:
         policy = self.projection.retry
-        label = self.projection.label
+        label = self.label
         attempts = 1
         if outage_of(error) is not None:
             await self._wait_for_sink(session, error)
@@ -391,6 +460,7 @@ class ProjectionRunner(Generic[C]):
             attempts=attempts,
             parked_at=time.time(),
             status=ParkedStatus.HALTED if stop else ParkedStatus.PARKED,
+            partition=self.partition,
         )
         if stop:
             await session.commit(None, None, park=parked)
@@ -439,7 +509,7 @@ class ProjectionRunner(Generic[C]):
             return False
         self._outages += 1
         self.state, self.waiting_for = RunnerState.WAITING, source
-        log.warning("%s: waiting for %s: %s", self.projection.label, source, error)
+        log.warning("%s: waiting for %s: %s", self.label, source, error)
         return True
 
     async def _wait_for_sink(self, session: Session, error: Exception) -> None:

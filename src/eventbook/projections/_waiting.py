@@ -10,6 +10,7 @@ from eventbook._store.port import EventStore
 from eventbook._store.types import AppendResult, Position
 from eventbook.projections._lag import count_between
 from eventbook.projections._projection import Projection
+from eventbook.projections._rows import slowest_position
 
 _FIRST_POLL = 0.002
 _MAX_POLL = 0.05
@@ -24,6 +25,7 @@ async def wait_for(
 ) -> None:
     """Return once `projection` has processed `position` (e.g. an append's result).
 
+    A partitioned build has processed a position once every partition has.
     Inline projections return at once: they commit with the append. Otherwise raise
     `ProjectionTimeout` after `timeout` seconds, saying how far behind the projection
     is (counted in events when `store` is given). Runners in this process wake the
@@ -43,15 +45,17 @@ async def wait_for(
     poll = _FIRST_POLL
     while True:
         ticket = database.progress.ticket()
-        row = await database.checkpoint(projection.name, projection.version)
-        if row is None:
+        rows = await database.partitions(projection.name, projection.version)
+        if not rows:
             raise UnknownProjection(projection.label)
-        if row.position is not None and not _same_shape(row.position, wanted):
-            raise ValidationError(
-                f"position {wanted} cannot come from the store {projection.label} reads:"
-                f" it has reached {row.position}, a position of another shape"
-            )
-        if row.mode == "inline" or (row.position is not None and row.position >= wanted):
+        for row in rows:
+            if row.position is not None and not _same_shape(row.position, wanted):
+                raise ValidationError(
+                    f"position {wanted} cannot come from the store {projection.label} reads:"
+                    f" it has reached {row.position}, a position of another shape"
+                )
+        reached = slowest_position(rows)
+        if rows[0].mode == "inline" or (reached is not None and reached >= wanted):
             return
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -70,8 +74,8 @@ async def timed_out(
 ) -> ProjectionTimeout:
     """The error for a build that did not reach `wanted` in `waited` seconds, saying where
     it is and (given the store) how many events it is behind."""
-    row = await projection.sink.database.checkpoint(projection.name, projection.version)
-    reached = None if row is None else row.position
+    rows = await projection.sink.database.partitions(projection.name, projection.version)
+    reached = slowest_position(rows)
     behind, note = "an unknown number of", ""
     if store is not None:
         count, exact = await count_between(store, projection, reached, wanted)

@@ -13,8 +13,9 @@ Subclass it in a test module and provide `projection_database`, a fresh database
 
 Covered: registering builds, checkpoints moved by compare-and-set, leases and their
 fencing by epoch, parking (park, retry, discard, halt), resets, switching the active
-build and dropping builds. Statements are written with `?` (see
-`eventbook.projections.open` and the placeholder convention in docs/projections.md).
+build and dropping builds; and partitioned builds (`projection_partitions`).
+Statements are written with `?` (see `eventbook.projections.open` and the placeholder
+convention in docs/projections.md).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from eventbook.projections import (
 from eventbook.projections._buffer import WriteBuffer
 from eventbook.projections._placeholders import numbered
 from eventbook.projections._ports import CheckpointMove
+from eventbook.testing.projection_partitions import PartitionConformance
 
 NAME = "conformance"
 TABLE = "conformance_rows"
@@ -66,7 +68,7 @@ def at(n: int) -> Position:
     return Position(0, n)
 
 
-class ProjectionDatabaseConformance:
+class ProjectionDatabaseConformance(PartitionConformance):
     """The contract every projection database keeps; see the module doc."""
 
     # -- helpers -------------------------------------------------------------------------------

@@ -17,7 +17,13 @@ from uuid import UUID
 
 import asyncpg
 
-from eventbook._errors import ModeMismatch, ProjectionError, UnknownProjection, ValidationError
+from eventbook._errors import (
+    ModeMismatch,
+    PartitionMismatch,
+    ProjectionError,
+    UnknownProjection,
+    ValidationError,
+)
 from eventbook._sql_files import render
 from eventbook._store.signal import Wakeup
 from eventbook.projections._placeholders import numbered
@@ -75,7 +81,13 @@ class PostgresDatabase:
                 await conn.execute(q.lock_in_transaction, lock_key(f"setup:{self.schema}"))
                 await conn.execute(render(q.create_schema, self.schema))
                 await conn.execute(render(q.use_schema, self.schema))
-                for statement in (q.create_checkpoints, q.create_parked, q.create_parked_status):
+                for statement in (
+                    q.create_checkpoints,
+                    q.create_parked,
+                    q.create_parked_status,
+                    q.create_members,
+                    q.migrate_partitions,  # tables set up before partitions gain the key
+                ):
                     await conn.execute(statement)
         finally:
             await conn.close()
@@ -91,7 +103,14 @@ class PostgresDatabase:
             await work(conn)
 
     async def register(
-        self, name: str, version: int, mode: str, create: Sequence[str], activate: Sequence[str]
+        self,
+        name: str,
+        version: int,
+        mode: str,
+        create: Sequence[str],
+        activate: Sequence[str],
+        *,
+        partitions: int = 1,
     ) -> None:
         q = queries()
 
@@ -100,8 +119,14 @@ class PostgresDatabase:
             if row is not None:
                 if row[0] != mode:
                     raise ModeMismatch(name, version, row[0], mode)
+                registered = len(await conn.fetch(q.build_partitions, name, version))
+                if registered != partitions:
+                    raise PartitionMismatch(name, version, registered, partitions)
                 return
-            await conn.execute(q.insert_build, name, version, mode, time.time())
+            now = time.time()
+            await conn.executemany(
+                q.insert_build, [(name, version, mode, now, p) for p in range(partitions)]
+            )
             for statement in create:
                 await conn.execute(statement)
             if await conn.fetchval(q.active_build, name) is None:
@@ -112,16 +137,19 @@ class PostgresDatabase:
         await self._in_transaction(name, work)
 
     async def acquire(
-        self, name: str, version: int, owner: str, ttl: float
+        self, name: str, version: int, owner: str, ttl: float, *, partition: int = 0
     ) -> PostgresSession | None:
         q = queries()
-        key = lock_key(f"projection:{self.schema}:{name}@{version}")
+        # Partition 0 keeps the key unpartitioned builds always had.
+        suffix = f"#{partition}" if partition else ""
+        key = lock_key(f"projection:{self.schema}:{name}@{version}{suffix}")
         conn = await self.connect()
         try:
             if not await conn.fetchval(q.try_lock, key):
                 await conn.close()
                 return None
-            epoch = await conn.fetchval(q.take_lease, name, version, owner, time.time() + ttl)
+            until = time.time() + ttl
+            epoch = await conn.fetchval(q.take_lease, name, version, owner, until, partition)
             if epoch is None:
                 known = await conn.fetchval(q.build_exists, name, version)
                 await conn.close()
@@ -131,15 +159,38 @@ class PostgresDatabase:
         except BaseException:
             conn.terminate()
             raise
-        return PostgresSession(conn, name, version, owner=owner, epoch=int(epoch), ttl=ttl)
+        return PostgresSession(
+            conn, name, version, owner=owner, epoch=int(epoch), ttl=ttl, partition=partition
+        )
 
-    async def session(self, name: str, version: int) -> PostgresSession:
+    async def session(self, name: str, version: int, *, partition: int = 0) -> PostgresSession:
         conn = await self.connect()
-        return PostgresSession(conn, name, version, owner=None, epoch=0, ttl=0.0)
+        return PostgresSession(
+            conn, name, version, owner=None, epoch=0, ttl=0.0, partition=partition
+        )
 
-    async def checkpoint(self, name: str, version: int) -> CheckpointRow | None:
-        rows = await self._fetch(queries().checkpoint, name, version)
+    async def checkpoint(
+        self, name: str, version: int, *, partition: int = 0
+    ) -> CheckpointRow | None:
+        rows = await self._fetch(queries().checkpoint, name, version, partition)
         return checkpoint_row(rows[0]) if rows else None
+
+    async def partitions(self, name: str, version: int) -> list[CheckpointRow]:
+        rows = await self._fetch(queries().build_partitions, name, version)
+        return [checkpoint_row(row) for row in rows]
+
+    async def heartbeat(self, name: str, version: int, owner: str, ttl: float) -> int:
+        q = queries()
+        pool = await self.pool()
+        async with pool.acquire() as conn, conn.transaction():
+            now = time.time()
+            await conn.execute(q.forget_members, name, version, now)
+            await conn.execute(q.heartbeat, name, version, owner, now + ttl)
+            return int(await conn.fetchval(q.live_members, name, version, now))
+
+    async def leave(self, name: str, version: int, owner: str) -> None:
+        pool = await self.pool()
+        await pool.execute(queries().leave, name, version, owner)
 
     async def checkpoints(self) -> list[CheckpointRow]:
         return [checkpoint_row(row) for row in await self._fetch(queries().checkpoints)]
@@ -186,7 +237,7 @@ class PostgresDatabase:
             # next one then fails on the new epoch.
             for statement in ddl:
                 await conn.execute(statement)
-            if await conn.execute(q.reset_build, name, version, time.time()) != "UPDATE 1":
+            if await conn.execute(q.reset_build, name, version, time.time()) == "UPDATE 0":
                 raise UnknownProjection(f"{name}@v{version}")  # rolls the tables back too
             await conn.execute(q.delete_build_parked, name, version)
             flags = await conn.fetchrow(q.build_flags, name, version)
@@ -225,6 +276,7 @@ class PostgresDatabase:
                 await conn.execute(statement)
             await conn.execute(q.delete_build, name, version)
             await conn.execute(q.delete_build_parked, name, version)
+            await conn.execute(q.delete_build_members, name, version)
 
         await self._in_transaction(name, work)
 

@@ -38,6 +38,7 @@ class PostgresSession:
         owner: str | None,
         epoch: int,
         ttl: float,
+        partition: int = 0,
     ) -> None:
         self.name = name
         self.version = version
@@ -46,14 +47,17 @@ class PostgresSession:
         self._conn = conn
         self._ttl = ttl
         self._tx: Transaction | None = None
-        self._label = f"{name}@v{version}"
+        self.partition = partition
+        self._label = f"{name}@v{version}" + (f"#{partition}" if partition else "")
 
     @property
     def connection(self) -> Connection:
         return self._conn
 
     async def load(self) -> CheckpointRow:
-        row = await self._conn.fetchrow(queries().checkpoint, self.name, self.version)
+        row = await self._conn.fetchrow(
+            queries().checkpoint, self.name, self.version, self.partition
+        )
         if row is None:
             raise UnknownProjection(self._label)
         return checkpoint_row(row)
@@ -86,7 +90,12 @@ class PostgresSession:
             if park is not None:
                 await self._conn.execute(q.park, *parked_values(park))
                 await self._conn.execute(
-                    q.note_parked_error, self.name, self.version, park.error, park.parked_at
+                    q.note_parked_error,
+                    self.name,
+                    self.version,
+                    park.error,
+                    park.parked_at,
+                    self.partition,
                 )
             if unpark is not None:
                 await self._conn.execute(q.delete_parked, self.name, self.version, str(unpark))
@@ -105,11 +114,19 @@ class PostgresSession:
         now = time.time()
         lease = (self.name, self.version, self.owner, self.epoch)
         if move is None:
-            done = await self._conn.execute(queries().renew_lease, *lease, now + self._ttl)
+            done = await self._conn.execute(
+                queries().renew_lease, *lease, now + self._ttl, self.partition
+            )
         else:
             expected = None if move.expected is None else str(move.expected)
             done = await self._conn.execute(
-                queries().move_checkpoint, *lease, str(move.new), now, now + self._ttl, expected
+                queries().move_checkpoint,
+                *lease,
+                str(move.new),
+                now,
+                now + self._ttl,
+                expected,
+                self.partition,
             )
         if done != "UPDATE 1":
             raise LeaseLost(self._label)
@@ -132,12 +149,14 @@ class PostgresSession:
         if self.owner is None:
             return
         lease = (self.name, self.version, self.owner, self.epoch)
-        done = await self._conn.execute(queries().record_error, *lease, error, time.time())
+        done = await self._conn.execute(
+            queries().record_error, *lease, error, time.time(), self.partition
+        )
         if done != "UPDATE 1":
             raise LeaseLost(self._label)
 
     async def halted(self) -> ParkedEvent | None:
-        row = await self._conn.fetchrow(queries().halted, self.name, self.version)
+        row = await self._conn.fetchrow(queries().halted, self.name, self.version, self.partition)
         return None if row is None else parked_row(row)
 
     async def release(self) -> None:
@@ -147,7 +166,7 @@ class PostgresSession:
             await self._rollback_quietly()
             if self.owner is not None and not self._conn.is_closed():
                 lease = (self.name, self.version, self.owner, self.epoch)
-                await self._conn.execute(queries().release_lease, *lease)
+                await self._conn.execute(queries().release_lease, *lease, self.partition)
         finally:
             if not self._conn.is_closed():
                 await self._conn.close()  # ends the session: the advisory lock goes with it

@@ -51,6 +51,14 @@ class Queries:
     record_error: str
     halted: str
     release_lease: str
+    build_partitions: str
+    create_members: str
+    heartbeat: str
+    live_members: str
+    forget_members: str
+    leave: str
+    delete_build_members: str
+    migrate_partitions: str
 
 
 @functools.cache

@@ -106,6 +106,9 @@ class StreamBatch:
 class RedisStreamSink:
     """Redis streams fed by a projection; checkpoints live in `checkpoints`."""
 
+    commits_with_checkpoint = False
+    """Writes go to Redis first, fenced by one epoch per build: not partitionable."""
+
     def __init__(
         self,
         client: Redis,

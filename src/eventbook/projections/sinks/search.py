@@ -94,6 +94,9 @@ class SearchBatch(SqlBatch):
 class SearchSink:
     """A full-text index in the projection database."""
 
+    commits_with_checkpoint = True
+    """Writes commit with the checkpoint: a partitioned projection may use this sink."""
+
     def __init__(
         self,
         database: ProjectionDatabase,

@@ -163,6 +163,10 @@ class SqlSink:
     tied by foreign keys or triggers (see `eventbook.projections._buffer`).
     """
 
+    commits_with_checkpoint = True
+    """Writes commit in the checkpoint's transaction, so each partition's lease fences
+    them: a partitioned projection may use this sink."""
+
     def __init__(
         self,
         database: ProjectionDatabase,

@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventbook._errors import ModeMismatch, ProjectionError, UnknownProjection, ValidationError
+from eventbook._errors import (
+    ModeMismatch,
+    PartitionMismatch,
+    ProjectionError,
+    UnknownProjection,
+    ValidationError,
+)
 from eventbook._store.signal import Wakeup
 from eventbook.projections._ports import CheckpointRow, ParkedEvent, ParkedStatus, Row
 from eventbook.projections._rows import checkpoint_row, owner_is_dead, parked_row
@@ -59,13 +65,34 @@ class SQLiteDatabase:
         q = queries()
 
         def work(conn: Connection) -> None:
-            for statement in (q.create_checkpoints, q.create_parked, q.create_parked_status):
+            checkpoint_columns = _columns(conn, "eventbook_projection_checkpoints")
+            if checkpoint_columns and "part" not in checkpoint_columns:
+                conn.execute(q.migrate_checkpoints)  # set up before partitions: re-key it
+                conn.execute(q.create_checkpoints)
+                conn.execute(q.copy_old_checkpoints)
+                conn.execute(q.drop_old_checkpoints)
+            parked_columns = _columns(conn, "eventbook_projection_parked")
+            if parked_columns and "part" not in parked_columns:
+                conn.execute(q.add_parked_part)
+            for statement in (
+                q.create_checkpoints,
+                q.create_parked,
+                q.create_parked_status,
+                q.create_members,
+            ):
                 conn.execute(statement)
 
         await self._admin.run(lambda conn: in_write_transaction(conn, work))
 
     async def register(
-        self, name: str, version: int, mode: str, create: Sequence[str], activate: Sequence[str]
+        self,
+        name: str,
+        version: int,
+        mode: str,
+        create: Sequence[str],
+        activate: Sequence[str],
+        *,
+        partitions: int = 1,
     ) -> None:
         q = queries()
 
@@ -74,8 +101,13 @@ class SQLiteDatabase:
             if row is not None:
                 if row[0] != mode:
                     raise ModeMismatch(name, version, row[0], mode)
+                registered = len(conn.execute(q.build_partitions, (name, version)).fetchall())
+                if registered != partitions:
+                    raise PartitionMismatch(name, version, registered, partitions)
                 return
-            conn.execute(q.insert_build, (name, version, mode, time.time()))
+            now = time.time()
+            for partition in range(partitions):
+                conn.execute(q.insert_build, (name, version, mode, now, partition))
             for statement in create:
                 conn.execute(statement)
             if conn.execute(q.active_build, (name,)).fetchone() is None:
@@ -86,36 +118,61 @@ class SQLiteDatabase:
         await self._admin.run(lambda conn: in_write_transaction(conn, work))
 
     async def acquire(
-        self, name: str, version: int, owner: str, ttl: float
+        self, name: str, version: int, owner: str, ttl: float, *, partition: int = 0
     ) -> SQLiteSession | None:
         q = queries()
+        key = (name, version, partition)
 
         def work(conn: Connection) -> int | None:
-            row = conn.execute(q.lease_holder, (name, version)).fetchone()
+            row = conn.execute(q.lease_holder, key).fetchone()
             if row is None:
-                raise UnknownProjection(f"{name}@v{version}")
+                raise UnknownProjection(_label(*key))
             holder, until, epoch, retired = row
             now = time.time()
             if retired:
                 return None
             if holder not in (None, owner) and until > now and not owner_is_dead(holder):
                 return None
-            conn.execute(q.take_lease, (owner, epoch + 1, now + ttl, name, version))
+            conn.execute(q.take_lease, (owner, epoch + 1, now + ttl, *key))
             return int(epoch) + 1
 
         epoch = await self._admin.run(lambda conn: in_write_transaction(conn, work))
         if epoch is None:
             return None
         worker = Worker(self.path, self.busy_timeout, f"projection-{name}")
-        return SQLiteSession(self, worker, name, version, owner=owner, epoch=epoch, ttl=ttl)
+        return SQLiteSession(
+            self, worker, name, version, owner=owner, epoch=epoch, ttl=ttl, partition=partition
+        )
 
-    async def session(self, name: str, version: int) -> SQLiteSession:
+    async def session(self, name: str, version: int, *, partition: int = 0) -> SQLiteSession:
         worker = Worker(self.path, self.busy_timeout, f"projection-{name}")
-        return SQLiteSession(self, worker, name, version, owner=None, epoch=0, ttl=0.0)
+        return SQLiteSession(
+            self, worker, name, version, owner=None, epoch=0, ttl=0.0, partition=partition
+        )
 
-    async def checkpoint(self, name: str, version: int) -> CheckpointRow | None:
-        rows = await self._read(queries().checkpoint, (name, version))
+    async def checkpoint(
+        self, name: str, version: int, *, partition: int = 0
+    ) -> CheckpointRow | None:
+        rows = await self._read(queries().checkpoint, (name, version, partition))
         return checkpoint_row(rows[0]) if rows else None
+
+    async def partitions(self, name: str, version: int) -> list[CheckpointRow]:
+        rows = await self._read(queries().build_partitions, (name, version))
+        return [checkpoint_row(row) for row in rows]
+
+    async def heartbeat(self, name: str, version: int, owner: str, ttl: float) -> int:
+        q = queries()
+
+        def work(conn: Connection) -> int:
+            now = time.time()
+            conn.execute(q.forget_members, (name, version, now))
+            conn.execute(q.heartbeat, (name, version, owner, now + ttl))
+            return int(conn.execute(q.live_members, (name, version, now)).fetchone()[0])
+
+        return await self._admin.run(lambda conn: in_write_transaction(conn, work))
+
+    async def leave(self, name: str, version: int, owner: str) -> None:
+        await self._write_count(queries().leave, (name, version, owner))
 
     async def checkpoints(self) -> list[CheckpointRow]:
         return [checkpoint_row(row) for row in await self._read(queries().checkpoints, ())]
@@ -152,7 +209,7 @@ class SQLiteDatabase:
         q = queries()
 
         def work(conn: Connection) -> None:
-            if conn.execute(q.reset_build, (time.time(), name, version)).rowcount != 1:
+            if conn.execute(q.reset_build, (time.time(), name, version)).rowcount == 0:
                 raise UnknownProjection(f"{name}@v{version}")
             conn.execute(q.delete_build_parked, (name, version))
             for statement in ddl:
@@ -190,6 +247,7 @@ class SQLiteDatabase:
                 )
             conn.execute(q.delete_build, (name, version))
             conn.execute(q.delete_build_parked, (name, version))
+            conn.execute(q.delete_build_members, (name, version))
             for statement in ddl:
                 conn.execute(statement)
 
@@ -210,3 +268,11 @@ class SQLiteDatabase:
             return conn.execute(sql, params).rowcount
 
         return await self._admin.run(lambda conn: in_write_transaction(conn, work))
+
+
+def _columns(conn: Connection, table: str) -> set[str]:
+    return {row[0] for row in conn.execute(queries().table_columns, (table,)).fetchall()}
+
+
+def _label(name: str, version: int, partition: int) -> str:
+    return f"{name}@v{version}" if partition == 0 else f"{name}@v{version}#{partition}"

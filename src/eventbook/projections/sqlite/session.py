@@ -37,6 +37,7 @@ class SQLiteSession:
         owner: str | None,
         epoch: int,
         ttl: float,
+        partition: int = 0,
     ) -> None:
         self.database = database
         self.name = name
@@ -45,10 +46,12 @@ class SQLiteSession:
         self.epoch = epoch
         self._worker = worker
         self._ttl = ttl
-        self._label = f"{name}@v{version}"
+        self.partition = partition
+        self._label = f"{name}@v{version}" + (f"#{partition}" if partition else "")
+        self._lease = (name, version, owner, epoch, partition)
 
     async def load(self) -> CheckpointRow:
-        row = await self.database.checkpoint(self.name, self.version)
+        row = await self.database.checkpoint(self.name, self.version, partition=self.partition)
         if row is None:
             raise UnknownProjection(self._label)
         return row
@@ -83,7 +86,7 @@ class SQLiteSession:
                 self._check_and_move(conn, move)
                 if park is not None:
                     conn.execute(q.park, parked_values(park))
-                    build = (self.name, self.version)
+                    build = (self.name, self.version, self.partition)
                     conn.execute(q.note_parked_error, (park.error, park.parked_at, *build))
                 if unpark is not None:
                     conn.execute(q.delete_parked, (self.name, self.version, str(unpark)))
@@ -101,7 +104,7 @@ class SQLiteSession:
                 raise ProjectionError("only a leased session may move a checkpoint")
             return
         now = time.time()
-        lease = (self.name, self.version, self.owner, self.epoch)
+        lease = self._lease
         if move is None:
             cursor = conn.execute(queries().renew_lease, (now + self._ttl, *lease))
         else:
@@ -125,7 +128,7 @@ class SQLiteSession:
 
     async def record_error(self, error: str) -> None:
         def work(conn: Connection) -> None:
-            lease = (self.name, self.version, self.owner, self.epoch)
+            lease = self._lease
             if conn.execute(queries().record_error, (error, time.time(), *lease)).rowcount != 1:
                 raise LeaseLost(self._label)
 
@@ -133,7 +136,7 @@ class SQLiteSession:
             await self._worker.run(work)
 
     async def halted(self) -> ParkedEvent | None:
-        build = (self.name, self.version)
+        build = (self.name, self.version, self.partition)
         rows = await self._worker.run(lambda conn: conn.execute(queries().halted, build).fetchall())
         return parked_row(rows[0]) if rows else None
 
@@ -142,8 +145,7 @@ class SQLiteSession:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             if self.owner is not None:
-                lease = (self.name, self.version, self.owner, self.epoch)
-                conn.execute(queries().release_lease, lease)
+                conn.execute(queries().release_lease, self._lease)
 
         try:
             await self._worker.run(work)

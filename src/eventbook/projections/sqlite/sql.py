@@ -45,6 +45,18 @@ class Queries:
     record_error: str
     halted: str
     release_lease: str
+    build_partitions: str
+    create_members: str
+    heartbeat: str
+    live_members: str
+    forget_members: str
+    leave: str
+    delete_build_members: str
+    table_columns: str
+    add_parked_part: str
+    migrate_checkpoints: str
+    copy_old_checkpoints: str
+    drop_old_checkpoints: str
 
 
 @functools.cache

@@ -1,3 +1,3 @@
 SELECT name, version, mode, position, epoch, owner, lease_until, active, retired,
-       last_error, last_error_at, updated_at
-FROM eventbook_projection_checkpoints WHERE name = $1 AND version = $2
+       last_error, last_error_at, updated_at, part
+FROM eventbook_projection_checkpoints WHERE name = $1 AND version = $2 AND part = $3

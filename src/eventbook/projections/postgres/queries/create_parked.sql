@@ -9,5 +9,6 @@ CREATE TABLE IF NOT EXISTS eventbook_projection_parked (
     attempts BIGINT NOT NULL,
     parked_at DOUBLE PRECISION NOT NULL,
     status TEXT NOT NULL,
+    part INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (name, version, event_id)
 )

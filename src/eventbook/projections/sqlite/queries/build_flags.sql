@@ -1,1 +1,1 @@
-SELECT active, retired FROM eventbook_projection_checkpoints WHERE name = ? AND version = ?
+SELECT active, retired FROM eventbook_projection_checkpoints WHERE name = ? AND version = ? AND part = 0

@@ -1,1 +1,1 @@
-SELECT mode FROM eventbook_projection_checkpoints WHERE name = ? AND version = ?
+SELECT mode FROM eventbook_projection_checkpoints WHERE name = ? AND version = ? AND part = 0

@@ -11,5 +11,6 @@ CREATE TABLE IF NOT EXISTS eventbook_projection_checkpoints (
     last_error TEXT,
     last_error_at REAL,
     updated_at REAL,
-    PRIMARY KEY (name, version)
+    part INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (name, version, part)
 )

@@ -1,2 +1,2 @@
-INSERT INTO eventbook_projection_checkpoints (name, version, mode, updated_at)
-VALUES (?, ?, ?, ?)
+INSERT INTO eventbook_projection_checkpoints (name, version, mode, updated_at, part)
+VALUES (?, ?, ?, ?, ?)

@@ -1,2 +1,3 @@
-SELECT name, version, event_id, position, stream, type, error, attempts, parked_at, status
+SELECT name, version, event_id, position, stream, type, error, attempts, parked_at, status,
+       part
 FROM eventbook_projection_parked WHERE name = ? AND version = ? ORDER BY parked_at

@@ -1,2 +1,2 @@
 UPDATE eventbook_projection_checkpoints SET last_error = ?, last_error_at = ?
-WHERE name = ? AND version = ? AND owner = ? AND epoch = ?
+WHERE name = ? AND version = ? AND owner = ? AND epoch = ? AND part = ?

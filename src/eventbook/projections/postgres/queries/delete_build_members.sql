@@ -1,0 +1,1 @@
+DELETE FROM eventbook_projection_members WHERE name = $1 AND version = $2

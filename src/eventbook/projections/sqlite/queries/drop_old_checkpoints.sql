@@ -1,0 +1,1 @@
+DROP TABLE eventbook_projection_checkpoints_old

@@ -1,0 +1,1 @@
+DELETE FROM eventbook_projection_members WHERE name = ? AND version = ? AND owner = ?
