@@ -34,16 +34,12 @@ from tests.sqlite_steps import counting_steps
 
 
 class TestSQLiteFile(EventStoreConformance):
-    lifecycle_supported = False  # not implemented on this backend yet
-
     @pytest.fixture
     def store_url(self, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path}/events.db"
 
 
 class TestSQLiteReaderThreads(EventStoreConformance):
-    lifecycle_supported = False  # not implemented on this backend yet
-
     """Reads on reader threads (fetching ahead) instead of the event loop's thread."""
 
     @pytest.fixture
@@ -52,8 +48,6 @@ class TestSQLiteReaderThreads(EventStoreConformance):
 
 
 class TestSQLiteMemory(EventStoreConformance):
-    lifecycle_supported = False  # not implemented on this backend yet
-
     """`:memory:` lives in one connection: the tests needing a second one are skipped."""
 
     @pytest.fixture

@@ -22,7 +22,9 @@ from eventbook._store.lifecycle import (
     check_writable,
     marker_batch,
     plan_delete,
+    plan_purge,
     plan_truncate,
+    refuse_deleted,
     state_of,
 )
 from eventbook._store.port import EventStore
@@ -93,6 +95,7 @@ class MemoryEventStore(EventStore):
         # Checked whole before any write, and no await in between: all or nothing.
         versions: dict[str, int] = {}
         for batch in batches:
+            refuse_deleted(batch.stream, self._marks.get(batch.stream))
             current = versions.get(batch.stream, self._version(batch.stream))
             wanted = expected_number(batch.expected)
             if current != wanted:
@@ -206,7 +209,7 @@ class MemoryEventStore(EventStore):
 
     async def _purge_stream(self, stream: str) -> AppendResult | None:
         version = self._version(stream)
-        if version == 0:
+        if not plan_purge(stream, version, self._marks.get(stream)):
             return None
         self._remove(stream, version + 1)
         self._marks.pop(stream, None)

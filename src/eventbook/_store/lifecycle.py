@@ -196,3 +196,16 @@ def retention_cut(state: StreamState, max_age_cut: int | None) -> int | None:
         cuts.append(state.version - state.max_count + 1)
     cut = max(cuts, default=None)
     return cut if cut is not None and cut > state.first_version else None
+
+
+def refuse_deleted(stream: str, marks: StreamMarks | None) -> None:
+    """An import never writes into a deleted or tombstoned stream (purge it first)."""
+    if marks is not None and (marks.deleted or marks.tombstoned):
+        raise StreamDeleted(stream, hard=marks.tombstoned)
+
+
+def plan_purge(stream: str, version: int, marks: StreamMarks | None) -> bool:
+    """Whether purging finds anything to remove; a tombstone is never lifted."""
+    if marks is not None and marks.tombstoned:
+        raise StreamDeleted(stream, hard=True)
+    return version > 0
