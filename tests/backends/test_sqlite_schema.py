@@ -94,9 +94,11 @@ async def test_a_store_of_the_first_schema_is_upgraded_for_the_stream_lifecycle(
         )
     finally:
         connection.close()
-    with pytest.raises(sqlite3.OperationalError, match="no such table: eventbook_streams"):
-        with sqlite3.connect(path) as old:
-            old.execute("SELECT * FROM eventbook_streams")
+    with (
+        pytest.raises(sqlite3.OperationalError, match="no such table: eventbook_streams"),
+        sqlite3.connect(path) as old,
+    ):
+        old.execute("SELECT * FROM eventbook_streams")
     async with await SQLiteEventStore.open(path) as store:
         await store.append("m-2", [NewEvent("Happened", {"n": 1})])
         await store.delete_stream("m-2")

@@ -111,7 +111,7 @@ class MemoryEventStore(EventStore):
         return [
             StreamInfo(
                 name,
-                len(events),
+                events[-1].version,
                 sum(len(_encode(e.data)) + len(_encode(e.metadata)) for e in events),
                 events[-1].position,
                 events[-1].recorded_at,
