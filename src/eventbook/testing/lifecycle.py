@@ -12,7 +12,13 @@ from typing import Any, cast
 
 import pytest
 
-from eventbook._errors import ConcurrencyError, StreamDeleted, StreamNotFound, ValidationError
+from eventbook._errors import (
+    ConcurrencyError,
+    NotSupported,
+    StreamDeleted,
+    StreamNotFound,
+    ValidationError,
+)
 from eventbook._store.lifecycle import STREAM_ARCHIVED, STREAM_DELETED, STREAM_TRUNCATED
 from eventbook._store.port import EventStore
 from eventbook._store.types import NO_STREAM, NewEvent, RecordedEvent
@@ -48,8 +54,29 @@ class LifecycleConformance:
     @pytest.fixture(autouse=True)
     def _lifecycle_or_skip(self, request: pytest.FixtureRequest) -> None:
         mine = request.function.__qualname__.startswith(f"{LifecycleConformance.__name__}.")
-        if mine and not self.lifecycle_supported:
+        plainly = request.function.__name__.endswith("_refuses_it_plainly")
+        if mine and not plainly and not self.lifecycle_supported:
             pytest.skip("this backend does not offer the stream lifecycle")
+
+    @pytest.mark.asyncio
+    async def test_a_backend_without_the_lifecycle_refuses_it_plainly(
+        self, store: EventStore
+    ) -> None:
+        if self.lifecycle_supported:
+            pytest.skip("this backend offers the stream lifecycle")
+        await _filled(store, "life-z", 2)
+        for operation in (
+            store.delete_stream("life-z"),
+            store.tombstone_stream("life-z"),
+            store.truncate_stream("life-z", before=2),
+            store.purge_stream("life-z"),
+            store.set_stream_retention("life-z", max_count=1),
+            store.retained_streams(),
+        ):
+            with pytest.raises(NotSupported):
+                await operation
+        assert await _stream(store, "life-z") == [1, 2]  # nothing changed
+        assert (await store.stream_state("life-z")).exists
 
     @pytest.mark.asyncio
     async def test_a_deleted_stream_reads_as_deleted_and_refuses_appends(
