@@ -246,9 +246,14 @@ class LifecycleConformance:
         for state in retained:
             assert await store.enforce_retention(state) is not None
         assert await _stream(store, "life-n") == [4, 5]
+        assert (await store.append("life-n", [_new(6)], expected=5)).version == 6
         assert await _stream(store, "life-o") == [4, 5]
         for state in await store.retained_streams():
-            assert await store.enforce_retention(state) is None  # already within limits
+            if state.stream == "life-n":  # one event more than its max count now
+                assert await store.enforce_retention(state) is not None
+            else:
+                assert await store.enforce_retention(state) is None  # within its limits
+        assert await _stream(store, "life-n") == [5, 6]
         with pytest.raises(ValidationError):
             await store.set_stream_retention("life-n", max_count=0)
         with pytest.raises(ValidationError):

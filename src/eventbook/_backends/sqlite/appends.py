@@ -131,8 +131,8 @@ def _append_together(connection: sqlite3.Connection, jobs: Sequence[AppendJob]) 
     is written, and the caller goes one append at a time to tell retries from reuse.
     """
     next_position, versions, marks = group_start(connection, [job.batch.stream for job in jobs])
-    if marks:  # a deleted stream may start a new history: one append at a time
-        return None
+    if any(m.deleted or m.tombstoned for m in marks.values()):
+        return None  # refused, or a new history: one append at a time
     recorded_at = datetime.now(UTC)
     rows: list[_Row] = []
     for job in jobs:
