@@ -12,7 +12,7 @@ import abc
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-from eventbook._errors import NotSupported, ValidationError
+from eventbook._errors import NotSupported, StreamDeleted, StreamNotFound, ValidationError
 from eventbook._store.encoding import check_stream_name, check_version, normalise_expected
 from eventbook._store.lifecycle import (
     StreamMarks,
@@ -92,7 +92,9 @@ class StreamLifecycle(abc.ABC):
     async def enforce_retention(
         self, state: StreamState, *, now: datetime | None = None
     ) -> AppendResult | None:
-        """Truncate one stream (from `retained_streams`) to its retention settings."""
+        """Truncate one stream (from `retained_streams`) to its retention settings; the
+        `$stream-truncated` system event's result, or None when it was within them."""
+        self._check_open()
         now = now or datetime.now(UTC)
         age_cut: int | None = None
         if state.max_age is not None:
@@ -141,6 +143,14 @@ class StreamLifecycle(abc.ABC):
         checked = normalise_expected(expected)
         self._check_open()
         return await self._delete_stream(stream, checked, hard)
+
+    async def _check_exists(self, stream: str) -> None:
+        """For `read_stream(must_exist=True)` when the first page is empty."""
+        state = await self._stream_state(stream)
+        if state.deleted or state.tombstoned:
+            raise StreamDeleted(stream, hard=state.tombstoned)
+        if not state.exists:
+            raise StreamNotFound(stream)
 
     async def _stream_state(self, stream: str) -> StreamState:
         return state_of(

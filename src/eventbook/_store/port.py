@@ -19,8 +19,6 @@ from eventbook._errors import (
     ConcurrencyError,
     NotSupported,
     StoreClosed,
-    StreamDeleted,
-    StreamNotFound,
     ValidationError,
 )
 from eventbook._store.encoding import (
@@ -423,13 +421,6 @@ class EventStore(StreamLifecycle):
 
     async def _stats(self) -> StoreStats:
         raise NotSupported(f"{type(self).__name__} cannot report store statistics")
-
-    async def _check_exists(self, stream: str) -> None:
-        state = await self._stream_state(stream)
-        if state.deleted or state.tombstoned:
-            raise StreamDeleted(stream, hard=state.tombstoned)
-        if not state.exists:
-            raise StreamNotFound(stream)
 
     def _check_open(self) -> None:
         if self._closed:
