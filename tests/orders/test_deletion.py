@@ -10,10 +10,9 @@ def test_an_operator_deletes_an_order_and_the_list_drops_it(service: RunningServ
     with service.client() as client:
         reply = place(client, service, customer="Dora Deleteme").json()
         order_id, placed_at = reply["order_id"], reply["position"]
-        listed = client.get(
-            "/api/orders", params={"customer": "Dora Deleteme", "min_position": placed_at}
-        ).json()
-        assert [o["order_id"] for o in listed["items"]] == [order_id]
+        for query in ({"customer": "Dora Deleteme"}, {"q": "deleteme"}):
+            listed = client.get("/api/orders", params={**query, "min_position": placed_at})
+            assert [o["order_id"] for o in listed.json()["items"]] == [order_id]
 
         for key in (service.reader, service.writer):  # reads and commands are not enough
             problem(client.delete(f"/api/orders/{order_id}", headers=key), 403)
@@ -31,6 +30,8 @@ def test_an_operator_deletes_an_order_and_the_list_drops_it(service: RunningServ
         after = {"min_position": answer["position"]}
         listed = client.get("/api/orders", params={"customer": "Dora Deleteme", **after})
         assert listed.json()["items"] == []
+        searched = client.get("/api/orders", params={"q": "deleteme", **after})
+        assert searched.json()["items"] == []
         problem(client.get(f"/api/orders/{order_id}", params=after), 404)
         assert client.get(f"/api/orders/{order_id}/events").status_code == 404
 
