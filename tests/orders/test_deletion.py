@@ -35,6 +35,13 @@ def test_an_operator_deletes_an_order_and_the_list_drops_it(service: RunningServ
         problem(client.get(f"/api/orders/{order_id}", params=after), 404)
         assert client.get(f"/api/orders/{order_id}/events").status_code == 404
 
+        command = client.post(
+            f"/api/orders/{order_id}/add-item",
+            json={"product": "Ghost", "quantity": 1, "unit_price": "1.00"},
+            headers=service.writer,
+        )
+        assert problem(command, 409)["type"] == "/problems/order-not-found"  # as if never placed
+
         again = client.delete(f"/api/orders/{order_id}", headers=service.operator)
         assert problem(again, 410)["deleted"] == "deleted"
         hard = client.delete(

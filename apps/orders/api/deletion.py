@@ -1,6 +1,6 @@
 """For operators: deleting an order's stream (a data-protection request, a test order).
 
-The stream is soft-deleted (it reads as gone; the order id cannot be placed again) or,
+The stream is soft-deleted (it reads as gone; nothing can be appended to it again) or,
 with `hard=true`, tombstoned (its events are removed where the store allows). Either way
 a `$stream-deleted` system event tells the read models, and the Orders list drops it.
 """
@@ -34,8 +34,9 @@ DELETED = schemas.obj(
     "/orders/{order_id}",
     summary="Delete an order's stream (operators only)",
     description=(
-        "Soft-deletes the order's event stream: it reads as gone, commands on it are refused"
-        " (410), and the order leaves the list once the read model has seen the deletion"
+        "Soft-deletes the order's event stream: it reads as gone (commands on it answer 409"
+        " `order-not-found`, or 410 if they raced the deletion; deleting it again is 410),"
+        " and the order leaves the list once the read model has seen the deletion"
         " (wait with `min_position` = the answer's `position`). `hard=true` tombstones it:"
         " its events are removed and its id can never be used again."
         " `expected_version` deletes only if the order is still at that version."
