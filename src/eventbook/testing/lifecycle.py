@@ -6,6 +6,7 @@ retention, purge, and the system events that tell projections about them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -112,6 +113,31 @@ class LifecycleConformance:
         assert await _stream(store, "life-b", from_version=1) == [3]
         await store.append("life-b", [_new(10)], expected=3)  # an ordinary stream again
         assert (await store.stream_state("life-b")).exists
+
+    @pytest.mark.asyncio
+    async def test_no_append_racing_a_delete_lands_after_it(self, store: EventStore) -> None:
+        await _filled(store, "life-race", 1)
+
+        async def writer() -> int:
+            written = 0
+            for n in range(30):
+                try:
+                    await store.append("life-race", [_new(n)])
+                except StreamDeleted:
+                    return written
+                written += 1
+            return written
+
+        writers = [asyncio.create_task(writer()) for _ in range(4)]
+        await asyncio.sleep(0.01)  # let them get going
+        deleted = await store.delete_stream("life-race")
+        written = sum(await asyncio.gather(*writers))
+        (marker,) = [e async for e in store.read_all(after=None) if e.type == STREAM_DELETED]
+        # Every append that succeeded lies before the deletion: none reappears after it.
+        assert marker.position == deleted.position
+        assert marker.data["version"] == 1 + written
+        assert await store.stream_version("life-race") == 1 + written
+        assert await _stream(store, "life-race") == []
 
     @pytest.mark.asyncio
     async def test_deleting_checks_expectations_and_existence(self, store: EventStore) -> None:
