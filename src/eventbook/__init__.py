@@ -15,6 +15,7 @@ from eventbook._errors import (
     NotSupported,
     SchemaVersionError,
     StoreClosed,
+    StreamDeleted,
     StreamNotFound,
     UnavailableError,
     UnknownCommandError,
@@ -22,6 +23,13 @@ from eventbook._errors import (
     ValidationError,
 )
 from eventbook._store.ids import uuid7
+from eventbook._store.lifecycle import (
+    STREAM_ARCHIVED,
+    STREAM_DELETED,
+    STREAM_TRUNCATED,
+    StreamState,
+    metadata_stream,
+)
 from eventbook._store.port import EventStore
 from eventbook._store.signal import AppendSignal, Wakeup
 from eventbook._store.types import (
@@ -56,7 +64,10 @@ from eventbook._write.upcasting import Upcaster
 __all__ = [
     "ANY",
     "NO_STREAM",
+    "STREAM_ARCHIVED",
+    "STREAM_DELETED",
     "STREAM_EXISTS",
+    "STREAM_TRUNCATED",
     "Aggregate",
     "AppendResult",
     "AppendSignal",
@@ -91,7 +102,9 @@ __all__ = [
     "SnapshotPolicy",
     "SnapshotStats",
     "StoreClosed",
+    "StreamDeleted",
     "StreamNotFound",
+    "StreamState",
     "UnavailableError",
     "UnknownCommandError",
     "UnknownEventType",
@@ -100,6 +113,7 @@ __all__ = [
     "Wakeup",
     "aggregate_handler",
     "category_of",
+    "metadata_stream",
     "connect",
     "snapshot_every",
     "uuid7",

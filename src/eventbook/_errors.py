@@ -10,6 +10,7 @@ Catch `EventbookError` for all of them, or a branch of the tree::
     ├── ConcurrencyError                           the stream was not at the expected version
     ├── DuplicateEventError                        an event id stored already, not a retry
     ├── StreamNotFound                             a stream that must exist has no events
+    │   └── StreamDeleted                          ... because it was deleted or tombstoned
     ├── SchemaVersionError                         the database schema is not this version's
     ├── StoreClosed                                the store was used after close()
     ├── UnavailableError                           the backend could not be reached
@@ -108,6 +109,25 @@ class StreamNotFound(EventbookError):
     def __init__(self, stream: str) -> None:
         self.stream = stream
         super().__init__(f"stream {stream!r} does not exist")
+
+
+class StreamDeleted(StreamNotFound):
+    """The stream was deleted (`hard=False`: soft, a new history may start) or tombstoned
+    (`hard=True`: its name can never be used again).
+
+    A subclass of `StreamNotFound`, so code that treats a missing stream as "not there"
+    treats a deleted one the same way; appending to it raises this, too.
+    """
+
+    def __init__(self, stream: str, *, hard: bool) -> None:
+        super().__init__(stream)
+        self.hard = hard
+        what = (
+            "tombstoned: its name cannot be used again"
+            if hard
+            else ("deleted; append with restart=True to start a new history")
+        )
+        self.args = (f"stream {stream!r} was {what}",)
 
 
 class SchemaVersionError(EventbookError):

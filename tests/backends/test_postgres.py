@@ -110,7 +110,7 @@ async def test_opening_applies_every_migration_once(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
         postgres_schema,
     )
-    assert [t[0] for t in tables] == ["events", "schema_migrations", "snapshots"]
+    assert [t[0] for t in tables] == ["events", "schema_migrations", "snapshots", "streams"]
 
 
 async def test_without_migrate_an_old_schema_is_refused_until_migrated(url: str) -> None:
@@ -122,6 +122,22 @@ async def test_without_migrate_an_old_schema_is_refused_until_migrated(url: str)
     assert await PostgresEventStore.migrate(url) == []
     async with await PostgresEventStore.open(url, migrate=False) as store:
         await store.append("m-1", [NewEvent("Happened", {})])
+
+
+async def test_a_schema_of_version_1_is_upgraded_for_the_stream_lifecycle(
+    url: str, raw: asyncpg.Connection[Any], postgres_schema: str
+) -> None:
+    async with await PostgresEventStore.open(url) as store:
+        await store.append("m-1", [NewEvent("Happened", {})])
+    # Back to what eventbook with only migration 1 left behind: no streams table.
+    await raw.execute(f'DROP TABLE "{postgres_schema}".streams')
+    await raw.execute(f'DELETE FROM "{postgres_schema}".schema_migrations WHERE version > 1')
+    with pytest.raises(SchemaVersionError, match=r"lacks migration\(s\) \[2"):
+        await PostgresEventStore.open(url, migrate=False)
+    assert await PostgresEventStore.migrate(url) == list(range(2, latest_version() + 1))
+    async with await PostgresEventStore.open(url, migrate=False) as store:
+        await store.delete_stream("m-1", expected=1)
+        assert (await store.stream_state("m-1")).deleted
 
 
 async def test_concurrent_migrators_apply_each_migration_once(

@@ -81,6 +81,32 @@ async def test_an_older_schema_is_migrated_keeping_its_events(tmp_path: Path) ->
         await SQLiteEventStore.open(path)
 
 
+async def test_a_store_of_the_first_schema_is_upgraded_for_the_stream_lifecycle(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v1.db"
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert prepare_database(connection, str(path), migrations()[:1]) == 1
+        connection.execute(
+            "INSERT INTO eventbook_events (id, stream, version, type, document) VALUES"
+            " (randomblob(16), 'old-1', 1, 'T', '{}')"
+        )
+    finally:
+        connection.close()
+    with (
+        pytest.raises(sqlite3.OperationalError, match="no such table: eventbook_streams"),
+        sqlite3.connect(path) as old,
+    ):
+        old.execute("SELECT * FROM eventbook_streams")
+    async with await SQLiteEventStore.open(path) as store:
+        await store.append("m-2", [NewEvent("Happened", {"n": 1})])
+        await store.delete_stream("m-2")
+        assert (await store.stream_state("m-2")).deleted
+    assert [version for version, _ in ledger(path)] == [m.version for m in migrations()]
+    assert ledger(path)[1] == (2, "stream_marks")
+
+
 async def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "failing.db"
     await make_store(path)

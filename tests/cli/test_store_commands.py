@@ -183,7 +183,7 @@ def test_every_command_has_help_with_an_example() -> None:
         return found
 
     every = commands(typer.main.get_command(app), [])
-    assert len(every) == 19  # 6 store, state, 9 projections, copy, export, import
+    assert len(every) == 22  # 6 store, state, 9 projections, copy, export, import, 3 maintenance
     for path in every:
         code, out = invoke(*path, "--help")
         assert code == 0, path

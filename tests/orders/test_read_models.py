@@ -314,3 +314,15 @@ async def test_catching_up_again_applies_only_what_is_new(read_side: ReadSide) -
     summary = await q.analytics_summary()
     assert (summary["orders"], summary["paid"], summary["revenue"]) == (4, 3, "92.00")
     assert (await q.store_summary())["events"] == 16
+
+
+async def test_a_deleted_order_leaves_the_list_and_the_search_index(read_side: ReadSide) -> None:
+    search = {p.name: p for p in read_side.projections}["order_search"].sink
+    assert isinstance(search, SearchSink)
+    assert [hit.doc_id for hit in await search.search("espresso")] == ["o3"]
+    await read_side.store.delete_stream(stream_of("o3"))
+    await read_side.catch_up()
+    assert "o3" not in ids(await read_side.queries.orders(page_size=50))
+    assert await search.search("espresso") == []
+    assert await read_side.queries.order("o3") is None
+    assert sorted(ids(await read_side.queries.orders(page_size=50))) == ["o1", "o2", "o4"]

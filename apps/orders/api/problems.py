@@ -19,7 +19,13 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from apps.orders.api.schemas import ref
-from eventbook import CommandValidationError, ConcurrencyError, DomainError, ValidationError
+from eventbook import (
+    CommandValidationError,
+    ConcurrencyError,
+    DomainError,
+    StreamDeleted,
+    ValidationError,
+)
 
 log = logging.getLogger("orders.api")
 
@@ -31,6 +37,7 @@ WHEN = {
     403: "The API key's role does not allow this",
     404: "Not found",
     409: "A business rule was broken",
+    410: "The order was deleted by an operator",
     412: "The order is not at the If-Match version",
     413: "The body is larger than the service accepts",
     415: "The body is not sent as application/json (UTF-8)",
@@ -116,6 +123,14 @@ async def _on_domain_error(_: Request, exc: Exception) -> JSONResponse:
     return problem(409, _slug(name), "Business rule broken", str(exc), rule=name)
 
 
+async def _on_deleted(_: Request, exc: Exception) -> JSONResponse:
+    # A command on an order whose stream an operator deleted: gone, for good or until a
+    # new history is started (which the Orders service never does).
+    assert isinstance(exc, StreamDeleted)
+    kind = "tombstoned" if exc.hard else "deleted"
+    return problem(410, "order-deleted", "The order was deleted", str(exc), deleted=kind)
+
+
 CONTENTION_RETRY_AFTER = 1
 """Seconds a client waits before sending a command refused for contention again."""
 
@@ -196,6 +211,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(DomainError, _on_domain_error)
     app.add_exception_handler(ConcurrencyError, _on_conflict)
+    app.add_exception_handler(StreamDeleted, _on_deleted)
     app.add_exception_handler(ValidationError, _on_invalid)
     app.add_exception_handler(RequestValidationError, _on_request_validation)
     app.add_exception_handler(HTTPException, _on_http)

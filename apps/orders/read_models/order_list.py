@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from apps.orders.read_models.common import cents, order_id
-from eventbook import RecordedEvent
+from eventbook import STREAM_DELETED, RecordedEvent, metadata_stream
 from eventbook.projections import (
     BatchUpcaster,
     HandlerMap,
@@ -142,12 +142,20 @@ def order_list(
             (cents(event.data["amount"]), *_touch(event), order_id(event)),
         )
 
+    @handlers.on(STREAM_DELETED)
+    def deleted(event: RecordedEvent, batch: SqlBatch) -> None:
+        # An operator deleted (or tombstoned) the order's stream: it leaves the list. The
+        # system event comes in `$$order-<id>`, naming the order's stream in its data.
+        order = event.data["stream"].removeprefix("order-")
+        batch.execute("DELETE FROM {order_lines} WHERE order_id = ?", (order,))
+        batch.execute("DELETE FROM {orders} WHERE order_id = ?", (order,))
+
     return Projection(
         "orders",
         SqlSink(database, tables=["orders", "order_lines"], schema=SCHEMA),
         handlers,
         version=version,
-        categories=frozenset({"order"}),
+        categories=frozenset({"order", metadata_stream("order")}),
         upcast_batch=upcast,
         retry=HandlerRetry(max_attempts=3, backoff=0.05),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from apps.orders.read_models.common import address_text, order_id
-from eventbook import RecordedEvent
+from eventbook import STREAM_DELETED, RecordedEvent, metadata_stream
 from eventbook.projections import (
     BatchUpcaster,
     HandlerMap,
@@ -91,12 +91,17 @@ def order_search(
             document.address = address_text(event.data["address"])
             index(event, batch, document)
 
+    @handlers.on(STREAM_DELETED)
+    def deleted(event: RecordedEvent, batch: SearchBatch) -> None:
+        # An operator deleted the order's stream: nothing of it stays searchable.
+        batch.remove(event.data["stream"].removeprefix("order-"))
+
     return Projection(
         "order_search",
         SearchSink(database, index="order_search", fields=FIELDS),
         handlers,
         version=version,
-        categories=frozenset({"order"}),
+        categories=frozenset({"order", metadata_stream("order")}),
         upcast_batch=upcast,
         retry=HandlerRetry(max_attempts=3, backoff=0.05),
     )

@@ -15,7 +15,7 @@ from eventbook._store.types import Position
 
 
 class StreamInfo(msgspec.Struct, frozen=True, gc=False):
-    """One stream: its version (= its event count), its size, its last event."""
+    """One stream: its version (its newest event's), its size, its last event."""
 
     stream: str
     version: int

@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Self
 from uuid import UUID
 
+import msgspec
+
 from eventbook._errors import (
     ConcurrencyError,
     NotSupported,
     StoreClosed,
-    StreamNotFound,
     ValidationError,
 )
 from eventbook._store.encoding import (
@@ -34,6 +35,8 @@ from eventbook._store.encoding import (
     import_refused,
 )
 from eventbook._store.inspection import StoreStats, StreamInfo
+from eventbook._store.lifecycle import check_not_system
+from eventbook._store.lifecycle_port import StreamLifecycle
 from eventbook._store.signal import AppendSignal
 from eventbook._store.types import (
     ANY,
@@ -50,7 +53,7 @@ from eventbook._store.types import (
 __all__ = ["EventStore"]
 
 
-class EventStore(abc.ABC):
+class EventStore(StreamLifecycle):
     """The event-store port.
 
     Use it as an async context manager, or call `close()` when done.
@@ -68,7 +71,12 @@ class EventStore(abc.ABC):
     # -- the public contract -------------------------------------------------------------
 
     async def append(
-        self, stream: str, events: Sequence[NewEvent], expected: Expected = ANY
+        self,
+        stream: str,
+        events: Sequence[NewEvent],
+        expected: Expected = ANY,
+        *,
+        restart: bool = False,
     ) -> AppendResult:
         """Append `events` to `stream` atomically if the stream matches `expected`.
 
@@ -76,9 +84,16 @@ class EventStore(abc.ABC):
         bad input, and `DuplicateEventError` when an event id is stored already and the
         batch is not an exact retry of the stored one (an exact retry returns the
         original result).
+
+        A deleted stream (`delete_stream`) refuses appends with `StreamDeleted` unless
+        `restart` is True: that starts a new history, its versions following the deleted
+        ones; it may expect `NO_STREAM`. A tombstoned stream refuses every append.
         """
         self._check_open()
         batch = encode_batch(stream, events, expected)
+        check_not_system(stream)
+        if restart:
+            batch = msgspec.structs.replace(batch, restart=True)
         return await self._append(batch)
 
     async def read_stream(
@@ -93,7 +108,8 @@ class EventStore(abc.ABC):
         """Yield one stream's events in version order (or reverse with `backwards`).
 
         `from_version` is inclusive: the first version forwards, the newest one backwards.
-        With `must_exist`, a stream without events raises `StreamNotFound`.
+        With `must_exist`, a stream without events raises `StreamNotFound` (`StreamDeleted`
+        when it was deleted). Events below a truncation or deletion are never read.
         """
         pages = self.read_stream_pages(
             stream,
@@ -128,8 +144,8 @@ class EventStore(abc.ABC):
         while remaining is None or remaining > 0:
             size = self.read_page_size if remaining is None else min(remaining, self.read_page_size)
             page = await self._read_stream_page(stream, cursor, backwards, size)
-            if first_page and not page and must_exist and await self.stream_version(stream) == 0:
-                raise StreamNotFound(stream)
+            if first_page and not page and must_exist:
+                await self._check_exists(stream)
             first_page = False
             if page:
                 yield page

@@ -177,3 +177,5 @@ class EncodedBatch(msgspec.Struct, frozen=True, gc=False):
     stream: str
     expected: Expected
     events: tuple[EncodedEvent, ...]
+    restart: bool = False
+    """Start a new history if the stream was soft-deleted (see `EventStore.append`)."""

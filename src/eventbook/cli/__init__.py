@@ -5,7 +5,8 @@
     eventbook copy sqlite:///orders.db postgresql://db/orders
 
 One module per command group: `store` (streams, read, event, tail, stats, migrate),
-`travel` (state), `projections`, `copying` (copy, export, import, on `transfer`).
+`travel` (state), `projections`, `copying` (copy, export, import, on `transfer`),
+`maintenance` (retention, maintain, archive, on `archiving`).
 Exit codes: 0 done, 1 the operation failed, 2 bad usage. See docs/cli.md.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import typer
 
-from eventbook.cli import copying, projections, store, travel
+from eventbook.cli import copying, maintenance, projections, store, travel
 
 app = typer.Typer(
     name="eventbook",
@@ -23,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-for group in (store, travel, projections, copying):
+for group in (store, travel, projections, copying, maintenance):
     group.register(app)
 
 

@@ -34,7 +34,7 @@ def _position(text: str | None) -> Position | None:
         raise typer.BadParameter(str(error), param_hint="--after") from None
 
 
-class _Bar:
+class ProgressBar:
     """A rich progress bar fed by `transfer`'s progress callback (quiet with --json)."""
 
     def __init__(self, label: str, quiet: bool) -> None:
@@ -51,7 +51,7 @@ class _Bar:
         )
         self.task: TaskID | None = None
 
-    def __enter__(self) -> _Bar:
+    def __enter__(self) -> ProgressBar:
         self.progress.__enter__()
         return self
 
@@ -84,7 +84,7 @@ def copy(
         try:
             dst = await open_store(destination, create=True)
             try:
-                with _Bar("copy", json) as bar:
+                with ProgressBar("copy", json) as bar:
                     return await transfer.copy_store(
                         src, dst, after=start, categories=category, progress=bar
                     )
@@ -113,7 +113,7 @@ def export(
     async def work() -> transfer.Copied:
         src = await open_store(store)
         try:
-            with _Bar("export", json or str(file) == "-") as bar:
+            with ProgressBar("export", json or str(file) == "-") as bar:
                 return await transfer.export_events(
                     src, file, after=start, categories=category, progress=bar
                 )
@@ -128,10 +128,18 @@ def export(
 def import_(
     file: Annotated[Path, typer.Argument(help="A file `eventbook export` wrote; - for stdin.")],
     store: StoreUrl = "",
+    restore: Annotated[
+        bool,
+        typer.Option(
+            "--restore",
+            help="Bring an archive back into a store holding other events (no resume).",
+        ),
+    ] = False,
     json: JsonFlag = False,
 ) -> None:
     """Read exported events into a store (created if needed). Run it again to resume: it
-    skips what the store holds already.
+    skips what the store holds already. With --restore, the file's streams (an
+    `eventbook archive`) come back into a live store, each exactly as it was.
 
     Example: eventbook import orders-2024.jsonl.gz --store postgresql://db/orders
     """
@@ -139,8 +147,8 @@ def import_(
     async def work() -> transfer.Copied:
         dst = await open_store(store, create=True)
         try:
-            with _Bar("import", json) as bar:
-                return await transfer.import_file(dst, file, progress=bar)
+            with ProgressBar("import", json) as bar:
+                return await transfer.import_file(dst, file, progress=bar, restore=restore)
         finally:
             await dst.close()
 

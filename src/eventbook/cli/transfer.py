@@ -141,11 +141,12 @@ async def _held(store: EventStore) -> int | None:
 
 
 _encode = msgspec.json.Encoder().encode
+encode_line = _encode
 _decode = msgspec.json.Decoder(RecordedEvent).decode
 
 
 @contextmanager
-def _opened(path: Path, mode: str) -> Iterator[IO[bytes]]:
+def opened(path: Path, mode: str) -> Iterator[IO[bytes]]:
     """The file at `path` (`-`: stdin or stdout), compressed by its suffix."""
     if str(path) == "-":
         yield sys.stdout.buffer if mode == "wb" else sys.stdin.buffer
@@ -176,7 +177,7 @@ async def export_events(
     total = None if after is not None else await count_events(source, wanted)
     written = 0
     cursor = after
-    with _opened(path, "wb") as out:
+    with opened(path, "wb") as out:
         while page := await source.read_all_page(after=cursor, limit=PAGE, categories=wanted):
             out.write(b"\n".join(map(_encode, page)) + b"\n")
             cursor = page[-1].position
@@ -186,17 +187,22 @@ async def export_events(
 
 
 async def import_file(
-    destination: EventStore, path: Path, *, progress: Progress = _quiet
+    destination: EventStore, path: Path, *, progress: Progress = _quiet, restore: bool = False
 ) -> Copied:
-    """Import an export into `destination`; events it holds already are skipped (resume)."""
+    """Import an export into `destination`; events it holds already are skipped (resume).
+
+    With `restore`, every event of the file is imported into a store that holds others
+    (an archive coming back, see `archiving.py`): no resume, and each stream must be
+    absent from the store (`import_events` refuses otherwise, importing nothing of that page).
+    """
     started = time.perf_counter()
-    newest = await last_event(destination)
+    newest = None if restore else await last_event(destination)
     skipping = newest is not None
     held = await _held(destination) if skipping else 0
     skipped = written = 0
     last: Position | None = None
     page: list[RecordedEvent] = []
-    with _opened(path, "rb") as lines:
+    with opened(path, "rb") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue

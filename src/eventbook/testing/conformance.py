@@ -50,6 +50,7 @@ from eventbook._store.types import (
 )
 from eventbook.testing.append_signal import AppendSignalConformance, Opener
 from eventbook.testing.importing import ImportConformance
+from eventbook.testing.lifecycle import LifecycleConformance
 
 
 def _nested(levels: int) -> dict[str, Any]:
@@ -107,7 +108,7 @@ def _process_writer(url: str, stream: str, count: int, tag: str) -> list[str]:
     return asyncio.run(run())
 
 
-class EventStoreConformance(AppendSignalConformance, ImportConformance):
+class EventStoreConformance(AppendSignalConformance, ImportConformance, LifecycleConformance):
     """The shared contract. Subclass it and provide `store_url` (or `store`)."""
 
     processes_allowed = True

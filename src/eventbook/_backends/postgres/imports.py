@@ -11,11 +11,13 @@ from collections.abc import Sequence
 import asyncpg
 
 from eventbook._backends.postgres.jsonb import preserve_all_floats
+from eventbook._backends.postgres.lifecycle import marks_of
 from eventbook._backends.postgres.session import Session
 from eventbook._backends.postgres.sql import Queries
 from eventbook._errors import ValidationError
 from eventbook._store.encoding import expected_number, import_refused
 from eventbook._store.inspection import StoreStats, StreamInfo
+from eventbook._store.lifecycle import refuse_deleted
 from eventbook._store.types import EncodedBatch, Position
 
 
@@ -24,7 +26,9 @@ async def import_batches(session: Session, sql: Queries, batches: Sequence[Encod
     streams = list(dict.fromkeys(batch.stream for batch in batches))
     rows = await session.fetch(sql.stream_versions, streams)
     versions: dict[str, int] = {row[0]: row[1] for row in rows}
+    marks = await marks_of(session, sql, streams)
     for batch in batches:
+        refuse_deleted(batch.stream, marks.get(batch.stream))
         current, wanted = versions[batch.stream], expected_number(batch.expected)
         if current != wanted:
             raise import_refused(batch.stream, current, wanted)

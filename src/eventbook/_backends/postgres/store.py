@@ -9,13 +9,14 @@ docs/backends/postgres.md.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
-from eventbook._backends.postgres import imports, migrations
+from eventbook._backends.postgres import imports, lifecycle, migrations
 from eventbook._backends.postgres.connection import (
     Connections,
     connect_one,
@@ -25,13 +26,16 @@ from eventbook._backends.postgres.connection import (
 )
 from eventbook._backends.postgres.horizon import HELD_COUNT_LIMIT, OrderingLag
 from eventbook._backends.postgres.jsonb import preserve_all_floats, preserve_floats
+from eventbook._backends.postgres.lifecycle_methods import PostgresLifecycle
 from eventbook._backends.postgres.options import PostgresOptions, parse_url
+from eventbook._backends.postgres.rows import recorded
 from eventbook._backends.postgres.signals import HeldBackAwareSignal, Signals
 from eventbook._backends.postgres.sql import Queries
 from eventbook._errors import UnavailableError
 from eventbook._store.encoding import expected_number
 from eventbook._store.idempotency import StoredEvent, replayed_result
 from eventbook._store.inspection import StoreStats, StreamInfo
+from eventbook._store.lifecycle import check_writable
 from eventbook._store.port import EventStore
 from eventbook._store.signal import AppendSignal
 from eventbook._store.types import (
@@ -61,7 +65,7 @@ _RACE_ATTEMPTS = 20  # a lost unique-index race is answered by calling again; th
 _OUTAGE_FIRST_WAIT, _OUTAGE_MOST_WAIT = 0.1, 5.0
 
 
-class PostgresEventStore(EventStore):
+class PostgresEventStore(PostgresLifecycle, EventStore):
     """An event store in one PostgreSQL schema. Open it with `await PostgresEventStore.open(url)`
     (or `eventbook.connect(url)`); the options are those of `PostgresOptions`."""
 
@@ -143,6 +147,7 @@ class PostgresEventStore(EventStore):
                     self._signals.appended()
                     return AppendResult(row[0], Position(row[1], row[2]))
                 current, *stored = await session.fetch(self._sql.refusal, ids, batch.stream)
+                marks = await lifecycle.stream_marks(session, self._sql, batch.stream)
             if stored:  # ids before versions: a retried batch carries a stale expectation
                 return replayed_result(
                     batch,
@@ -151,13 +156,37 @@ class PostgresEventStore(EventStore):
                         for r in stored
                     ],
                 )
-            if not id_taken:
+            if not id_taken and marks is not None and (marks.deleted or marks.tombstoned):
+                check_writable(batch, marks, current[3])  # raises unless it may restart
+                restarted = await self._restart(batch, ids, current[3])
+                if restarted is not None:
+                    return restarted
+            elif not id_taken:
                 # Raises unless the stream has moved on to what was expected meanwhile.
                 check_expected(batch.stream, batch.expected, current[3])
             # Try again: the stream now matches, or the append holding that id rolled back.
         raise UnavailableError(
             f"could not append to {batch.stream!r}: it lost {_RACE_ATTEMPTS} races in a row"
         )
+
+    async def _restart(
+        self, batch: EncodedBatch, ids: list[UUID], current: int
+    ) -> AppendResult | None:
+        """Start a new history of a deleted stream at `current`; None if it moved meanwhile."""
+        exact = msgspec.structs.replace(batch, expected=current)
+        query, arguments = self._append_statement(exact, ids)
+        async with self._connections.connection("append") as session:
+            try:
+                async with session.connection.transaction():
+                    if not await session.fetchval(self._sql.reopen_stream, batch.stream):
+                        return None
+                    row = await self._insert(session, exact, query, arguments)
+                    if row is None or row[0] is None:
+                        raise _Moved
+            except (_Moved, asyncpg.UniqueViolationError):
+                return None
+        self._signals.appended()
+        return AppendResult(row[0], Position(row[1], row[2]))
 
     async def _insert(
         self, session: Session, batch: EncodedBatch, query: str, arguments: tuple[object, ...]
@@ -172,7 +201,7 @@ class PostgresEventStore(EventStore):
                 rows = await session.fetch(
                     self._sql.read_stream_forwards, batch.stream, row[0] - count + 1, count
                 )
-                events = _recorded(rows)
+                events = recorded(rows)
                 for hook in self._hooks:
                     await hook(session.connection, events)
             return row
@@ -216,7 +245,7 @@ class PostgresEventStore(EventStore):
                     self._sql.read_stream_forwards, batch.stream, first, count
                 )
                 for hook in self._hooks:
-                    await hook(session.connection, _recorded(rows))
+                    await hook(session.connection, recorded(rows))
         self._signals.appended()
 
     async def _list_streams(self, category: str | None) -> list[StreamInfo]:
@@ -244,7 +273,7 @@ class PostgresEventStore(EventStore):
             query, start = self._sql.read_stream_forwards, from_version or 1
         async with self._connections.connection("read a stream") as connection:
             rows = await connection.fetch(query, stream, start, limit)
-        return _recorded(rows)
+        return recorded(rows)
 
     async def _read_all_page(
         self, after: Position | None, limit: int, wanted: EventFilter
@@ -262,12 +291,12 @@ class PostgresEventStore(EventStore):
                     None if wanted.types is None else list(wanted.types),
                     None if wanted.categories is None else list(wanted.categories),
                 )
-        return _recorded(rows)
+        return recorded(rows)
 
     async def _read_event(self, event_id: UUID) -> RecordedEvent | None:
         async with self._connections.connection("read an event") as connection:
             rows = await connection.fetch(self._sql.read_event, event_id)
-        return next(iter(_recorded(rows)), None)
+        return next(iter(recorded(rows)), None)
 
     async def _load_snapshot(
         self, stream: str, schema: str, max_version: int | None
@@ -345,6 +374,10 @@ class PostgresEventStore(EventStore):
             self._pool.terminate()
 
 
+class _Moved(Exception):
+    """The deleted stream changed between the refusal and the restart: look again."""
+
+
 def _expected_code(expected: Expected) -> int:
     """How queries/append.sql takes an expectation."""
     if expected is ANY:
@@ -355,10 +388,3 @@ def _expected_code(expected: Expected) -> int:
         return 0
     assert isinstance(expected, int)
     return expected
-
-
-def _recorded(rows: Iterable[asyncpg.Record]) -> list[RecordedEvent]:
-    return [
-        RecordedEvent(event_id, stream, version, Position(tx, seq), kind, data, metadata, at)
-        for tx, seq, event_id, stream, version, kind, data, metadata, at in rows
-    ]

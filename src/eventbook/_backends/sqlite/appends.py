@@ -22,8 +22,14 @@ import msgspec
 
 from eventbook._backends.sqlite.documents import decode_documents, encode_document
 from eventbook._backends.sqlite.sql import INSERT_CHUNKS, insert_events, queries
-from eventbook._errors import ConcurrencyError, DuplicateEventError, UnavailableError
+from eventbook._errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    StreamDeleted,
+    UnavailableError,
+)
 from eventbook._store.idempotency import StoredEvent, replayed_result
+from eventbook._store.lifecycle import StreamMarks, check_writable
 from eventbook._store.types import (
     AppendResult,
     EncodedBatch,
@@ -37,6 +43,7 @@ AppendHook = Callable[[sqlite3.Connection, Sequence[RecordedEvent]], None]
 
 _encode_names = msgspec.json.Encoder().encode
 _decode_versions = msgspec.json.Decoder(dict[str, int]).decode
+_decode_marks = msgspec.json.Decoder(dict[str, tuple[int, int, int, int]]).decode
 
 _ID_CHUNK = 500  # ids per lookup statement, well below SQLite's bound-parameter limit
 
@@ -89,11 +96,29 @@ def commit_group(
 
 def group_start(
     connection: sqlite3.Connection, streams: Sequence[str]
-) -> tuple[int, dict[str, int]]:
-    """The next global position, and the current version of each of `streams`."""
+) -> tuple[int, dict[str, int], dict[str, StreamMarks]]:
+    """The next global position, the current version of each of `streams`, and the
+    lifecycle marks of those that have any."""
     names = _encode_names(list(dict.fromkeys(streams)))
-    next_position, versions = connection.execute(queries().group_start, (names,)).fetchone()
-    return next_position, {} if versions is None else _decode_versions(versions)
+    row = connection.execute(queries().group_start, (names,)).fetchone()
+    next_position, versions, marks = row
+    return (
+        next_position,
+        {} if versions is None else _decode_versions(versions),
+        {} if marks is None else {name: _marks(*m) for name, m in _decode_marks(marks).items()},
+    )
+
+
+def _marks(first: int, last: int, deleted: int, tombstoned: int) -> StreamMarks:
+    return StreamMarks(first, last, bool(deleted), bool(tombstoned))
+
+
+def stream_marks(connection: sqlite3.Connection, stream: str) -> StreamMarks | None:
+    row = connection.execute(queries().stream_marks, (stream,)).fetchone()
+    if row is None:
+        return None
+    first, last, deleted, tombstoned, max_count, max_age = row
+    return StreamMarks(first, last, bool(deleted), bool(tombstoned), max_count, max_age)
 
 
 def _append_together(connection: sqlite3.Connection, jobs: Sequence[AppendJob]) -> int | None:
@@ -105,7 +130,9 @@ def _append_together(connection: sqlite3.Connection, jobs: Sequence[AppendJob]) 
     how many events it wrote, or None when an event id is stored already; then nothing
     is written, and the caller goes one append at a time to tell retries from reuse.
     """
-    next_position, versions = group_start(connection, [job.batch.stream for job in jobs])
+    next_position, versions, marks = group_start(connection, [job.batch.stream for job in jobs])
+    if any(m.deleted or m.tombstoned for m in marks.values()):
+        return None  # refused, or a new history: one append at a time
     recorded_at = datetime.now(UTC)
     rows: list[_Row] = []
     for job in jobs:
@@ -142,7 +169,7 @@ def _append_each(
     connection: sqlite3.Connection, jobs: Sequence[AppendJob], hooks: Sequence[AppendHook]
 ) -> int:
     """Append `jobs` one by one, each in its own savepoint; returns the events written."""
-    next_position, versions = group_start(connection, [jobs[0].batch.stream])
+    next_position, versions, _ = group_start(connection, [jobs[0].batch.stream])
     current: int | None = versions.get(jobs[0].batch.stream, 0)
     recorded_at = datetime.now(UTC)
     written = 0
@@ -178,12 +205,14 @@ def _append(
     if current is None:
         (current,) = connection.execute(queries().stream_version, (stream,)).fetchone()
     try:
-        check_expected(stream, batch.expected, current)
-    except ConcurrencyError as conflict:
+        restarted = check_writable(batch, stream_marks(connection, stream), current)
+    except (ConcurrencyError, StreamDeleted) as conflict:
         return _retried(connection, batch, conflict), 0
     documents, rows = rows_of(batch, current, first_position, recorded_at)
     connection.execute("SAVEPOINT eventbook_append")
     try:
+        if restarted:  # a new history of a deleted stream
+            connection.execute(queries().reopen_stream, (stream,))
         try:
             insert_rows(connection, rows)
         except sqlite3.IntegrityError:
@@ -207,7 +236,9 @@ def _append(
 
 
 def _retried(
-    connection: sqlite3.Connection, batch: EncodedBatch, conflict: ConcurrencyError
+    connection: sqlite3.Connection,
+    batch: EncodedBatch,
+    conflict: ConcurrencyError | StreamDeleted,
 ) -> AppendResult:
     """The result of `batch`, whose expected version failed, if it is an exact retry.
 

@@ -21,6 +21,7 @@ from eventbook._backends.sqlite.appends import (
 from eventbook._backends.sqlite.documents import decode_documents
 from eventbook._errors import ValidationError
 from eventbook._store.encoding import expected_number, import_refused
+from eventbook._store.lifecycle import refuse_deleted
 from eventbook._store.types import EncodedBatch
 
 
@@ -35,10 +36,11 @@ def import_batches(
     as for an append."""
     connection.execute("BEGIN IMMEDIATE")
     try:
-        next_position, versions = group_start(connection, [b.stream for b in batches])
+        next_position, versions, marks = group_start(connection, [b.stream for b in batches])
         recorded_at = datetime.now(UTC)
         pending: list[_Row] = []
         for batch in batches:
+            refuse_deleted(batch.stream, marks.get(batch.stream))
             current, wanted = versions.get(batch.stream, 0), expected_number(batch.expected)
             if current != wanted:
                 raise import_refused(batch.stream, current, wanted)

@@ -41,6 +41,14 @@ class Queries:
     events_per_type: str
     stream_count: str
     database_size: str
+    stream_marks: str
+    save_marks: str
+    forget_marks: str
+    reopen_stream: str
+    remove_events: str
+    remove_snapshots: str
+    newest_snapshot: str
+    retained_streams: str
 
 
 @dataclass(frozen=True, slots=True)

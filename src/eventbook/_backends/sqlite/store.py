@@ -21,14 +21,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
 import msgspec
 
-from eventbook._backends.sqlite import reads
-from eventbook._backends.sqlite.appends import AppendHook, unavailable
+from eventbook._backends.sqlite import lifecycle, reads
+from eventbook._backends.sqlite.appends import AppendHook, stream_marks, unavailable
 from eventbook._backends.sqlite.connection import MEMORY, open_connection
 from eventbook._backends.sqlite.documents import decode_documents
 from eventbook._backends.sqlite.imports import import_batches
@@ -40,12 +40,14 @@ from eventbook._backends.sqlite.watcher import CommitWatcher
 from eventbook._backends.sqlite.worker import LoopReader, Readers, Workers, Writer
 from eventbook._errors import ValidationError
 from eventbook._store.inspection import StoreStats, StreamInfo
+from eventbook._store.lifecycle import StreamMarks, StreamState
 from eventbook._store.port import EventStore
 from eventbook._store.signal import AppendSignal, Wakeup
 from eventbook._store.types import (
     AppendResult,
     EncodedBatch,
     EventFilter,
+    Expected,
     Position,
     RecordedEvent,
     Snapshot,
@@ -221,6 +223,56 @@ class SQLiteEventStore(EventStore):
         # loaded to its end, a read_all loop): fetch ahead from the start. A smaller one
         # comes from an explicit `limit`, so fetch no more than that.
         return FIRST_FETCH if limit >= self.read_page_size else limit
+
+    # -- stream lifecycle (sqlite/lifecycle.py) --------------------------------------------
+
+    async def _stream_marks(self, stream: str) -> StreamMarks | None:
+        return await self._readers.call(lambda c: stream_marks(c, stream))
+
+    async def _delete_stream(self, stream: str, expected: Expected, hard: bool) -> AppendResult:
+        result = await self._change(
+            lambda c, hooks: lifecycle.delete_stream(c, stream, expected, hard, hooks)
+        )
+        assert result is not None  # a deletion always records its system event
+        return result
+
+    async def _truncate_stream(self, stream: str, before: int) -> AppendResult | None:
+        return await self._change(
+            lambda c, hooks: lifecycle.truncate_stream(c, stream, before, hooks)
+        )
+
+    async def _purge_stream(self, stream: str) -> AppendResult | None:
+        return await self._change(lambda c, hooks: lifecycle.purge_stream(c, stream, hooks))
+
+    async def _set_retention(
+        self, stream: str, max_count: int | None, max_age_seconds: float | None
+    ) -> None:
+        try:
+            await self._writer.call(
+                lambda c: lifecycle.set_retention(c, stream, max_count, max_age_seconds)
+            )
+        except sqlite3.Error as exc:
+            raise unavailable(exc, "the retention was not set") from exc
+
+    async def _retained_streams(self) -> list[StreamState]:
+        return await self._readers.call(lifecycle.retained_streams)
+
+    async def _newest_snapshot_version(self, stream: str) -> int | None:
+        return await self._readers.call(lambda c: lifecycle.newest_snapshot(c, stream))
+
+    async def _change(
+        self,
+        change: Callable[[sqlite3.Connection, Sequence[AppendHook]], AppendResult | None],
+    ) -> AppendResult | None:
+        hooks = self._writer.hooks
+        try:
+            result = await self._writer.call(lambda c: change(c, hooks))
+        except sqlite3.Error as exc:
+            raise unavailable(exc, "the stream was not changed") from exc
+        self._ahead.clear()  # buffered rows may hold removed events
+        if result is not None:
+            self._wakeup.notify()
+        return result
 
     async def _read_event(self, event_id: UUID) -> RecordedEvent | None:
         key = event_id.bytes

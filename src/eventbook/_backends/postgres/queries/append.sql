@@ -10,7 +10,9 @@ WITH inserted AS (
     ) AS current,
     unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[])
         WITH ORDINALITY AS e (id, type, data, metadata, n)
-    WHERE $2::bigint = -1 OR ($2::bigint = -2 AND current.version > 0) OR $2::bigint = current.version
+    WHERE ($2::bigint = -1 OR ($2::bigint = -2 AND current.version > 0) OR $2::bigint = current.version)
+      AND NOT EXISTS (SELECT FROM {schema}.streams AS s
+                      WHERE s.stream = $1 AND (s.deleted OR s.tombstoned))
     ORDER BY e.n
     RETURNING version, tx, seq
 )

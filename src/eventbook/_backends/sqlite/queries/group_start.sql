@@ -1,6 +1,7 @@
--- Where a group transaction starts, read under the write lock: the next global position
--- and the current version of every stream the group appends to (a JSON object of the
--- streams that have events; `?` is a JSON array of the group's stream names).
+-- Where a group transaction starts, read under the write lock: the next global position,
+-- the current version of every stream the group appends to (a JSON object of the
+-- streams that have events; `?1` is a JSON array of the group's stream names), and the
+-- lifecycle marks of those that have any (a JSON object of arrays).
 -- sqlite_sequence holds the highest position ever used (AUTOINCREMENT), so deleted rows
 -- never give their position away. One row, so one step: see appends.py on why.
 -- Each version is its own `max()` subquery: SQLite answers that with one probe of the
@@ -10,5 +11,8 @@ SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'eventbook_events'
        (SELECT json_group_object(stream, version)
         FROM (SELECT value AS stream,
                      (SELECT max(version) FROM eventbook_events WHERE stream = value) AS version
-              FROM json_each(?))
-        WHERE version IS NOT NULL)
+              FROM json_each(?1))
+        WHERE version IS NOT NULL),
+       (SELECT json_group_object(stream, json_array(first_version, last_version, deleted,
+                                                    tombstoned))
+        FROM eventbook_streams WHERE stream IN (SELECT value FROM json_each(?1)))

@@ -1,0 +1,1 @@
+DELETE FROM {schema}.streams WHERE stream = $1

@@ -1,0 +1,1 @@
+SELECT max(version) FROM {schema}.snapshots WHERE stream = $1

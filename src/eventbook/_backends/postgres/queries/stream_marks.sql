@@ -1,0 +1,2 @@
+SELECT first_version, last_version, deleted, tombstoned, max_count, max_age_seconds
+FROM {schema}.streams WHERE stream = $1

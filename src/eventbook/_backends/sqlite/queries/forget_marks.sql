@@ -1,0 +1,1 @@
+DELETE FROM eventbook_streams WHERE stream = ?

@@ -1,0 +1,1 @@
+SELECT max(version) FROM eventbook_snapshots WHERE stream = ?

@@ -1,0 +1,7 @@
+INSERT INTO eventbook_streams
+    (stream, first_version, last_version, deleted, tombstoned, max_count, max_age_seconds)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (stream) DO UPDATE SET
+    first_version = excluded.first_version, last_version = excluded.last_version,
+    deleted = excluded.deleted, tombstoned = excluded.tombstoned,
+    max_count = excluded.max_count, max_age_seconds = excluded.max_age_seconds
