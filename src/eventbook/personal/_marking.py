@@ -24,9 +24,7 @@ from typing import Any, Union
 import msgspec
 
 from eventbook._errors import ValidationError
-
-Path = tuple[str, ...]
-"""Keys from the event's data down to one personal value."""
+from eventbook.personal._envelope import Path
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,13 +18,10 @@ import msgspec
 from eventbook._errors import PersonalDataError, ValidationError
 from eventbook._store.types import NewEvent, RecordedEvent
 from eventbook.personal._cipher import open_sealed, seal
+from eventbook.personal._envelope import ENVELOPE, FORGOTTEN, Path, put_values, split_path
 from eventbook.personal._keys import Keyring
-from eventbook.personal._marking import Marks, Path, marks_of
-
-ENVELOPE = "$personal"
-"""The data key under which an event keeps its sealed personal values."""
-FORGOTTEN = "[forgotten]"
-"""What a personal value of a forgotten subject reads as."""
+from eventbook.personal._marking import Marks, marks_of
+from eventbook.personal._states import StreamSubjects, open_state, seal_state
 
 _Taken = tuple[str, tuple[Path, ...], list[Any]]
 """(subject, the paths of its values, the values taken out of the data)."""
@@ -44,6 +41,7 @@ class PersonalDataStage:
         self, keyring: Keyring, events: Iterable[type[Any]] | Mapping[str, type[Any]]
     ) -> None:
         self.keyring = keyring
+        self._stream_subjects = StreamSubjects()
         named = events.items() if isinstance(events, Mapping) else ((c.__name__, c) for c in events)
         self._marks: dict[str, Marks] = {}
         for name, cls in named:
@@ -59,8 +57,17 @@ class PersonalDataStage:
         """Destroy `subject`'s key (see `Keyring.forget`)."""
         return await self.keyring.forget(subject)
 
+    async def seal_state(self, stream: str, state: dict[str, Any]) -> dict[str, Any]:
+        """A snapshot state sealed for the subjects of `stream` (see `_states`)."""
+        return await seal_state(self.keyring, self._stream_subjects, stream, state)
+
+    async def open_state(self, stream: str, state: dict[str, Any]) -> dict[str, Any] | None:
+        """A sealed snapshot state opened; None once one of its subjects is forgotten."""
+        return await open_state(self.keyring, self._stream_subjects, stream, state)
+
     async def encode(self, stream: str, events: list[NewEvent]) -> list[NewEvent]:
         plans: list[tuple[dict[str, Any], list[_Taken]] | None] = []
+        self._stream_subjects.saw(stream, ())
         subjects: set[str] = set()
         for event in events:
             marks = self._marks.get(event.type)
@@ -75,6 +82,7 @@ class PersonalDataStage:
                 for s, paths in _subjects(marks, data, event.type)
             ]
             subjects.update(s for s, _, _ in taken)
+            self._stream_subjects.saw(stream, (s for s, _, _ in taken))
             plans.append((data, taken))
         if not subjects:
             return events
@@ -98,12 +106,12 @@ class PersonalDataStage:
         return sealed_events
 
     async def decode(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
-        subjects = {
-            entry["subject"]
-            for event in events
-            if ENVELOPE in event.data
-            for entry in event.data[ENVELOPE]
-        }
+        subjects: set[str] = set()
+        for event in events:
+            sealed = event.data.get(ENVELOPE)
+            whose = [entry["subject"] for entry in sealed] if sealed is not None else ()
+            self._stream_subjects.saw(event.stream, whose)
+            subjects.update(whose)
         if not subjects:
             return events
         keys = await self.keyring.for_reading(subjects)
@@ -115,7 +123,7 @@ class PersonalDataStage:
                 continue
             data = {k: v for k, v in event.data.items() if k != ENVELOPE}
             for entry in sealed:
-                subject, paths = entry["subject"], [tuple(p.split("/")) for p in entry["paths"]]
+                subject, paths = entry["subject"], [split_path(p) for p in entry["paths"]]
                 key = keys[subject]
                 if key is None:
                     values: list[Any] = [FORGOTTEN] * len(paths)
@@ -126,7 +134,7 @@ class PersonalDataStage:
                         raise PersonalDataError(
                             f"{event.type} {event.id}: sealed values do not fit their paths"
                         )
-                _put(data, paths, values)
+                put_values(data, paths, values)
             opened.append(msgspec.structs.replace(event, data=data))
         return opened
 
@@ -156,15 +164,3 @@ def _take(data: dict[str, Any], paths: tuple[Path, ...], type_name: str) -> list
             holder[key] = holder = dict(inner)
         values.append(holder.pop(path[-1], None))
     return values
-
-
-def _put(data: dict[str, Any], paths: list[Path], values: list[Any]) -> None:
-    for path, value in zip(paths, values, strict=True):
-        holder = data
-        for key in path[:-1]:
-            inner = holder.get(key)
-            if not isinstance(inner, dict):
-                break  # the holder was None (an absent optional record): nothing went in
-            holder[key] = holder = dict(inner)
-        else:
-            holder[path[-1]] = value
