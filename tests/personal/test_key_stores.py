@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import eventbook
-from eventbook import EventRegistry, SchemaVersionError
+from eventbook import EventRegistry
 from eventbook.personal import (
     FORGOTTEN,
     Keyring,
@@ -90,11 +90,34 @@ async def test_sqlite_overwrites_a_forgotten_key_on_disk(tmp_path: Path) -> None
         assert not file.exists() or marker[:18] not in file.read_bytes(), name
 
 
-async def test_a_database_without_the_table_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "other.db"
+async def test_a_database_without_an_event_store_gets_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "read-models.db"
     sqlite3.connect(path).close()
-    with pytest.raises(SchemaVersionError, match="open the event store"):
-        await open_key_store(f"sqlite:///{path}")
+    keys = await open_key_store(f"sqlite:///{path}")
+    assert await keys.add("c-1", StoredKey(b"k", "f")) == StoredKey(b"k", "f")
+    await keys.close()
+    store = await eventbook.connect(f"sqlite:///{path}")  # migrating finds the table there
+    await store.close()
+    again = await open_key_store(f"sqlite:///{path}")
+    assert await again.fetch(["c-1"]) == {"c-1": StoredKey(b"k", "f")}
+    await again.close()
+
+
+async def test_a_postgres_schema_without_an_event_store_gets_the_table(
+    postgres: PostgresForTests,
+) -> None:
+    schema = new_schema_name()
+    try:
+        keys = await open_key_store(postgres.store_url(schema))
+        await keys.add("c-1", StoredKey(b"k", "f"))
+        await keys.close()
+        store = await eventbook.connect(postgres.store_url(schema))
+        await store.close()
+        again = await open_key_store(postgres.store_url(schema))
+        assert await again.fetch(["c-1"]) == {"c-1": StoredKey(b"k", "f")}
+        await again.close()
+    finally:
+        await drop_schema(postgres.url, schema)
 
 
 def _registry(keys: KeyStore) -> EventRegistry:

@@ -11,7 +11,8 @@ from eventbook.personal._keys import KeyStore, MemoryKeyStore
 
 async def open_key_store(url: str) -> KeyStore:
     """The key store for the event store at `url`: its own table on SQLite and PostgreSQL,
-    a dict for `memory://`. Open the event store first: it creates the table.
+    a dict for `memory://`. The table is the store's migration 2, made here too if the
+    database holds no event store (the read models beside a NATS store, say).
 
     Other places for keys (a KMS, a vault) implement `KeyStore` and are passed to
     `Keyring` directly.

@@ -7,14 +7,19 @@ from typing import Any
 
 import asyncpg
 
+from eventbook._backends.postgres.migrations import known_migrations
 from eventbook._backends.postgres.options import parse_url
-from eventbook._errors import SchemaVersionError, UnavailableError
-from eventbook._sql_files import quote_ident
+from eventbook._errors import UnavailableError
+from eventbook._sql_files import quote_ident, render
 from eventbook.personal._keys import StoredKey
+
+KEY_TABLE_MIGRATION = 2
+"""The store's migration that makes the key table (IF NOT EXISTS: run here as well, for a
+schema that holds no events, such as the read models beside a NATS store)."""
 
 
 class PostgresKeyStore:
-    """Keys beside the events, in the store's schema (its schema migration 2).
+    """Keys beside the events, in the store's schema (the store's migration 2).
 
     A small pool of its own: key lookups are rare (the `Keyring` caches).
     """
@@ -31,14 +36,18 @@ class PostgresKeyStore:
             pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
         except (OSError, asyncpg.PostgresError) as exc:
             raise UnavailableError(f"cannot reach PostgreSQL for the key table: {exc}") from exc
-        exists = await pool.fetchval("SELECT to_regclass($1) IS NOT NULL", table)
-        if not exists:
-            await pool.close()
-            raise SchemaVersionError(
-                f"schema {options.schema!r} has no personal-data key table: open the event"
-                " store on it once (it migrates its schema), or run `eventbook migrate`"
-            )
-        return cls(pool, table)
+        store = cls(pool, table)
+        if not await pool.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
+            create = render(known_migrations()[KEY_TABLE_MIGRATION - 1].template, options.schema)
+            try:
+                await store._call(
+                    "execute", f"CREATE SCHEMA IF NOT EXISTS {quote_ident(options.schema)}"
+                )
+                await store._call("execute", create)
+            except BaseException:
+                await pool.close()
+                raise
+        return store
 
     async def fetch(self, subjects: Collection[str]) -> dict[str, StoredKey]:
         rows = await self._call(

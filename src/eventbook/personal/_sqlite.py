@@ -8,18 +8,19 @@ from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from eventbook._errors import SchemaVersionError, UnavailableError
+from eventbook._backends.sqlite.sql import migrations
+from eventbook._errors import UnavailableError
 from eventbook.personal._keys import StoredKey
 
 T = TypeVar("T")
 
-_TABLE_EXISTS = (
-    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'eventbook_personal_keys'"
-)
+KEY_TABLE_MIGRATION = 2
+"""The store's migration that makes the key table (IF NOT EXISTS: run here as well, for a
+database that holds no events, such as the read models beside a NATS store)."""
 
 
 class SQLiteKeyStore:
-    """Keys beside the events, in the same database file (its schema migration 2).
+    """Keys beside the events, in the same database file (the store's migration 2).
 
     One connection, used from a worker thread; key lookups are rare (the `Keyring`
     caches), so they are not worth a pool. Deleted key bytes are overwritten on disk
@@ -37,12 +38,7 @@ class SQLiteKeyStore:
             connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             connection.execute("PRAGMA busy_timeout = 5000")
             connection.execute("PRAGMA secure_delete = ON")
-            if connection.execute(_TABLE_EXISTS).fetchone() is None:
-                connection.close()
-                raise SchemaVersionError(
-                    f"{path!r} has no personal-data key table: open the event store on it"
-                    " once (it migrates its schema), or run `eventbook migrate`"
-                )
+            connection.execute(migrations()[KEY_TABLE_MIGRATION - 1].script)
             return connection
 
         try:
