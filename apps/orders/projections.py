@@ -11,6 +11,7 @@ from typing import Any
 
 from apps.orders.domain.events import order_events
 from apps.orders.feed import redis_feed_projection
+from apps.orders.personal import open_personal_data
 from apps.orders.read_models.analytics import analytics
 from apps.orders.read_models.order_list import order_list
 from apps.orders.read_models.search import order_search
@@ -52,4 +53,5 @@ async def build(store: EventStore) -> list[Projection[Any]]:
         from redis.asyncio import Redis
 
         redis = Redis.from_url(settings.redis_url)
-    return order_projections(database, order_events(), redis=redis)
+    personal = await open_personal_data(settings)
+    return order_projections(database, order_events(personal), redis=redis)

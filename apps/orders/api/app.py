@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from apps.orders.api import (
     commands,
+    customers,
     docs,
     health,
     history,
@@ -62,7 +63,7 @@ def create_app(
         redoc_url=None,
     )
     problems.install(app)
-    for module in (commands, queries, history, operations, monitoring, keys, health):
+    for module in (commands, queries, history, operations, customers, monitoring, keys, health):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTelemetry, registry=running.observability.registry)
