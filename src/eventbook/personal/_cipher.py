@@ -91,13 +91,13 @@ def new_data_key() -> bytes:
 
 def seal(key: AESGCM, plain: bytes, bound_to: bytes) -> str:
     """`plain` encrypted under `key`, bound to `bound_to` (the event id), as base64 text."""
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    return base64.b64encode(nonce + key.encrypt(nonce, plain, bound_to)).decode()
+    nonce = os.urandom(NONCE_BYTES)
+    return binascii.b2a_base64(nonce + key.encrypt(nonce, plain, bound_to), newline=False).decode()
 
 
 def open_sealed(key: AESGCM, sealed: str, bound_to: bytes, subject: str) -> bytes:
     try:
-        raw = base64.b64decode(sealed)
+        raw = binascii.a2b_base64(sealed)
         return key.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], bound_to)
     except (InvalidTag, binascii.Error, ValueError):
         raise PersonalDataError(

@@ -25,6 +25,9 @@ def split_path(text: str) -> Path:
 def put_values(data: dict[str, Any], paths: list[Path], values: list[Any]) -> None:
     """Set each path of `data` to its value, copying nested dicts (they may be shared)."""
     for path, value in zip(paths, values, strict=True):
+        if len(path) == 1:
+            data[path[0]] = value
+            continue
         holder = data
         for key in path[:-1]:
             inner = holder.get(key)

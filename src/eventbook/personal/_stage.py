@@ -42,6 +42,7 @@ class PersonalDataStage:
     ) -> None:
         self.keyring = keyring
         self._stream_subjects = StreamSubjects()
+        self._parsed_paths: dict[tuple[str, ...], list[Path]] = {}
         named = events.items() if isinstance(events, Mapping) else ((c.__name__, c) for c in events)
         self._marks: dict[str, Marks] = {}
         for name, cls in named:
@@ -106,24 +107,33 @@ class PersonalDataStage:
         return sealed_events
 
     async def decode(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
-        subjects: set[str] = set()
+        # Kept lean: every read of every event passes here (a replay decodes thousands).
+        subjects: dict[str, set[str]] = {}  # stream -> the subjects seen in it
         for event in events:
+            whose = subjects.get(event.stream)
+            if whose is None:
+                whose = subjects[event.stream] = set()
             sealed = event.data.get(ENVELOPE)
-            whose = [entry["subject"] for entry in sealed] if sealed is not None else ()
-            self._stream_subjects.saw(event.stream, whose)
-            subjects.update(whose)
-        if not subjects:
+            if sealed is not None:
+                for entry in sealed:
+                    whose.add(entry["subject"])
+        for stream, whose in subjects.items():
+            self._stream_subjects.saw(stream, whose)
+        wanted = set().union(*subjects.values())
+        if not wanted:
             return events
-        keys = await self.keyring.for_reading(subjects)
+        keys = await self.keyring.for_reading(wanted)
         opened = []
+        replace = msgspec.structs.replace
         for event in events:
             sealed = event.data.get(ENVELOPE)
             if sealed is None:
                 opened.append(event)
                 continue
-            data = {k: v for k, v in event.data.items() if k != ENVELOPE}
+            data = dict(event.data)
+            del data[ENVELOPE]
             for entry in sealed:
-                subject, paths = entry["subject"], [split_path(p) for p in entry["paths"]]
+                subject, paths = entry["subject"], self._paths(entry["paths"])
                 key = keys[subject]
                 if key is None:
                     values: list[Any] = [FORGOTTEN] * len(paths)
@@ -135,8 +145,19 @@ class PersonalDataStage:
                             f"{event.type} {event.id}: sealed values do not fit their paths"
                         )
                 put_values(data, paths, values)
-            opened.append(msgspec.structs.replace(event, data=data))
+            opened.append(replace(event, data=data))
         return opened
+
+    def _paths(self, stored: list[str]) -> list[Path]:
+        """The paths of an envelope entry, parsed once per distinct list (events of a type
+        share theirs)."""
+        key = tuple(stored)
+        found = self._parsed_paths.get(key)
+        if found is None:
+            if len(self._parsed_paths) > 1000:  # bound it against odd data
+                self._parsed_paths.clear()
+            found = self._parsed_paths[key] = [split_path(p) for p in stored]
+        return found
 
 
 def _subjects(
