@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated, Any
 
@@ -218,3 +219,14 @@ async def test_an_event_without_its_subject_is_refused() -> None:
     events = registry(MemoryKeyStore())
     with pytest.raises(ValidationError, match="customer_id names the data subject"):
         await events.serialise("customer-1", [Moved("", Address("x", "y", "z"))])
+
+
+async def test_opened_data_is_not_served_once_another_process_forgot() -> None:
+    keys = MemoryKeyStore()
+    keyring = Keyring(keys, MasterKey(b"k" * 32), cache_seconds=0.05)
+    events = EventRegistry(ALL, stages=[PersonalDataStage(keyring, ALL)])
+    raws = await stored(events, registered())
+    assert (await events.deserialise(raws))[0].name == "Ada Lovelace"  # opened and kept
+    await Keyring(keys, MasterKey(b"k" * 32)).forget("c-1")  # elsewhere
+    await asyncio.sleep(0.06)  # this process's cached key expires
+    assert (await events.deserialise(raws))[0].name == FORGOTTEN
