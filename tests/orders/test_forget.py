@@ -204,3 +204,30 @@ asyncio.run(main())
     ).stdout
     assert "OrderPlaced" in dumped  # the dump saw the events
     assert not leaks(dumped)
+
+
+def test_the_forget_command_forgets_from_a_shell(tmp_path: Path) -> None:
+    env = {
+        "ORDERS_EVENTS_URL": f"sqlite:///{tmp_path}/orders.db",
+        "ORDERS_READ_MODELS_URL": f"sqlite:///{tmp_path}/read-models.db",
+        "ORDERS_SEED_ORDERS": "0",
+    }
+    with contextlib.contextmanager(_service)(env, tmp_path) as service, service.client() as client:
+        order_id = place_and_ship(client, service, 1)
+    command = [sys.executable, "-m", "apps.orders", "forget", CUSTOMER, "--json"]
+    shell_env = {**service.env, "PYTHONPATH": _python_path(), "ORDERS_KEY_CACHE_SECONDS": "0.1"}
+    done = subprocess.run(command, env=shell_env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert '"forgotten": true' in done.stdout
+    again = subprocess.run(command, env=shell_env, capture_output=True, text=True, check=False)
+    assert '"forgotten": false' in again.stdout  # nothing left to destroy; rebuilt all the same
+    bad = subprocess.run(
+        [*command[:4], "no spaces"], env=shell_env, capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == 2
+    with contextlib.contextmanager(_service)(env, tmp_path) as service, service.client() as client:
+        order = read(client, service, order_id)
+        assert order["customer"] == "[forgotten]"
+        assert order["status"] == "shipped"
+    for file in tmp_path.glob("*.db*"):
+        assert not leaks(file.read_bytes().decode("latin-1")), file.name
