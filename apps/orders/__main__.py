@@ -1,5 +1,6 @@
 """Run the Orders service: `python -m apps.orders` (settings from ORDERS_* variables);
-manage its API keys: `python -m apps.orders keys issue|list|revoke` (apps/orders/keys_cli.py)."""
+manage its API keys: `python -m apps.orders keys issue|list|revoke` (apps/orders/keys_cli.py);
+forget a customer: `python -m apps.orders forget CUSTOMER_ID` (apps/orders/forget_cli.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import uvicorn
 from apps.orders.api.app import create_app
 from apps.orders.api.telemetry import configure_logging
 from apps.orders.api_keys import Role
+from apps.orders.forget_cli import forget
 from apps.orders.keys_cli import keys
 from apps.orders.service import DEMO_ROLES, OrdersService
 from apps.orders.settings import Settings
@@ -23,6 +25,7 @@ cli = typer.Typer(
     add_completion=False,
 )
 cli.add_typer(keys, name="keys")
+cli.command("forget")(forget)
 
 
 @cli.callback(invoke_without_command=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from apps.orders.domain.events import order_events
 from apps.orders.feed import redis_feed_projection
+from apps.orders.personal import open_personal_data
 from apps.orders.read_models.analytics import analytics
 from apps.orders.read_models.order_detail import NAME as ORDER_DETAIL
 from apps.orders.read_models.order_detail import order_detail_builds
@@ -82,7 +83,8 @@ async def build(store: EventStore) -> list[Projection[Any]]:
         from redis.asyncio import Redis
 
         redis = Redis.from_url(settings.redis_url)
+    personal = await open_personal_data(settings)
     defined = order_projections(
-        database, order_events(), redis=redis, order_detail=settings.order_detail_builds
+        database, order_events(personal), redis=redis, order_detail=settings.order_detail_builds
     )
     return await active_builds(defined)

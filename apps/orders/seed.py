@@ -283,7 +283,8 @@ class _Life:
     async def _import_v1(self, command: c.PlaceOrder, at: datetime) -> None:
         """An order from before currencies, stored as the old code wrote it: version 1."""
         data = msgspec.to_builtins(command)
-        del data["currency"]
+        for newer in ("currency", "customer_id", "email"):  # fields version 1 did not have
+            del data[newer]
         # The same ISO 8601 form msgspec writes for the current events ("…Z").
         data["at"] = msgspec.to_builtins(at)
         metadata = {"schema_version": 1, "actor": "import", "occurred_at": data["at"]}

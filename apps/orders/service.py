@@ -19,6 +19,7 @@ from apps.orders.domain.order import Order, utc_now
 from apps.orders.feed import Feed, InProcessFeed, RedisFeed
 from apps.orders.handlers import register_handlers
 from apps.orders.monitoring import MetricsHistory, StoreSizes
+from apps.orders.personal import forget_customer, open_personal_data
 from apps.orders.projections import (
     FEED_PREFIX,
     active_builds,
@@ -51,7 +52,6 @@ class OrdersService:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.events = order_events()
         self.demo_keys: dict[Role, str] = {}
         self.background: set[asyncio.Task[None]] = set()
         self._daemon: ProjectionDaemon | None = None
@@ -65,6 +65,8 @@ class OrdersService:
             directory.mkdir(parents=True, exist_ok=True)
         observed = self.observability
         self.store = observed.store(await eventbook.connect(self.settings.events_url))
+        self.personal = await open_personal_data(self.settings)
+        self.events = order_events(self.personal)
         self.orders = observed.repository(
             Repository(self.store, Order, self.events, snapshots=snapshot_every(SNAPSHOT_EVERY))
         )
@@ -130,7 +132,19 @@ class OrdersService:
             await self.feed.stop()
         await self.api_keys.stop()
         await self.database.close()
+        await self.personal.keyring.store.close()
         await self.store.close()
+
+    async def forget_customer(self, customer_id: str) -> bool:
+        """Destroy the customer's key and rebuild the read models (`personal.forget_customer`).
+
+        With the projections in this process, its own cache is the only one to expire;
+        otherwise the daemon's is given ORDERS_KEY_CACHE_SECONDS first.
+        """
+        wait = 0.0 if self.settings.run_projections else self.settings.key_cache_seconds
+        return await forget_customer(
+            customer_id, self.personal, self.store, self.projections, wait_for_caches=wait
+        )
 
     def projection(self, name: str) -> Projection[Any] | None:
         return self.by_name.get(name)
@@ -237,7 +251,10 @@ def _write_keys(path: Path, keys: dict[Role, str]) -> None:
     path.write_bytes(msgspec.json.encode({role.value: key for role, key in keys.items()}))
 
 
-def order_repository(store: eventbook.EventStore) -> Repository[Order]:
+async def order_repository(store: eventbook.EventStore) -> Repository[Order]:
     """The orders' repository on `store`: what `eventbook state --app` folds history with,
-    e.g. `eventbook state order-42 --at-version 3 --app apps.orders.service:order_repository`."""
-    return Repository(store, Order, order_events(), snapshots=snapshot_every(SNAPSHOT_EVERY))
+    e.g. `eventbook state order-42 --at-version 3 --app apps.orders.service:order_repository`
+    (with the service's ORDERS_* variables, for the key that decrypts customers' data)."""
+    personal = await open_personal_data(Settings.from_env())
+    events = order_events(personal)
+    return Repository(store, Order, events, snapshots=snapshot_every(SNAPSHOT_EVERY))

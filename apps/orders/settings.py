@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROFILES = ("embedded", "production")
@@ -32,6 +32,10 @@ class Settings:
     stuck_after: float = 60.0
     order_detail_builds: tuple[str, ...] = ("sql",)
     rebuild_batch_size: int = 1000
+    master_key: str | None = field(default=None, repr=False)
+    """Base64 of the 32-byte key that wraps the customers' data keys; never logged."""
+    key_cache_seconds: float = 5.0
+    keys_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -61,6 +65,13 @@ class Settings:
                                  active one either way
         ORDERS_REBUILD_BATCH_SIZE events per transaction of a blue/green rebuild (1000):
                                  smaller batches show progress more often
+        ORDERS_MASTER_KEY        base64 of 32 random bytes: wraps the keys that encrypt the
+                                 customers' personal data (production: required; embedded:
+                                 made once into <data directory>/master-key)
+        ORDERS_KEYS_URL          where the customers' keys live (default: the event store;
+                                 for nats://, the read-model database)
+        ORDERS_KEY_CACHE_SECONDS how long a process trusts a cached customer key; a forget
+                                 waits this long before rebuilding the read models (5)
         OTEL_*                   the OpenTelemetry SDK's own variables (tracing)
         """
         env = os.environ if env is None else env
@@ -79,6 +90,13 @@ class Settings:
         redis_url = env.get("ORDERS_REDIS_URL") or None
         if not embedded and redis_url is None:
             raise ValueError("the production profile needs ORDERS_REDIS_URL (redis://…)")
+        master_key = env.get("ORDERS_MASTER_KEY") or None
+        if not embedded and master_key is None:
+            raise ValueError(
+                "the production profile needs ORDERS_MASTER_KEY (base64 of 32 random bytes:"
+                " python -c 'import secrets, base64; print(base64.b64encode("
+                "secrets.token_bytes(32)).decode())')"
+            )
         return cls(
             profile=profile,
             events_url=events_url,
@@ -102,6 +120,9 @@ class Settings:
             rebuild_batch_size=_int(
                 env, "ORDERS_REBUILD_BATCH_SIZE", cls.rebuild_batch_size, least=1
             ),
+            master_key=master_key,
+            keys_url=env.get("ORDERS_KEYS_URL") or None,
+            key_cache_seconds=_seconds(env, "ORDERS_KEY_CACHE_SECONDS", cls.key_cache_seconds),
         )
 
     def data_directory(self) -> Path | None:

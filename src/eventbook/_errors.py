@@ -18,6 +18,11 @@ Catch `EventbookError` for all of them, or a branch of the tree::
     ├── UnknownEventType                           a stored type no class is registered for
     ├── EventSchemaError                           stored data cannot be upcast or read
     ├── DomainError                                a business rule refused a command
+    ├── PersonalDataError                          personal data (eventbook.personal)
+    │   ├── MasterKeyError                         the master key is missing or not the one
+    │   │                                          that wrapped the stored data keys
+    │   ├── DataKeyMissing                         a subject's key was never stored (not forgotten)
+    │   └── SubjectForgotten                       personal data written for a forgotten subject
     └── ProjectionError                            the read side (eventbook.projections)
         ├── LeaseLost                              another runner took the projection over
         ├── HandlerFailed                          a handler raised on one event
@@ -31,7 +36,7 @@ Catch `EventbookError` for all of them, or a branch of the tree::
         └── PartitionMismatch                      a build's partition count changed
 
 The write-side and store errors are exported by `eventbook`, the read side's by
-`eventbook.projections`.
+`eventbook.projections`, the personal-data ones by `eventbook.personal`.
 """
 
 from __future__ import annotations
@@ -175,6 +180,35 @@ class DomainError(EventbookError):
 
 
 # -- the read side -----------------------------------------------------------------------
+
+
+class PersonalDataError(EventbookError):
+    """Personal data could not be encrypted or decrypted (never: the subject was forgotten,
+    which reads as a placeholder)."""
+
+
+class MasterKeyError(PersonalDataError):
+    """No master key was configured, or it is not the key that wrapped the stored data keys."""
+
+
+class DataKeyMissing(PersonalDataError):
+    """Encrypted data names a subject whose key the key store never held: the key table was
+    lost or is not the one these events were written with. A forgotten subject is not this."""
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        super().__init__(
+            f"no data key for subject {subject!r}, and no record that it was forgotten:"
+            " is the key store the one these events were written with?"
+        )
+
+
+class SubjectForgotten(PersonalDataError):
+    """Personal data was to be written for a subject that was forgotten."""
+
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        super().__init__(f"subject {subject!r} was forgotten; its personal data is not kept")
 
 
 class ProjectionError(EventbookError):

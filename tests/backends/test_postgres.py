@@ -110,7 +110,13 @@ async def test_opening_applies_every_migration_once(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
         postgres_schema,
     )
-    assert [t[0] for t in tables] == ["events", "schema_migrations", "snapshots", "streams"]
+    assert [t[0] for t in tables] == [
+        "events",
+        "personal_keys",
+        "schema_migrations",
+        "snapshots",
+        "streams",
+    ]
 
 
 async def test_without_migrate_an_old_schema_is_refused_until_migrated(url: str) -> None:

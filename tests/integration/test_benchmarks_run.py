@@ -1,7 +1,8 @@
-"""Every store, write-side, projection, copy, views and observability benchmark runs end to
-end, at a tenth of its size, and reports each of its targets. The figures are not judged here:
-timings belong to `benchmarks/`, not to tests. The HTTP load benchmark runs the same way:
-its loads last a few seconds at least, whatever the scale."""
+"""Every store, write-side, projection, partitions, copy, views, observability and
+personal-data benchmark runs end to end, at a tenth of its size, and reports each of its
+targets. The figures are not judged here: timings belong to `benchmarks/`, not to tests.
+The HTTP load benchmark runs the same way: its loads last a few seconds at least, whatever
+the scale."""
 
 from __future__ import annotations
 
@@ -41,7 +42,9 @@ def run_small(command: list[str], environment: dict[str, str]) -> dict[str, Any]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-@pytest.mark.parametrize("benchmark", ["store", "write_side", "projections", "observability"])
+@pytest.mark.parametrize(
+    "benchmark", ["store", "write_side", "projections", "observability", "personal_data"]
+)
 def test_a_benchmark_runs_and_reports_its_targets(
     benchmark: str, backend: str, postgres: PostgresForTests
 ) -> None:

@@ -7,6 +7,7 @@ daemon as a separate process, as an operator would.
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -26,6 +27,7 @@ OPERATOR_KEY = "test-operator-key-0123456789abcdef"
 WRITER_KEY = "test-writer-key-0123456789abcdef"
 READER_KEY = "test-reader-key-0123456789abcdef"
 SEED_ORDERS = 120
+MASTER_KEY = base64.b64encode(b"test master key, 32 bytes long!!").decode()
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ def production_service(
         "ORDERS_READ_MODELS_URL": postgres.store_url(f"{schema}_rm"),
         "ORDERS_REDIS_URL": redis_url,
         "ORDERS_SEED_ORDERS": str(SEED_ORDERS),
+        "ORDERS_MASTER_KEY": MASTER_KEY,
     }
     yield from _service(env, logs)
 

@@ -49,7 +49,7 @@ def clock() -> datetime:
 
 def placed(*items: LineItem) -> OrderPlaced:
     lines = list(items) or [LineItem("kettle", 2, Decimal("25.00"))]
-    return OrderPlaced("o1", "Ada", lines, ADDRESS, "EUR", NOW)
+    return OrderPlaced("o1", "Ada", lines, ADDRESS, "EUR", NOW, customer_id="guest-o1")
 
 
 PAID = PaymentProcessed("o1", Decimal("50.00"), "card", NOW)
@@ -158,7 +158,7 @@ def test_the_address_changes_until_shipment() -> None:
     update = c.UpdateShippingAddress("o1", NEW_ADDRESS)
     new = Address(*msgspec.structs.astuple(NEW_ADDRESS))
     spec.given(placed(), PAID).when(lambda o: o.update_shipping_address(update, clock)).then(
-        ShippingAddressUpdated("o1", new, NOW)
+        ShippingAddressUpdated("o1", new, NOW, customer_id="guest-o1")
     )
     shipped = OrderShipped("o1", "DHL", NOW)
     spec.given(placed(), PAID, shipped).when(

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from apps.orders.settings import Settings
 
+from eventbook.personal import MasterKey
 from tests.backends.test_nats import drop_streams
 from tests.cli.test_copy import copy, everything
 from tests.orders.conftest import RunningService, _service
@@ -45,8 +46,10 @@ def test_the_orders_service_runs_on_a_nats_store_copied_from_sqlite(
     tmp_path: Path, nats_store: str
 ) -> None:
     sqlite_store = f"sqlite:///{tmp_path}/orders.db"
+    master_key = MasterKey.generate()
     with contextlib.contextmanager(_service)(
         {
+            "ORDERS_MASTER_KEY": master_key,
             "ORDERS_EVENTS_URL": sqlite_store,
             "ORDERS_READ_MODELS_URL": f"sqlite:///{tmp_path}/read-models.db",
             "ORDERS_SEED_ORDERS": str(SEEDED),
@@ -65,6 +68,10 @@ def test_the_orders_service_runs_on_a_nats_store_copied_from_sqlite(
         {
             "ORDERS_EVENTS_URL": nats_store,
             "ORDERS_READ_MODELS_URL": f"sqlite:///{tmp_path}/read-models-nats.db",
+            # `eventbook copy` moves events, not the customers' keys: they stay where they
+            # were made, and the service on NATS is pointed at them.
+            "ORDERS_MASTER_KEY": master_key,
+            "ORDERS_KEYS_URL": sqlite_store,
         },
         logs,
     ) as on_nats:

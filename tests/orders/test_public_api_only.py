@@ -1,6 +1,7 @@
 """The Orders app uses eventbook as any user would: through its public packages only.
 
-Public means `eventbook`, `eventbook.projections` and `eventbook.testing`; every other
+Public means `eventbook`, `eventbook.personal`, `eventbook.projections`,
+`eventbook.observability` and `eventbook.testing`; every other
 module is an implementation detail that may move. The drivers behind the public names
 (asyncpg, redis) are imported only when a name that needs them is first used.
 """
@@ -20,7 +21,13 @@ import eventbook.projections
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ROOT / "apps"
 PUBLIC = frozenset(
-    {"eventbook", "eventbook.projections", "eventbook.observability", "eventbook.testing"}
+    {
+        "eventbook",
+        "eventbook.personal",
+        "eventbook.projections",
+        "eventbook.observability",
+        "eventbook.testing",
+    }
 )
 
 

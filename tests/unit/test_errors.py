@@ -6,6 +6,7 @@ import inspect
 import re
 
 import eventbook
+import eventbook.personal
 import eventbook.projections
 from eventbook import _errors
 
@@ -47,5 +48,9 @@ def test_the_docstring_draws_every_error_under_its_real_parent() -> None:
 
 
 def test_every_error_is_exported_by_a_public_package() -> None:
-    exported = set(eventbook.__all__) | set(eventbook.projections.__all__)
+    exported = (
+        set(eventbook.__all__)
+        | set(eventbook.projections.__all__)
+        | set(eventbook.personal.__all__)
+    )
     assert set(defined_errors()) <= exported

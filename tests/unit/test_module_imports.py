@@ -28,6 +28,8 @@ LAZY_IMPORTS_ALLOWED = {
     "eventbook.projections._inline": "the PostgreSQL writes (and asyncpg) load only when used",
     "eventbook.projections.cli": "the observability extra loads only when a port or OTEL_* asks",
     "eventbook.projections._outages": "asyncpg's failures are sorted only once asyncpg raised one",
+    "eventbook.personal": "the names that need `cryptography` load on first use (PEP 562)",
+    "eventbook.personal._open": "a key store (and its driver) loads only when a URL asks for it",
     "eventbook.testing": "the conformance suites need pytest; specifications do not",
 }
 

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from apps.orders.api import (
     commands,
+    customers,
     deletion,
     docs,
     health,
@@ -63,7 +64,17 @@ def create_app(
         redoc_url=None,
     )
     problems.install(app)
-    for module in (commands, queries, history, operations, deletion, monitoring, keys, health):
+    for module in (
+        commands,
+        queries,
+        history,
+        operations,
+        deletion,
+        customers,
+        monitoring,
+        keys,
+        health,
+    ):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTelemetry, registry=running.observability.registry)

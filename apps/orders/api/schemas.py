@@ -118,6 +118,8 @@ ORDER_STATE = obj(
                 "order_id": STRING,
                 "status": ORDER_STATUS,
                 "customer": STRING,
+                "customer_id": STRING,
+                "email": nullable(STRING),
                 "currency": STRING,
                 "items": {
                     "type": "array",

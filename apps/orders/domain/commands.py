@@ -77,12 +77,20 @@ class NewLineItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         check_price(self, "unit_price")
 
 
+CustomerId = Annotated[str, msgspec.Meta(pattern=whole(r"^[A-Za-z0-9_.:-]{1,64}$"))]
+"""A customer's id: what their personal data is encrypted under, and forgotten by."""
+Email = Annotated[str, msgspec.Meta(pattern=whole(r"^[^@\s]{1,64}@[^@\s]{1,190}$"))]
+
+
 class PlaceOrder(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     order_id: OrderId
     customer: Name
     items: Annotated[list[NewLineItem], msgspec.Meta(min_length=1, max_length=100)]
     shipping_address: NewAddress
     currency: Currency = "EUR"
+    customer_id: CustomerId | None = None
+    """Without one, the order is a guest's: forgotten as customer `guest-<order_id>`."""
+    email: Email | None = None
 
 
 class AddItem(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

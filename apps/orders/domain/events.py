@@ -1,14 +1,23 @@
-"""What happens to an order, in past tense. Amounts are `Decimal`, stored as strings."""
+"""What happens to an order, in past tense. Amounts are `Decimal`, stored as strings.
+
+The customer's name, e-mail and the personal lines of an address are personal data of
+the customer named by `customer_id`: encrypted before they reach the store, and read as
+"[forgotten]" once the customer is forgotten (docs/personal-data.md).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
-from eventbook import EventRegistry
+from eventbook import EventRegistry, PipelineStage
+from eventbook.personal import PersonalData
+
+Customers = PersonalData(subject="customer_id")
+"""Personal data of the customer that the event's `customer_id` names."""
 
 
 class LineItem(msgspec.Struct, frozen=True):
@@ -22,22 +31,27 @@ class LineItem(msgspec.Struct, frozen=True):
 
 
 class Address(msgspec.Struct, frozen=True):
-    name: str
-    street: str
-    city: str
-    postcode: str
+    """Used only in events with a `customer_id`; the country stays plain for analytics."""
+
+    name: Annotated[str, Customers]
+    street: Annotated[str, Customers]
+    city: Annotated[str, Customers]
+    postcode: Annotated[str, Customers]
     country: str
 
 
 class OrderPlaced(msgspec.Struct, frozen=True):
-    """Version 2: version 1 had no `currency` (every order was in euros)."""
+    """Version 2: version 1 had no `currency` (every order was in euros). Orders placed
+    before customers had ids have `customer_id` "" (see `customer_of`) and no e-mail."""
 
     order_id: str
-    customer: str
+    customer: Annotated[str, Customers]
     items: list[LineItem]
     shipping_address: Address
     currency: str
     at: datetime
+    customer_id: str = ""
+    email: Annotated[str | None, Customers] = None
 
 
 class ItemAdded(msgspec.Struct, frozen=True):
@@ -56,6 +70,7 @@ class ShippingAddressUpdated(msgspec.Struct, frozen=True):
     order_id: str
     address: Address
     at: datetime
+    customer_id: str = ""
 
 
 class PaymentProcessed(msgspec.Struct, frozen=True):
@@ -112,9 +127,16 @@ def order_placed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def order_events() -> EventRegistry:
-    """The registry of every Orders event, current versions and upcasters."""
-    registry = EventRegistry()
+def customer_of(order_id: str, customer_id: str) -> str:
+    """The data subject of an order's personal data: its customer's id, or for an order
+    placed without one, the order itself (a guest)."""
+    return customer_id or f"guest-{order_id}"
+
+
+def order_events(personal: PipelineStage | None = None) -> EventRegistry:
+    """The registry of every Orders event, current versions and upcasters; with
+    `personal` (a `PersonalDataStage`), personal fields are encrypted in the store."""
+    registry = EventRegistry(stages=[] if personal is None else [personal])
     for cls in ALL_EVENTS:
         registry.register(cls, version=2 if cls is OrderPlaced else 1)
     registry.add_upcaster("OrderPlaced", 1, order_placed_v1_to_v2)

@@ -22,6 +22,7 @@ from apps.orders.domain.events import (
     PaymentProcessed,
     RefundIssued,
     ShippingAddressUpdated,
+    customer_of,
 )
 from eventbook import Aggregate, DomainError
 
@@ -74,13 +75,15 @@ class OrderCancelledAlready(OrderError): ...
 class Order(Aggregate[OrderEvent]):
     """An order from placement to shipment or cancellation."""
 
-    snapshot_version = 1
+    snapshot_version = 2  # 2: customer_id and email
 
     def __init__(self) -> None:
         super().__init__()
         self.order_id = ""
         self.status = "new"
         self.customer = ""
+        self.customer_id = ""
+        self.email: str | None = None
         self.currency = "EUR"
         self.items: dict[str, LineItem] = {}
         self.address: Address | None = None
@@ -111,6 +114,8 @@ class Order(Aggregate[OrderEvent]):
                 shipping_address=_address(command.shipping_address),
                 currency=command.currency,
                 at=now(),
+                customer_id=customer_of(command.order_id, command.customer_id or ""),
+                email=command.email,
             )
         )
 
@@ -148,7 +153,11 @@ class Order(Aggregate[OrderEvent]):
         if self.status == "cancelled":
             raise OrderCancelledAlready(f"order {self.order_id} is cancelled")
         address = _address(command.address)
-        self.record(ShippingAddressUpdated(order_id=self.order_id, address=address, at=now()))
+        self.record(
+            ShippingAddressUpdated(
+                order_id=self.order_id, address=address, at=now(), customer_id=self.customer_id
+            )
+        )
 
     def process_payment(self, command: c.ProcessPayment, now: Clock = utc_now) -> None:
         self._require_open()
@@ -192,6 +201,8 @@ class Order(Aggregate[OrderEvent]):
                 self.order_id = event.order_id
                 self.status = "placed"
                 self.customer = event.customer
+                self.customer_id = customer_of(event.order_id, event.customer_id)
+                self.email = event.email
                 self.currency = event.currency
                 self.items = {item.product: item for item in event.items}
                 self.address = event.shipping_address
@@ -219,6 +230,8 @@ class Order(Aggregate[OrderEvent]):
             "order_id": self.order_id,
             "status": self.status,
             "customer": self.customer,
+            "customer_id": self.customer_id,
+            "email": self.email,
             "currency": self.currency,
             "items": [msgspec.to_builtins(item) for item in self.items.values()],
             "shipping_address": msgspec.to_builtins(self.address),
@@ -233,6 +246,8 @@ class Order(Aggregate[OrderEvent]):
         self.order_id = state["order_id"]
         self.status = state["status"]
         self.customer = state["customer"]
+        self.customer_id = state["customer_id"]
+        self.email = state["email"]
         self.currency = state["currency"]
         items = msgspec.convert(state["items"], list[LineItem], strict=False)
         self.items = {item.product: item for item in items}

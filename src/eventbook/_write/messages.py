@@ -44,6 +44,10 @@ class PipelineStage(Protocol):
 
     `encode` runs on every batch about to be appended, `decode` on every batch read,
     before upcasting. Both work on whole batches and may await (to fetch keys, say).
+
+    A stage may also define `async seal_state(stream, state) -> state` and
+    `async open_state(stream, state) -> state | None`: repositories run snapshot states
+    through them (None: the snapshot cannot be read any more; the stream is replayed).
     """
 
     async def encode(self, stream: str, events: list[NewEvent]) -> list[NewEvent]: ...
@@ -232,6 +236,23 @@ class EventRegistry:
         for stage in self._stages:
             new = await stage.encode(stream, new)
         return new
+
+    async def seal_state(self, stream: str, state: dict[str, Any]) -> dict[str, Any]:
+        """A snapshot state as the store should keep it (the stages' `seal_state`)."""
+        for stage in self._stages:
+            seal = getattr(stage, "seal_state", None)
+            if seal is not None:
+                state = await seal(stream, state)
+        return state
+
+    async def open_state(self, stream: str, state: dict[str, Any]) -> dict[str, Any] | None:
+        """A stored snapshot state made readable, or None if a stage can no longer read it."""
+        opened: dict[str, Any] | None = state
+        for stage in reversed(self._stages):
+            open_state = getattr(stage, "open_state", None)
+            if open_state is not None and opened is not None:
+                opened = await open_state(stream, opened)
+        return opened
 
     async def upcast(self, events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
         """Stored events as the current code reads them: decoded by the stages, then upcast.

@@ -102,7 +102,9 @@ class Repository(Generic[A]):
                 " restore_snapshot(), or leave out snapshots= and cache_size="
             )
         if snapshots is not None:
-            self._snapshotter = Snapshotter(store, prototype.snapshot_tag(), snapshots)
+            self._snapshotter = Snapshotter(
+                store, prototype.snapshot_tag(), snapshots, states=events
+            )
         if cache_size:
             self.cache = StateCache(cache_size)
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from eventbook._errors import ValidationError
 from eventbook._store.port import EventStore
 from eventbook._write.aggregate import Aggregate, Bookkeeping
+from eventbook._write.messages import EventRegistry
 
 log = logging.getLogger("eventbook.snapshots")
 
@@ -54,12 +55,20 @@ class SnapshotStats:
 class Snapshotter:
     """Takes and restores the snapshots of one kind of aggregate."""
 
-    def __init__(self, store: EventStore, schema: str, policy: SnapshotPolicy) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        schema: str,
+        policy: SnapshotPolicy,
+        states: EventRegistry | None = None,
+    ) -> None:
         if not callable(policy):
             raise ValidationError("the snapshot policy must be callable (use snapshot_every(n))")
         self.store = store
         self.schema = schema
         self.policy = policy
+        self.states = states
+        """Seals and opens states (the registry's stages: personal data is encrypted)."""
         self.stats = SnapshotStats()
 
     async def restore(self, new: Callable[[], A], max_version: int | None) -> A | None:
@@ -70,8 +79,14 @@ class Snapshotter:
         )
         if snapshot is None:
             return None
+        state = snapshot.state
+        if self.states is not None:
+            opened = await self.states.open_state(aggregate.stream, snapshot.state)
+            if opened is None:  # e.g. it holds personal data of a forgotten subject
+                return None
+            state = opened
         try:
-            aggregate.restore_snapshot(snapshot.state)
+            aggregate.restore_snapshot(state)
             Bookkeeping.of(aggregate).restored(snapshot.version)
         except Exception:
             self.stats.unusable += 1
@@ -93,6 +108,8 @@ class Snapshotter:
             if not self.policy(aggregate, since):
                 return
             state = aggregate.to_snapshot()
+            if self.states is not None:
+                state = await self.states.seal_state(aggregate.stream, state)
             await self.store.save_snapshot(
                 aggregate.stream, aggregate.version, state, schema=self.schema
             )

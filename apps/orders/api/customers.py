@@ -1,0 +1,62 @@
+"""For operators: forgetting a customer (their right to be forgotten)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+
+from apps.orders.api import problems, schemas
+from apps.orders.api.security import OPERATOR, service_of
+
+router = APIRouter(prefix="/api", tags=["operations"], responses=problems.responses(401))
+
+CustomerId = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="the customer's id (`customer_id` of their orders; `guest-<order id>`"
+        " for an order placed without one)",
+    ),
+]
+
+FORGOTTEN = schemas.obj(
+    {
+        "customer_id": schemas.STRING,
+        "forgotten": {
+            "type": "boolean",
+            "description": "false if the customer had no key (unknown, or forgotten before)",
+        },
+        "rebuilt": {"type": "array", "items": schemas.STRING},
+    }
+)
+
+
+@router.post(
+    "/customers/{customer_id}/forget",
+    summary="Forget a customer: destroy their key, rebuild the read models",
+    description=(
+        "The customer's name, e-mail and address lines are encrypted in the event store"
+        " under a key of their own. This destroys the key, so those fields read as"
+        " `[forgotten]` everywhere from now on, then rebuilds every read model from history"
+        " and answers when they hold no copy of them. Cannot be undone. Copies outside the"
+        " store (backups, exports) are not reached: see docs/personal-data.md."
+    ),
+    response_model=None,
+    responses={
+        200: {
+            "description": "Forgotten, and the read models rebuilt",
+            "content": {"application/json": {"schema": FORGOTTEN}},
+        },
+        **problems.responses(403, 422),
+    },
+    dependencies=[OPERATOR],
+)
+async def forget(request: Request, customer_id: CustomerId) -> dict[str, Any]:
+    service = service_of(request)
+    destroyed = await service.forget_customer(customer_id)
+    return {
+        "customer_id": customer_id,
+        "forgotten": destroyed,
+        "rebuilt": [p.name for p in service.projections],
+    }

@@ -1,0 +1,235 @@
+"""The pipeline stage that encrypts personal fields on the way in and back out.
+
+Writing: each marked value is taken out of the event's data, and the values of one
+subject are sealed together (one AES-GCM call per subject and event, bound to the event
+id) into the data's `$personal` list, beside the paths they came from. Everything else
+stays plain JSON. Reading: the values are put back; for a forgotten subject each path
+gets `FORGOTTEN` instead, so readers never fail on forgotten data. Upcasters run after
+this stage, so they see decrypted data or the placeholder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from eventbook._errors import PersonalDataError, ValidationError
+from eventbook._store.types import NewEvent, RecordedEvent
+from eventbook.personal._cipher import open_sealed, seal
+from eventbook.personal._envelope import ENVELOPE, FORGOTTEN, Path, put_values, split_path
+from eventbook.personal._keys import Keyring
+from eventbook.personal._marking import Marks, marks_of
+from eventbook.personal._states import StreamSubjects, open_state, seal_state
+
+OPENED_VALUES = 10_000
+"""Events whose opened data a stage keeps, oldest dropped first."""
+
+_Taken = tuple[str, tuple[Path, ...], list[Any]]
+"""(subject, the paths of its values, the values taken out of the data)."""
+
+_encode = msgspec.json.encode
+_decode_values = msgspec.json.Decoder(list[Any]).decode
+
+
+class PersonalDataStage:
+    """A `PipelineStage` for `EventRegistry(stages=[...])` that encrypts marked fields.
+
+    `events` are the event classes (or a mapping of stable name to class, when names
+    differ from class names); only those with `PersonalData` marks are touched.
+    """
+
+    def __init__(
+        self,
+        keyring: Keyring,
+        events: Iterable[type[Any]] | Mapping[str, type[Any]],
+        *,
+        opened_values: int = OPENED_VALUES,
+    ) -> None:
+        if opened_values < 0:
+            raise ValidationError("opened_values is a count of events, 0 or more")
+        self.keyring = keyring
+        self._opened_size = opened_values
+        # sealed text -> the event's opened data (shared, like the dicts a store hands out;
+        # never changed). Only used while the subjects' keys are there: never past a forget.
+        self._opened: dict[str, dict[str, Any]] = {}
+        self._stream_subjects = StreamSubjects()
+        self._parsed_paths: dict[tuple[str, ...], tuple[list[Path], list[str] | None]] = {}
+        named = events.items() if isinstance(events, Mapping) else ((c.__name__, c) for c in events)
+        self._marks: dict[str, Marks] = {}
+        for name, cls in named:
+            marks = marks_of(cls)
+            if marks:
+                self._marks[name] = marks
+
+    @property
+    def marked_types(self) -> frozenset[str]:
+        return frozenset(self._marks)
+
+    async def forget(self, subject: str) -> bool:
+        """Destroy `subject`'s key (see `Keyring.forget`), and drop every opened value."""
+        self._opened.clear()
+        return await self.keyring.forget(subject)
+
+    async def seal_state(self, stream: str, state: dict[str, Any]) -> dict[str, Any]:
+        """A snapshot state sealed for the subjects of `stream` (see `_states`)."""
+        return await seal_state(self.keyring, self._stream_subjects, stream, state)
+
+    async def open_state(self, stream: str, state: dict[str, Any]) -> dict[str, Any] | None:
+        """A sealed snapshot state opened; None once one of its subjects is forgotten."""
+        return await open_state(self.keyring, self._stream_subjects, stream, state)
+
+    async def encode(self, stream: str, events: list[NewEvent]) -> list[NewEvent]:
+        plans: list[tuple[dict[str, Any], list[_Taken]] | None] = []
+        self._stream_subjects.saw(stream, ())
+        subjects: set[str] = set()
+        for event in events:
+            marks = self._marks.get(event.type)
+            if marks is None:
+                plans.append(None)
+                continue
+            if ENVELOPE in event.data:
+                raise ValidationError(f"{event.type} data already holds {ENVELOPE!r}")
+            data = dict(event.data)
+            taken = [
+                (s, paths, _take(data, paths, event.type))
+                for s, paths in _subjects(marks, data, event.type)
+            ]
+            subjects.update(s for s, _, _ in taken)
+            self._stream_subjects.saw(stream, (s for s, _, _ in taken))
+            plans.append((data, taken))
+        if not subjects:
+            return events
+        keys = await self.keyring.for_writing(subjects)
+        sealed_events = []
+        for event, plan in zip(events, plans, strict=True):
+            if plan is None:
+                sealed_events.append(event)
+                continue
+            data, taken = plan
+            bound = event.id.bytes
+            data[ENVELOPE] = [
+                {
+                    "subject": s,
+                    "paths": ["/".join(p) for p in paths],
+                    "sealed": seal(keys[s], _encode(values), bound),
+                }
+                for s, paths, values in taken
+            ]
+            sealed_events.append(NewEvent(event.type, data, event.metadata, event.id))
+        return sealed_events
+
+    async def decode(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
+        # Kept lean: every read of every event passes here (a replay decodes thousands).
+        wanted: set[str] = set()
+        streams = {event.stream for event in events}
+        one_stream = len(streams) == 1  # a repository's load: no need to pair them up
+        seen: set[tuple[str, str]] = set()  # (stream, subject), for sealing snapshots
+        any_sealed = False
+        for event in events:
+            sealed = event.data.get(ENVELOPE)
+            if sealed is not None:
+                any_sealed = True
+                for entry in sealed:
+                    wanted.add(entry["subject"])
+                    if not one_stream:
+                        seen.add((event.stream, entry["subject"]))
+        for stream in streams:
+            whose = wanted if one_stream else {s for st, s in seen if st == stream}
+            self._stream_subjects.saw(stream, whose)
+        if not any_sealed:
+            return events
+        keys = await self.keyring.for_reading(wanted)
+        opened = []
+        replace = msgspec.structs.replace
+        known = self._opened
+        for event in events:
+            sealed = event.data.get(ENVELOPE)
+            if sealed is None:
+                opened.append(event)
+                continue
+            # The sealed text is unique to its event: a repository reading the same events
+            # again gets the data opened last time, while the subjects' keys are there.
+            first = sealed[0]
+            data = known.get(first["sealed"])
+            if data is None or not _all_kept(sealed, keys):
+                data = self._open(event, sealed, keys)
+            opened.append(replace(event, data=data))
+        return opened
+
+    def _open(
+        self, event: RecordedEvent, sealed: list[dict[str, Any]], keys: dict[str, AESGCM | None]
+    ) -> dict[str, Any]:
+        """The event's data with its personal values back (placeholders if forgotten)."""
+        data = dict(event.data)
+        del data[ENVELOPE]
+        for entry in sealed:
+            subject = entry["subject"]
+            paths, top_level = self._paths(entry["paths"])
+            key = keys[subject]
+            if key is None:
+                values: list[Any] = [FORGOTTEN] * len(paths)
+            else:
+                values = _decode_values(open_sealed(key, entry["sealed"], event.id.bytes, subject))
+                if len(values) != len(paths):
+                    raise PersonalDataError(
+                        f"{event.type} {event.id}: sealed values do not fit their paths"
+                    )
+            if top_level is not None:
+                data.update(zip(top_level, values, strict=True))
+            else:
+                put_values(data, paths, values)
+        if self._opened_size and _all_kept(sealed, keys):
+            if len(self._opened) >= self._opened_size:
+                del self._opened[next(iter(self._opened))]  # the oldest
+            self._opened[sealed[0]["sealed"]] = data
+        return data
+
+    def _paths(self, stored: list[str]) -> tuple[list[Path], list[str] | None]:
+        """The paths of an envelope entry, parsed once per distinct list (events of a type
+        share theirs); with the plain keys too when none is nested."""
+        key = tuple(stored)
+        found = self._parsed_paths.get(key)
+        if found is None:
+            if len(self._parsed_paths) > 1000:  # bound it against odd data
+                self._parsed_paths.clear()
+            paths = [split_path(p) for p in stored]
+            top_level = [p[0] for p in paths] if all(len(p) == 1 for p in paths) else None
+            found = self._parsed_paths[key] = (paths, top_level)
+        return found
+
+
+def _all_kept(sealed: list[dict[str, Any]], keys: dict[str, AESGCM | None]) -> bool:
+    """Whether every subject of an envelope still has its key."""
+    if len(sealed) == 1:
+        return keys[sealed[0]["subject"]] is not None
+    return all(keys[entry["subject"]] is not None for entry in sealed)
+
+
+def _subjects(
+    marks: Marks, data: dict[str, Any], type_name: str
+) -> Iterable[tuple[str, tuple[Path, ...]]]:
+    for field, paths in marks.by_subject:
+        subject = data.get(field)
+        if not isinstance(subject, str) or not subject:
+            raise ValidationError(
+                f"{type_name}.{field} names the data subject: it must be a non-empty str"
+            )
+        yield subject, paths
+
+
+def _take(data: dict[str, Any], paths: tuple[Path, ...], type_name: str) -> list[Any]:
+    """Remove the values at `paths` from `data` (copying the nested dicts on the way)."""
+    values = []
+    for path in paths:
+        holder = data
+        for key in path[:-1]:
+            inner = holder.get(key)
+            if not isinstance(inner, dict):
+                holder = {}
+                break
+            holder[key] = holder = dict(inner)
+        values.append(holder.pop(path[-1], None))
+    return values
