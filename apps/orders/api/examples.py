@@ -58,6 +58,8 @@ GRACE_ADDRESS = {
 }
 PLACE_ADA = {
     "customer": "Ada Lovelace",
+    "customer_id": "cus-ada",
+    "email": "ada@example.org",
     "items": [{"product": "Tea sampler", "quantity": 2, "unit_price": "28.00"}],
     "shipping_address": ADA_ADDRESS,
     "currency": "GBP",
@@ -370,6 +372,8 @@ EXCHANGES: list[Exchange] = [
                 "order_id": ADA,
                 "status": "placed",
                 "customer": "Ada Lovelace",
+                "customer_id": "cus-ada",
+                "email": "ada@example.org",
                 "currency": "GBP",
                 "items": [
                     {"product": "Tea sampler", "quantity": 2, "unit_price": "28.00"},

@@ -7,15 +7,16 @@ from typing import Any
 
 import asyncpg
 
-from eventbook._backends.postgres.migrations import known_migrations
+from eventbook._backends.postgres.migrations import Migration, known_migrations
 from eventbook._backends.postgres.options import parse_url
 from eventbook._errors import UnavailableError
 from eventbook._sql_files import quote_ident, render
 from eventbook.personal._keys import StoredKey
 
-KEY_TABLE_MIGRATION = 2
-"""The store's migration that makes the key table (IF NOT EXISTS: run here as well, for a
-schema that holds no events, such as the read models beside a NATS store)."""
+KEY_TABLE_MIGRATION = "personal_keys"
+"""The name of the store's migration that makes the key table (IF NOT EXISTS: run here as
+well, for a schema that holds no events, such as the read models beside a NATS
+store)."""
 
 
 class PostgresKeyStore:
@@ -38,7 +39,7 @@ class PostgresKeyStore:
             raise UnavailableError(f"cannot reach PostgreSQL for the key table: {exc}") from exc
         store = cls(pool, table)
         if not await pool.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
-            create = render(known_migrations()[KEY_TABLE_MIGRATION - 1].template, options.schema)
+            create = render(_key_table_migration().template, options.schema)
             try:
                 await store._call(
                     "execute", f"CREATE SCHEMA IF NOT EXISTS {quote_ident(options.schema)}"
@@ -90,3 +91,9 @@ class PostgresKeyStore:
             return await getattr(self._pool, method)(query, *args)
         except (OSError, asyncpg.PostgresError) as exc:
             raise UnavailableError(f"the key table {self._table}: {exc}") from exc
+
+
+def _key_table_migration() -> Migration:
+    """The store's migration that makes the key table, found by name (not by number:
+    migrations of other features may come before it)."""
+    return next(m for m in known_migrations() if m.name == KEY_TABLE_MIGRATION)

@@ -8,15 +8,16 @@ from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from eventbook._backends.sqlite.sql import migrations
+from eventbook._backends.sqlite.sql import Migration, migrations
 from eventbook._errors import UnavailableError
 from eventbook.personal._keys import StoredKey
 
 T = TypeVar("T")
 
-KEY_TABLE_MIGRATION = 2
-"""The store's migration that makes the key table (IF NOT EXISTS: run here as well, for a
-database that holds no events, such as the read models beside a NATS store)."""
+KEY_TABLE_MIGRATION = "personal_keys"
+"""The name of the store's migration that makes the key table (IF NOT EXISTS: run here as
+well, for a database that holds no events, such as the read models beside a NATS
+store)."""
 
 
 class SQLiteKeyStore:
@@ -38,7 +39,7 @@ class SQLiteKeyStore:
             connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             connection.execute("PRAGMA busy_timeout = 5000")
             connection.execute("PRAGMA secure_delete = ON")
-            connection.execute(migrations()[KEY_TABLE_MIGRATION - 1].script)
+            connection.execute(_key_table_migration().script)
             return connection
 
         try:
@@ -110,3 +111,9 @@ class SQLiteKeyStore:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _key_table_migration() -> Migration:
+    """The store's migration that makes the key table, found by name (not by number:
+    migrations of other features may come before it)."""
+    return next(m for m in migrations() if m.name == KEY_TABLE_MIGRATION)
