@@ -18,7 +18,14 @@ import pytest
 from redis import Redis
 
 from tests.conftest import PostgresForTests, new_schema_name
-from tests.orders.conftest import ROOT, SEED_ORDERS, RunningService, _python_path, _service
+from tests.orders.conftest import (
+    MASTER_KEY,
+    ROOT,
+    SEED_ORDERS,
+    RunningService,
+    _python_path,
+    _service,
+)
 from tests.orders.test_api import place
 
 
@@ -30,6 +37,7 @@ def moving_service(
     schema = new_schema_name()
     env = {
         "ORDERS_PROFILE": "production",
+        "ORDERS_MASTER_KEY": MASTER_KEY,
         "ORDERS_EVENTS_URL": postgres.store_url(schema),
         "ORDERS_READ_MODELS_URL": postgres.store_url(f"{schema}_rm"),
         "ORDERS_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/5",  # a Redis database of its own

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import PostgresForTests, new_schema_name
-from tests.orders.conftest import RunningService, _service
+from tests.orders.conftest import MASTER_KEY, RunningService, _service
 from tests.orders.test_api import place
 
 SEED = 150
@@ -41,6 +41,7 @@ def rebuild_service(
         env = {
             **env,
             "ORDERS_PROFILE": "production",
+            "ORDERS_MASTER_KEY": MASTER_KEY,
             "ORDERS_EVENTS_URL": postgres.store_url(schema),
             "ORDERS_READ_MODELS_URL": postgres.store_url(f"{schema}_rm"),
             "ORDERS_REDIS_URL": request.getfixturevalue("redis_url"),

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 import msgspec
 
 from apps.orders.read_models.common import cents, order_id
-from eventbook import RecordedEvent
+from eventbook import STREAM_DELETED, RecordedEvent, metadata_stream
 from eventbook.projections import (
     ActiveView,
     BatchUpcaster,
@@ -60,6 +60,7 @@ _ADD = (
     " AS TEXT)"
 )
 _REMOVE = "DELETE FROM {order_detail} WHERE order_id = ? AND field = ?"
+_FORGET = "DELETE FROM {order_detail} WHERE order_id = ?"
 
 Field = str | int
 C = TypeVar("C")
@@ -75,6 +76,8 @@ class FieldWriter(Protocol):
     def add(self, order: str, field: str, amount: int) -> None: ...
 
     def remove(self, order: str, *fields: str) -> None: ...
+
+    def remove_order(self, order: str) -> None: ...
 
 
 class SqlFields:
@@ -97,6 +100,9 @@ class SqlFields:
         for field in fields:
             self.batch.execute(_REMOVE, (order, field))
 
+    def remove_order(self, order: str) -> None:
+        self.batch.execute(_FORGET, (order,))
+
 
 class RedisFields:
     """Fields of a Redis hash per order, each write marked with its event."""
@@ -116,6 +122,9 @@ class RedisFields:
 
     def remove(self, order: str, *fields: str) -> None:
         self.batch.hdel(self.event, order, *fields)
+
+    def remove_order(self, order: str) -> None:
+        self.batch.delete(self.event, order)
 
 
 def _touch(event: RecordedEvent) -> dict[str, Field]:
@@ -190,11 +199,17 @@ def _handlers(writer: Callable[[RecordedEvent, C], FieldWriter]) -> HandlerMap[C
         fields.add(oid, "paid_cents", -cents(event.data["amount"]))
         fields.set(oid, _touch(event))
 
+    @handlers.on(STREAM_DELETED)
+    def deleted(event: RecordedEvent, batch: C) -> None:
+        # An operator deleted (or tombstoned) the order's stream: its page goes. The
+        # system event comes in `$$order-<id>`, naming the order's stream in its data.
+        writer(event, batch).remove_order(event.data["stream"].removeprefix("order-"))
+
     return handlers
 
 
 _RETRY = HandlerRetry(max_attempts=3, backoff=0.05)
-_ORDERS = frozenset({"order"})
+_ORDERS = frozenset({"order", metadata_stream("order")})
 
 
 def order_detail_sql(database: ProjectionDatabase, upcast: BatchUpcaster) -> Projection[SqlBatch]:
