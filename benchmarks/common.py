@@ -31,6 +31,9 @@ class Target:
     at_most: float | None = None
 
     def judge(self, medians: Figures) -> dict[str, Any]:
+        missing = [key for key in (self.numerator, self.denominator) if key not in medians]
+        if missing:  # an optional contestant that is not installed
+            return {"target": self.name, "skipped": f"not measured: {', '.join(missing)}"}
         ratio = medians[self.numerator] / medians[self.denominator]
         met = (self.at_least is None or ratio >= self.at_least) and (
             self.at_most is None or ratio <= self.at_most
@@ -84,6 +87,9 @@ def report(result: dict[str, Any], as_json: bool) -> None:
     for key, value in result["medians"].items():
         print(f"  {key:<40} {value:>14,.3f}")
     for target in result["targets"]:
+        if "skipped" in target:
+            print(f"  {target['target']:<40} skipped ({target['skipped']})")
+            continue
         verdict = "met" if target["met"] else "MISSED"
         print(
             f"  {target['target']:<40} {target['ratio']:>8.3f}"

@@ -30,6 +30,7 @@ from typing import Any
 
 import msgspec
 
+from benchmarks import peers
 from benchmarks.common import Figures, Target
 from eventbook._backends.sqlite import SQLiteEventStore
 from eventbook._backends.sqlite.sql import migrations, split_script
@@ -68,6 +69,31 @@ TARGETS = [
         "raw_read_stream_10k_s",
         at_most=1.5,
     ),
+    # Against the incumbent (`eventsourcing`, optional: skipped when not installed).
+    Target(
+        "append 1 event, 1 task vs eventsourcing",
+        "eventbook_append_1_task_per_s",
+        "eventsourcing_append_1_per_s",
+        1.2,
+    ),
+    Target(
+        "append 100 events vs eventsourcing",
+        "eventbook_append_100_events_per_s",
+        "eventsourcing_append_100_events_per_s",
+        1.0,
+    ),
+    Target(
+        "read_all vs eventsourcing",
+        "eventbook_read_all_events_per_s",
+        "eventsourcing_read_all_events_per_s",
+        1.0,
+    ),
+    Target(
+        "read_stream 10k vs eventsourcing (time)",
+        "eventbook_read_stream_10k_s",
+        "eventsourcing_read_stream_10k_s",
+        at_most=1.0,
+    ),
 ]
 
 _encode = msgspec.json.encode
@@ -97,6 +123,8 @@ async def one_run(scale: float) -> Figures:
     hundreds = max(2, int(20 * scale))
     read_total = max(2000, int(100_000 * scale))
     stream_total = max(1000, int(10_000 * scale))
+    if not peers.available():
+        peers.say_skipped()
     with tempfile.TemporaryDirectory(prefix="eventbook-bench-") as folder:
         root = Path(folder)
         figures = await _writes(root, singles, hundreds, long_stream)
@@ -183,7 +211,12 @@ async def _writes(root: Path, singles: int, hundreds: int, long_stream: int) -> 
     # One file per measurement on both sides, so that each sees its own WAL checkpoints.
     raw_one, raw_hundred = _RawWriter(root / "raw1.db"), _RawWriter(root / "raw100.db")
     raw_threaded = _RawWriter(root / "raw1thread.db")
-    seconds = dict.fromkeys(("raw1", "raw1thread", "raw100", "eb1", "eb1long", "eb8", "eb100"), 0.0)
+    incumbent = (
+        peers.Incumbent(root / "eventsourcing.db", _data, _metadata) if peers.available() else None
+    )
+    seconds = dict.fromkeys(
+        ("raw1", "raw1thread", "raw100", "eb1", "eb1long", "eb8", "eb100", "es1", "es100"), 0.0
+    )
     thread = ThreadPoolExecutor(1)
     async with (
         await SQLiteEventStore.open(root / "eb1.db", synchronous=SYNCHRONOUS) as one,
@@ -197,14 +230,25 @@ async def _writes(root: Path, singles: int, hundreds: int, long_stream: int) -> 
             seconds["raw1"] += raw_one.transactions(singles, 1)
             seconds["raw1thread"] += await raw_threaded.transactions_on_a_thread(singles, thread)
             seconds["eb1"] += await _timed_appends(one, singles, 1, 1)
+            if incumbent is not None:
+                seconds["es1"] += incumbent.appends(singles, 1)
             seconds["eb1long"] += await _timed_appends_to(long, "long-1", singles)
             seconds["eb8"] += await _timed_appends(eight, singles * 4, 8, 1)
             seconds["raw100"] += raw_hundred.transactions(hundreds, 100)
             seconds["eb100"] += await _timed_appends(hundred, hundreds, 1, 100)
+            if incumbent is not None:
+                seconds["es100"] += incumbent.appends(hundreds, 100)
     thread.shutdown()
     for raw in (raw_one, raw_threaded, raw_hundred):
         raw.connection.close()
-    return {
+    figures: Figures = {}
+    if incumbent is not None:
+        incumbent.close()
+        figures["eventsourcing_append_1_per_s"] = ROUNDS * singles / seconds["es1"]
+        figures["eventsourcing_append_100_events_per_s"] = (
+            ROUNDS * hundreds * 100 / seconds["es100"]
+        )
+    return figures | {
         "raw_tx_1_row_per_s": ROUNDS * singles / seconds["raw1"],
         "raw_tx_1_row_on_a_thread_per_s": ROUNDS * singles / seconds["raw1thread"],
         "eventbook_append_1_task_per_s": ROUNDS * singles / seconds["eb1"],
@@ -228,6 +272,13 @@ async def _reads(path: Path, total: int, stream_total: int) -> Figures:
             await store.append("big-1", [_new(n) for n in range(100)])
         events = rounds * (others + 100)
         connection = _raw_connection(path)
+        incumbent = None
+        if peers.available():  # the same events, in the same order, in the incumbent's store
+            incumbent = peers.Incumbent(path.with_name("eventsourcing-read.db"), _data, _metadata)
+            big = incumbent.streams[0]
+            for r in range(rounds):
+                incumbent.append(incumbent.streams[1 + r % 49], r, others)
+                incumbent.append(big, r, 100)
 
         async def read_all() -> int:
             return sum([1 async for _ in store.read_all()])
@@ -239,10 +290,19 @@ async def _reads(path: Path, total: int, stream_total: int) -> Figures:
         for _ in range(ROUNDS):
             _best(best, "raw_all", events, lambda: _raw_read_all(connection))
             await _best_async(best, "eb_all", events, read_all)
+            if incumbent is not None:
+                _best(best, "es_all", events, incumbent.read_all)
             _best(best, "raw_stream", rounds * 100, lambda: _raw_read_stream(connection, "big-1"))
             await _best_async(best, "eb_stream", rounds * 100, read_stream)
+            if incumbent is not None:
+                _best(best, "es_stream", rounds * 100, lambda: incumbent.read_stream(big))
         connection.close()
-    return {
+    figures: Figures = {}
+    if incumbent is not None:
+        incumbent.close()
+        figures["eventsourcing_read_all_events_per_s"] = events / best["es_all"]
+        figures["eventsourcing_read_stream_10k_s"] = best["es_stream"]
+    return figures | {
         "raw_read_all_events_per_s": events / best["raw_all"],
         "eventbook_read_all_events_per_s": events / best["eb_all"],
         "raw_read_stream_10k_s": best["raw_stream"],
@@ -271,7 +331,7 @@ async def _short_reads(path: Path) -> Figures:
 def _best(best: dict[str, float], key: str, expected: int, read: Callable[[], int]) -> None:
     start = time.perf_counter()
     count = read()
-    best[key] = min(best[key], time.perf_counter() - start)
+    best[key] = min(best.get(key, float("inf")), time.perf_counter() - start)
     assert count == expected, (key, count, expected)
 
 
