@@ -3,9 +3,11 @@
 `prometheus_client`'s own cost about 1.6 µs to find a labelled child and as much again
 per sample (a lock, a walk along the buckets, two value objects): some 20 µs over the
 half-dozen samples of one command, several percent of a command on SQLite. These keep
-each labelled series in a dict, place a sample with `bisect` and update plain numbers
-under one lock; scrapes read them as ordinary Prometheus families (`collect`). Gauges,
-set at scrape time, stay `prometheus_client` gauges.
+each labelled series in a dict (callers on hot paths resolve theirs once and keep it);
+a counter adds under one lock; a histogram only appends the raw sample to a list, and
+sorts the waiting samples into its buckets when scraped (`collect`) or once `FOLD_AT`
+wait. Scrapes read them as ordinary Prometheus families. Gauges, set at scrape time,
+stay `prometheus_client` gauges.
 """
 
 from __future__ import annotations
