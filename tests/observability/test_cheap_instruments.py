@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from eventbook import NewEvent, connect
-from eventbook.observability._instruments import Counter, Histogram
+from eventbook.observability._instruments import FOLD_AT, Counter, Histogram
 from eventbook.observability._projections import DELAY_SAMPLES, delays
 
 
@@ -30,6 +30,19 @@ def test_a_histogram_exposes_cumulative_buckets_a_count_and_a_sum() -> None:
     assert sample("demo_seconds_count") == 8
     assert sample("demo_seconds_sum") == pytest.approx(0.05 + 0.1 + 0.5 + 2.0 + 1.5)
     assert b"# TYPE demo_seconds histogram" in generate_latest(registry)
+
+
+def test_raw_samples_are_sorted_into_buckets_when_many_wait_and_when_scraped() -> None:
+    registry = CollectorRegistry()
+    latency = Histogram("demo_seconds", "Demo.", [], registry=registry, buckets=(0.1, 1))
+    series = latency.labels()
+    for n in range(FOLD_AT + 3):
+        series.observe(0.05 if n % 2 else 0.5)
+    assert sum(series.counts) == FOLD_AT  # memory stays bounded without a scrape
+    assert registry.get_sample_value("demo_seconds_count") == FOLD_AT + 3
+    assert registry.get_sample_value("demo_seconds_bucket", {"le": "0.1"}) == (FOLD_AT + 3) // 2
+    series.observe(2.0)  # after a scrape, samples go on being counted
+    assert registry.get_sample_value("demo_seconds_count") == FOLD_AT + 4
 
 
 def test_a_counter_only_goes_up_and_labels_must_match() -> None:

@@ -3,9 +3,11 @@
 `prometheus_client`'s own cost about 1.6 µs to find a labelled child and as much again
 per sample (a lock, a walk along the buckets, two value objects): some 20 µs over the
 half-dozen samples of one command, several percent of a command on SQLite. These keep
-each labelled series in a dict, place a sample with `bisect` and update plain numbers
-under one lock; scrapes read them as ordinary Prometheus families (`collect`). Gauges,
-set at scrape time, stay `prometheus_client` gauges.
+each labelled series in a dict (callers on hot paths resolve theirs once and keep it);
+a counter adds under one lock; a histogram only appends the raw sample to a list, and
+sorts the waiting samples into its buckets when scraped (`collect`) or once `FOLD_AT`
+wait. Scrapes read them as ordinary Prometheus families. Gauges, set at scrape time,
+stay `prometheus_client` gauges.
 """
 
 from __future__ import annotations
@@ -82,42 +84,67 @@ class Counter(_Family[CounterSeries]):
         yield family
 
 
+FOLD_AT = 256
+"""Samples a histogram series keeps raw before sorting them into its buckets."""
+
+
 class HistogramSeries:
-    __slots__ = ("_bounds", "_lock", "counts", "total")
+    """`observe` only appends the sample to a list (one C call, atomic under the GIL);
+    the samples are sorted into buckets when a scrape reads the series, or once
+    `FOLD_AT` of them wait, so that memory stays bounded without a scrape."""
+
+    __slots__ = ("_bounds", "_lock", "_pending", "counts", "total")
 
     def __init__(self, bounds: tuple[float, ...], lock: threading.Lock) -> None:
         self._bounds = bounds
         self._lock = lock
+        self._pending: list[float] = []
         self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
         self.total = 0.0
 
     def observe(self, value: float) -> None:
         """Add one sample; a negative one counts as 0 (every histogram here measures a
         duration or a size; a delay across processes can dip below 0 with clock skew)."""
-        # bisect_left: a sample equal to a bound belongs to that bound's bucket (le).
-        index = bisect_left(self._bounds, value) if value > 0.0 else 0
+        pending = self._pending
+        pending.append(value)
+        if len(pending) >= FOLD_AT:
+            self.fold()
+
+    def fold(self) -> None:
+        """Sort the waiting samples into the buckets. `del pending[:n]` drops exactly the
+        samples read, so one appended meanwhile (by another thread) waits for the next."""
         with self._lock:
-            self.counts[index] += 1
-            if value > 0.0:
-                self.total += value
+            pending = self._pending
+            taken = len(pending)
+            if taken:
+                self._add(pending[:taken])
+                del pending[:taken]
 
     def observe_counted(self, samples: Iterable[tuple[float, int]]) -> None:
         """Add each `(value, count)`: `count` samples of that value, under one lock."""
-        bounds = self._bounds
-        found = [0] * (len(bounds) + 1)
-        total = 0.0
+        with self._lock:
+            self._add_counted(samples)
+
+    def _add(self, values: list[float]) -> None:
+        bounds, counts, total = self._bounds, self.counts, 0.0
+        for value in values:
+            if value > 0.0:
+                # bisect_left: a sample equal to a bound belongs to that bound's bucket (le).
+                counts[bisect_left(bounds, value)] += 1
+                total += value
+            else:
+                counts[0] += 1
+        self.total += total
+
+    def _add_counted(self, samples: Iterable[tuple[float, int]]) -> None:
+        bounds, counts, total = self._bounds, self.counts, 0.0
         for value, count in samples:
             if value > 0.0:
-                found[bisect_left(bounds, value)] += count
+                counts[bisect_left(bounds, value)] += count
                 total += value * count
             else:
-                found[0] += count
-        with self._lock:
-            counts = self.counts
-            for index, count in enumerate(found):
-                if count:
-                    counts[index] += count
-            self.total += total
+                counts[0] += count
+        self.total += total
 
 
 class Histogram(_Family[HistogramSeries]):
@@ -143,6 +170,8 @@ class Histogram(_Family[HistogramSeries]):
     def collect(self) -> Iterator[Metric]:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
         bounds = [*(repr(bound) for bound in self.buckets), "+Inf"]
+        for _, series in self._snapshot():
+            series.fold()
         with self._lock:
             copied = [(key, list(s.counts), s.total) for key, s in self._series.items()]
         for key, counts, total in copied:

@@ -35,6 +35,17 @@ _HOLDING = frozenset(
 )
 
 
+class _BuildSeries:
+    """A build's per-batch series, resolved once (its labels never change)."""
+
+    def __init__(self, metrics: EventbookMetrics, name: str, version: int) -> None:
+        build = (name, str(version))
+        self.handled = metrics.handled_events.labels(*build)
+        self.delay = metrics.event_delay.labels(*build)
+        self.batch = metrics.batch_seconds.labels(*build)
+        self.position = metrics.position.labels(*build)
+
+
 class ProjectionObserver:
     """Instruments projection builds; pass `on_batch` to the daemon or runner."""
 
@@ -42,6 +53,7 @@ class ProjectionObserver:
         self._metrics = metrics
         self._tracer = tracer()
         self._began: dict[int, int] = {}  # id(sink) -> time.time_ns() of the batch's begin
+        self._builds: dict[tuple[str, int], _BuildSeries] = {}
 
     def observe(self, projection: Projection[Any]) -> Projection[Any]:
         """The same build, its sink's `begin` timed and (with an SDK) its handlers traced."""
@@ -94,14 +106,16 @@ class ProjectionObserver:
     ) -> None:
         """The runner's `on_batch` observer (`BatchObserver`)."""
         began = self._began.pop(id(projection.sink), None)
-        build = (projection.name, str(projection.version))
-        metrics = self._metrics
-        if metrics is not None:
-            metrics.handled_events.labels(*build).inc(len(events))
-            metrics.event_delay.labels(*build).observe_counted(delays(events, committed_at))
+        if self._metrics is not None:
+            key = (projection.name, projection.version)
+            series = self._builds.get(key)
+            if series is None:
+                series = self._builds[key] = _BuildSeries(self._metrics, *key)
+            series.handled.inc(len(events))
+            series.delay.observe_counted(delays(events, committed_at))
             if began is not None:
-                metrics.batch_seconds.labels(*build).observe(max(0.0, committed_at - began / 1e9))
-            metrics.position.labels(*build).set(events[-1].position.minor)
+                series.batch.observe(max(0.0, committed_at - began / 1e9))
+            series.position.set(events[-1].position.minor)
         if tracing_configured():
             self._batch_span(projection, events, began, committed_at)
 

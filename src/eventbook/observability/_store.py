@@ -17,9 +17,10 @@ from prometheus_client import Gauge
 from eventbook._errors import ConcurrencyError
 from eventbook._store.port import EventStore
 from eventbook._store.types import AppendResult, EncodedBatch, RecordedEvent, category_of
+from eventbook.observability._instruments import CounterSeries
 from eventbook.observability._metrics import EventbookMetrics
 from eventbook.observability._scope import command_scope, load_scope, spans_wanted
-from eventbook.observability._tracing import NO_SPAN, tracer
+from eventbook.observability._tracing import tracer
 
 T = TypeVar("T")
 _MARK = "_eventbook_observed"
@@ -66,12 +67,39 @@ def observe_store(store: EventStore, metrics: EventbookMetrics | None) -> EventS
     return store
 
 
+class _Series:
+    """The store's series, resolved once: its backend is the one label most of them take."""
+
+    def __init__(self, metrics: EventbookMetrics, backend: str) -> None:
+        self.metrics = metrics
+        self.backend = backend
+        self.append_seconds = metrics.append_seconds.labels(backend)
+        self.conflicts = metrics.append_conflicts.labels(backend)
+        self.stream_length = metrics.stream_length.labels(backend)
+        self.read_stream = metrics.read_seconds.labels(backend, "stream")
+        self.read_all = metrics.read_seconds.labels(backend, "all")
+        self.read_snapshot = metrics.read_seconds.labels(backend, "snapshot")
+        self.snapshot_hits = metrics.snapshot_loads.labels(backend, "hit")
+        self.snapshot_misses = metrics.snapshot_loads.labels(backend, "miss")
+        self._appended: dict[str, CounterSeries] = {}
+
+    def appended(self, batch: EncodedBatch, version: int) -> None:
+        for event in batch.events:
+            series = self._appended.get(event.type)
+            if series is None:
+                labelled = self.metrics.appended_events.labels(self.backend, event.type)
+                series = self._appended[event.type] = labelled
+            series.inc()
+        self.stream_length.observe(version)
+
+
 class _Observed:
     """The wrappers of one store's primitives."""
 
     def __init__(self, store: EventStore, metrics: EventbookMetrics | None) -> None:
         self.backend = backend_name(store)
         self.metrics = metrics
+        self.series = _Series(metrics, self.backend) if metrics is not None else None
         self.spans = tracer()
         self._append: Callable[[EncodedBatch], Awaitable[AppendResult]] = store._append
         self._read_stream: Callable[..., Awaitable[Any]] = store._read_stream_page
@@ -80,53 +108,66 @@ class _Observed:
         self._subscribe: Callable[..., AsyncIterator[RecordedEvent]] = store.subscribe
 
     async def append(self, batch: EncodedBatch) -> AppendResult:
-        backend, metrics = self.backend, self.metrics
-        with (
-            self.spans.start_as_current_span(
-                "eventbook.append",
-                kind=SpanKind.CLIENT,
-                attributes={
-                    "db.system": backend,
-                    "eventbook.stream": batch.stream,
-                    "eventbook.stream.category": category_of(batch.stream),
-                    "eventbook.events": len(batch.events),
-                },
-                record_exception=False,
-                set_status_on_exception=False,
-            )
-            if spans_wanted()
-            else NO_SPAN
+        if spans_wanted():
+            return await self._traced_append(batch)
+        series = self.series
+        started = time.perf_counter()
+        try:
+            result = await self._append(batch)
+        except ConcurrencyError:
+            self._conflict()
+            raise
+        if series is not None:
+            series.append_seconds.observe(time.perf_counter() - started)
+            if not result.replayed:
+                series.appended(batch, result.version)
+        return result
+
+    async def _traced_append(self, batch: EncodedBatch) -> AppendResult:
+        series = self.series
+        with self.spans.start_as_current_span(
+            "eventbook.append",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "db.system": self.backend,
+                "eventbook.stream": batch.stream,
+                "eventbook.stream.category": category_of(batch.stream),
+                "eventbook.events": len(batch.events),
+            },
+            record_exception=False,
+            set_status_on_exception=False,
         ) as span:
             started = time.perf_counter()
             try:
                 result = await self._append(batch)
             except ConcurrencyError:
                 span.set_attribute("eventbook.conflict", True)
-                if metrics is not None:
-                    metrics.append_conflicts.labels(backend).inc()
-                if (scope := command_scope.get()) is not None:
-                    scope.conflicts += 1
+                self._conflict()
                 raise
             except Exception as error:
                 span.record_exception(error)
                 span.set_status(Status(StatusCode.ERROR, type(error).__name__))
                 raise
-            if span.is_recording():
-                span.set_attribute("eventbook.version", result.version)
-                span.set_attribute("eventbook.position", str(result.position))
-                span.set_attribute("eventbook.replayed", result.replayed)
-            if metrics is not None:
-                metrics.append_seconds.labels(backend).observe(time.perf_counter() - started)
+            span.set_attribute("eventbook.version", result.version)
+            span.set_attribute("eventbook.position", str(result.position))
+            span.set_attribute("eventbook.replayed", result.replayed)
+            if series is not None:
+                series.append_seconds.observe(time.perf_counter() - started)
                 if not result.replayed:
-                    for event in batch.events:
-                        metrics.appended_events.labels(backend, event.type).inc()
-                    metrics.stream_length.labels(backend).observe(result.version)
+                    series.appended(batch, result.version)
             return result
+
+    def _conflict(self) -> None:
+        if self.series is not None:
+            self.series.conflicts.inc()
+        if (scope := command_scope.get()) is not None:
+            scope.conflicts += 1
 
     async def read_stream(self, *args: Any) -> Any:
         started = time.perf_counter()
         page = await self._read_stream(*args)
-        self._timed("stream", started)
+        if self.series is not None:
+            self.series.read_stream.observe(time.perf_counter() - started)
         if (scope := load_scope.get()) is not None:
             scope.events += len(page)
         return page
@@ -134,23 +175,18 @@ class _Observed:
     async def read_all(self, *args: Any) -> Any:
         started = time.perf_counter()
         page = await self._read_all(*args)
-        self._timed("all", started)
+        if self.series is not None:
+            self.series.read_all.observe(time.perf_counter() - started)
         return page
 
     async def load_snapshot(self, *args: Any) -> Any:
         started = time.perf_counter()
         found = await self._load_snapshot(*args)
-        self._timed("snapshot", started)
-        if self.metrics is not None:
-            result = "miss" if found is None else "hit"
-            self.metrics.snapshot_loads.labels(self.backend, result).inc()
+        if (series := self.series) is not None:
+            series.read_snapshot.observe(time.perf_counter() - started)
+            (series.snapshot_misses if found is None else series.snapshot_hits).inc()
         return found
 
     def subscribe(self, **options: Any) -> AsyncIterator[RecordedEvent]:
         assert self.metrics is not None  # wrapped only with metrics
         return connected(self._subscribe(**options), self.metrics.subscriptions.labels("store"))
-
-    def _timed(self, read: str, started: float) -> None:
-        if self.metrics is not None:
-            elapsed = time.perf_counter() - started
-            self.metrics.read_seconds.labels(self.backend, read).observe(elapsed)

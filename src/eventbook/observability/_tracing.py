@@ -36,7 +36,8 @@ the API's no-op span (about 19 µs) and takes every span method, doing nothing."
 
 def current_trace_context() -> dict[str, str]:
     """The current span's W3C context (`traceparent`, maybe `tracestate`); {} if none."""
-    if not trace.get_current_span().get_span_context().is_valid:
+    current = otel_context.get_current()
+    if not current or not trace.get_current_span(current).get_span_context().is_valid:
         return {}  # no SDK, or no span: keep metadata as it was
     carrier: dict[str, str] = {}
     _propagator.inject(carrier)

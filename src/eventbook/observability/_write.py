@@ -2,7 +2,9 @@
 
 The command's span is current while its handler runs, so the aggregate load and the
 append become its children, and its W3C trace context is copied into the metadata of
-every event it stores (`traceparent`), where a projection finds it later.
+every event it stores (`traceparent`), where a projection finds it later. Without an
+SDK no span is made: each wrapper takes a short path (`tracing_configured()` asked once
+per command) whose whole cost is a couple of clock reads and a sample per series.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from eventbook._errors import (
 from eventbook._write.commands import CommandResult
 from eventbook._write.context import CommandMetadata
 from eventbook._write.repository import Repository
+from eventbook.observability._instruments import HistogramSeries
 from eventbook.observability._metrics import EventbookMetrics
 from eventbook.observability._scope import (
     CommandScope,
@@ -33,7 +36,6 @@ from eventbook.observability._scope import (
     spans_wanted,
 )
 from eventbook.observability._tracing import (
-    NO_SPAN,
     current_trace_context,
     tracer,
     tracing_configured,
@@ -50,6 +52,7 @@ class CommandObserver:
     def __init__(self, metrics: EventbookMetrics | None) -> None:
         self._metrics = metrics
         self._tracer = tracer()
+        self._latency: dict[tuple[str, str], HistogramSeries] = {}
 
     async def observe(
         self,
@@ -57,25 +60,48 @@ class CommandObserver:
         metadata: CommandMetadata,
         run: Callable[[CommandMetadata], Awaitable[CommandResult]],
     ) -> CommandResult:
-        scope = CommandScope(traced=tracing_configured())
+        if tracing_configured():
+            return await self._traced(command_type, metadata, run)
+        # No SDK, so no span of ours; a caller's may be current all the same (an HTTP
+        # request continuing an incoming `traceparent`): it goes into the events' metadata.
+        traced = current_trace_context()
+        if traced:
+            metadata = msgspec.structs.replace(metadata, extra={**metadata.extra, **traced})
+        scope = CommandScope(traced=False)
+        token = command_scope.set(scope)
         started = time.perf_counter()
         outcome = "failed"
-        with (
-            self._tracer.start_as_current_span(
-                f"command {command_type}",
-                attributes={
-                    "eventbook.command.type": command_type,
-                    "eventbook.command.id": metadata.command_id,
-                    "eventbook.correlation_id": metadata.conversation,
-                },
-                record_exception=False,
-                set_status_on_exception=False,
-            )
-            if scope.traced
-            else NO_SPAN
+        try:
+            result = await run(metadata)
+            outcome = _outcome(result, scope)
+            return result
+        except _REFUSALS:
+            outcome = "rejected"
+            raise
+        finally:
+            command_scope.reset(token)
+            self._sample(command_type, outcome, time.perf_counter() - started)
+
+    async def _traced(
+        self,
+        command_type: str,
+        metadata: CommandMetadata,
+        run: Callable[[CommandMetadata], Awaitable[CommandResult]],
+    ) -> CommandResult:
+        scope = CommandScope(traced=True)
+        started = time.perf_counter()
+        outcome = "failed"
+        with self._tracer.start_as_current_span(
+            f"command {command_type}",
+            attributes={
+                "eventbook.command.type": command_type,
+                "eventbook.command.id": metadata.command_id,
+                "eventbook.correlation_id": metadata.conversation,
+            },
+            record_exception=False,
+            set_status_on_exception=False,
         ) as span:
-            # The command's span, or without an SDK a caller's (an HTTP request continuing
-            # an incoming `traceparent`): its context goes into every event's metadata.
+            # The command's span context goes into every event's metadata.
             traced = current_trace_context()
             if traced:
                 metadata = msgspec.structs.replace(metadata, extra={**metadata.extra, **traced})
@@ -87,7 +113,6 @@ class CommandObserver:
                 span.set_attribute("eventbook.command.error", type(error).__name__)
                 raise
             except ConcurrencyError as error:
-                outcome = "failed"
                 span.set_status(Status(StatusCode.ERROR, type(error).__name__))
                 raise
             except Exception as error:
@@ -95,23 +120,30 @@ class CommandObserver:
                 span.set_status(Status(StatusCode.ERROR, type(error).__name__))
                 raise
             else:
-                if result.duplicate:
-                    outcome = "duplicate"
-                elif scope.conflicts:
-                    outcome = "conflict_retried"
-                else:
-                    outcome = "ok"
-                if result.stream is not None and span.is_recording():
+                outcome = _outcome(result, scope)
+                if result.stream is not None:
                     span.set_attribute("eventbook.stream", result.stream)
                     span.set_attribute("eventbook.events", len(result.event_ids))
                 return result
             finally:
                 command_scope.reset(token)
                 span.set_attribute("eventbook.command.outcome", outcome)
-                if self._metrics is not None:
-                    self._metrics.command_seconds.labels(command_type, outcome).observe(
-                        time.perf_counter() - started
-                    )
+                self._sample(command_type, outcome, time.perf_counter() - started)
+
+    def _sample(self, command_type: str, outcome: str, seconds: float) -> None:
+        if self._metrics is None:
+            return
+        key = (command_type, outcome)
+        series = self._latency.get(key)
+        if series is None:
+            series = self._latency[key] = self._metrics.command_seconds.labels(*key)
+        series.observe(seconds)
+
+
+def _outcome(result: CommandResult, scope: CommandScope) -> str:
+    if result.duplicate:
+        return "duplicate"
+    return "conflict_retried" if scope.conflicts else "ok"
 
 
 def observe_repository(repository: R, metrics: EventbookMetrics | None) -> R:
@@ -122,25 +154,39 @@ def observe_repository(repository: R, metrics: EventbookMetrics | None) -> R:
     name = repository.name
     spans = tracer()
 
+    # Resolved once: the load's two series have the aggregate's name as their only label.
+    seconds = metrics.load_seconds.labels(name) if metrics is not None else None
+    replayed = metrics.load_events.labels(name) if metrics is not None else None
+
     async def observed_load(stream: str, **options: Any) -> Any:
+        if spans_wanted():
+            return await traced_load(stream, **options)
+        scope = LoadScope()
+        token = load_scope.set(scope)
         started = time.perf_counter()
-        with (
-            spans.start_as_current_span(
-                f"load {name}", attributes={"eventbook.aggregate": name, "eventbook.stream": stream}
-            )
-            if spans_wanted()
-            else NO_SPAN
-        ) as span:
+        try:
+            aggregate = await load(stream, **options)
+        finally:
+            load_scope.reset(token)
+        if seconds is not None and replayed is not None:
+            seconds.observe(time.perf_counter() - started)
+            replayed.observe(scope.events)
+        return aggregate
+
+    async def traced_load(stream: str, **options: Any) -> Any:
+        attributes = {"eventbook.aggregate": name, "eventbook.stream": stream}
+        with spans.start_as_current_span(f"load {name}", attributes=attributes) as span:
             scope = LoadScope()
             token = load_scope.set(scope)
+            started = time.perf_counter()
             try:
                 aggregate = await load(stream, **options)
             finally:
                 load_scope.reset(token)
             span.set_attribute("eventbook.events_replayed", scope.events)
-            if metrics is not None:
-                metrics.load_seconds.labels(name).observe(time.perf_counter() - started)
-                metrics.load_events.labels(name).observe(scope.events)
+            if seconds is not None and replayed is not None:
+                seconds.observe(time.perf_counter() - started)
+                replayed.observe(scope.events)
             return aggregate
 
     vars(repository)["load"] = observed_load
