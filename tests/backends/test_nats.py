@@ -54,7 +54,6 @@ async def node_stream(nats_node: NatsCluster) -> AsyncIterator[str]:
 
 
 class TestNatsClusterStore(EventStoreConformance):
-    lifecycle_supported = False  # refused with NotSupported: docs/event-store.md, "Lifecycle"
 
     @pytest.fixture
     def store_url(self, nats_cluster: NatsCluster, cluster_stream: str) -> str:
@@ -62,7 +61,6 @@ class TestNatsClusterStore(EventStoreConformance):
 
 
 class TestNatsSingleNodeStore(EventStoreConformance):
-    lifecycle_supported = False  # refused with NotSupported: docs/event-store.md, "Lifecycle"
 
     @pytest.fixture
     def store_url(self, nats_node: NatsCluster, node_stream: str) -> str:

@@ -61,6 +61,11 @@ class DirectReader:
             self._written.popitem(last=False)
         self._written_anywhere = max(self._written_anywhere, sequence)
 
+    def forget(self, subject: str) -> None:
+        """Messages up to this store's last write on `subject` were purged: stop asking
+        answers about it to reach that write."""
+        self._written.pop(subject, None)
+
     def _floor(self, subject: str) -> int:
         if subject == self._everything:
             return self._written_anywhere
