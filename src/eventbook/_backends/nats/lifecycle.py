@@ -99,6 +99,16 @@ class NatsLifecycle:
         )
         return marks
 
+    async def restart_marks(self, stream: str, leader: bool) -> list[Message]:
+        """The marks message that clears a deleted stream's `deleted` mark, in the batch
+        that starts its new history (the fence's expectation already orders it)."""
+        subject = self._subjects.marks(stream)
+        sequence, marks = await last_marks(
+            self._js, self._options.stream, self._events, subject, leader=leader
+        )
+        cleared = msgspec.structs.replace(marks or StreamMarks(), deleted=False)
+        return [(subject, codec.marks_body(cleared), expecting(sequence))]
+
     # -- changes ----------------------------------------------------------------------------
 
     async def delete(self, stream: str, expected: Expected, hard: bool) -> AppendResult:
@@ -111,8 +121,12 @@ class NatsLifecycle:
         assert result is not None  # a deletion always writes
         if hard and self.can_purge:  # with deny_purge a tombstone hides, removes nothing
             fence = result.position.minor - 2
-            await self.removal.events_below(self._subjects.events(stream), fence)
-            await self.removal.all_snapshots(stream)
+
+            async def remove() -> None:
+                await self.removal.events_below(self._subjects.events(stream), fence)
+                await self.removal.all_snapshots(stream)
+
+            await self._removing(remove)
         return result
 
     async def truncate(self, stream: str, before: int) -> AppendResult | None:
@@ -125,7 +139,10 @@ class NatsLifecycle:
             return Change(new, None, STREAM_TRUNCATED, {"before": new.first_version})
 
         result = await self._change(stream, plan, fenced=False)
-        if result is not None:
+        if result is None:
+            return None
+
+        async def remove() -> None:
             marks = await self.marks(stream)
             cut = before if marks is None else marks.first_version
             subject = self._subjects.events(stream)
@@ -133,6 +150,8 @@ class NatsLifecycle:
             if first_kept is not None:
                 await self.removal.events_below(subject, first_kept)
             await self.removal.snapshots_before(stream, cut)
+
+        await self._removing(remove)
         return result
 
     async def purge(self, stream: str) -> AppendResult | None:
@@ -152,11 +171,16 @@ class NatsLifecycle:
             return Change(gone, fence, STREAM_ARCHIVED, {"version": version})
 
         result = await self._change(stream, plan, fenced=True)
-        if result is not None:
-            last = result.position.minor  # [marks, fence, id marker, event]
+        if result is None:
+            return None
+        last = result.position.minor  # [marks, fence, id marker, event]
+
+        async def remove() -> None:
             await self.removal.events_below(self._subjects.events(stream), last - 1)
             await self.removal.marks_below(self._subjects.marks(stream), last - 2)
             await self.removal.all_snapshots(stream)
+
+        await self._removing(remove)
         return result
 
     async def set_retention(
@@ -286,6 +310,10 @@ class NatsLifecycle:
             await direct_head(self._events, subject),
             await direct_head(self._events, system_subject),
         )
+
+    async def _removing(self, remove: Callable[[], Awaitable[None]]) -> None:
+        # Purges are idempotent: after an outage the whole removal simply runs again.
+        await retrying("removing events", self._options.retry_for, remove)
 
     async def _send(self, messages: list[Message]) -> int:
         return await send_batch(self._client, messages, self._options.request_timeout, self._events)

@@ -62,9 +62,11 @@ class Removal:
             if len(inside) < len(messages) or len(messages) < 1000:
                 break
             sequence = sequence_of(messages[-1]) + 1
+        # Id markers first: a removal run again after an outage finds the events, so their
+        # ids, until the very end.
+        await self._purge_each(self._subjects.event_id(hex_id) for hex_id in ids)
         await self._js.purge_stream(self._stream, subject=subject, seq=below)
         self._events.forget(subject)
-        await self._purge_each(self._subjects.event_id(hex_id) for hex_id in ids)
 
     async def marks_below(self, subject: str, below: int) -> None:
         await self._js.purge_stream(self._stream, subject=subject, seq=below)

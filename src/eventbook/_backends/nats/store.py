@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any, Self
 from uuid import UUID
 
-import msgspec
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -35,7 +34,6 @@ from eventbook._backends.nats.stream_reads import (
     SubjectHead,
     direct_head,
     events_from,
-    last_marks,
     leader_head,
     sequence_of_version,
 )
@@ -146,7 +144,11 @@ class NatsEventStore(EventStore):
                         return replay
                     raise
                 try:
-                    restart = await self._restarted(batch.stream, from_leader) if restarted else []
+                    restart = (
+                        await self._lifecycle.restart_marks(batch.stream, from_leader)
+                        if restarted
+                        else []
+                    )
                     return await self._publish(batch, subject, head, restart)
                 except Conflict:
                     from_leader = True
@@ -167,19 +169,6 @@ class NatsEventStore(EventStore):
         # to their next poll.
         with contextlib.suppress(Exception):
             await self._client.publish(self._subjects.appended, b"")
-
-    async def _restarted(self, stream: str, from_leader: bool) -> list[Message]:
-        """The marks message that clears a deleted stream's `deleted` mark, in the batch
-        that starts its new history (the fence's expectation already orders it)."""
-        sequence, marks = await last_marks(
-            self._js,
-            self.options.stream,
-            self._events,
-            self._subjects.marks(stream),
-            leader=from_leader,
-        )
-        cleared = msgspec.structs.replace(marks or StreamMarks(), deleted=False)
-        return [(self._subjects.marks(stream), codec.marks_body(cleared), expecting(sequence))]
 
     async def _publish(
         self, batch: EncodedBatch, subject: str, head: SubjectHead, first: list[Message]
