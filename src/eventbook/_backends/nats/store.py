@@ -300,8 +300,9 @@ class NatsEventStore(EventStore):
 
     async def _stream_version(self, stream: str) -> int:
         async def attempt() -> int:
-            last = await self._events.last(self._subjects.events(stream))
-            return 0 if last is None else codec.version_of(last)
+            head = await direct_head(self._events, self._subjects.events(stream))
+            # A tombstone's fence keeps the last version for the marks; no event is left.
+            return 0 if head.fence is not None and head.fence.tombstoned else head.version
 
         return await retrying("stream_version", self.options.retry_for, attempt)
 
