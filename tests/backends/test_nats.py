@@ -19,6 +19,7 @@ from nats.js.api import StorageType, StreamConfig
 from eventbook._backends.nats.subjects import Subjects, decode_token, encode_token
 from eventbook._connect import connect
 from eventbook._errors import NotSupported, StreamDeleted, UnavailableError
+from eventbook._store.lifecycle import STREAM_DELETED
 from eventbook._store.types import NewEvent, Position
 from eventbook.testing import EventStoreConformance
 from eventbook.testing.importing import copied
@@ -342,6 +343,38 @@ async def test_a_leader_killed_during_appends_loses_and_doubles_nothing(
     assert seen == ids  # the subscriber saw every event once, in the global order
     for survivor in private_cluster.running():
         assert await read_everything_from(private_cluster, survivor, stream) == ids
+
+
+@pytest.mark.slow
+async def test_deletions_during_a_leader_kill_each_land_once(
+    private_cluster: NatsCluster,
+) -> None:
+    # Deletions ride out the election by retrying with the same system event id; one whose
+    # batch landed but whose reply was lost must return the original result, not find
+    # the stream deleted and raise StreamDeleted, and none may land twice.
+    stream = "LIFEFAULTS"
+    url = private_cluster.url(stream=stream, replicas="3", retry_for="20", request_timeout="1")
+    names = [f"doomed-{n}" for n in range(60)]
+    async with await connect(url) as store:
+        for name in names:
+            await store.append(name, [NewEvent("Born", {}), NewEvent("Lived", {})])
+        leader = await stream_leader(private_cluster, stream)
+        results: dict[str, Position] = {}
+
+        async def deleter(part: list[str]) -> None:
+            for name in part:
+                hard = name.endswith(("0", "5"))
+                deleting = store.tombstone_stream if hard else store.delete_stream
+                results[name] = (await deleting(name, expected=2)).position
+                if len(results) == len(names) // 3:
+                    private_cluster.kill(leader)
+
+        await asyncio.gather(*(deleter(names[i::4]) for i in range(4)))
+        markers = [e async for e in store.read_all(types=[STREAM_DELETED])]
+        states = [await store.stream_state(name) for name in names]
+    assert sorted(m.data["stream"] for m in markers) == sorted(names)  # once each
+    assert {m.data["stream"]: m.position for m in markers} == results
+    assert all(s.deleted or s.tombstoned for s in states)
 
 
 @pytest.mark.slow
