@@ -8,18 +8,22 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from uuid import UUID
 
 import nats
 import pytest
 import pytest_asyncio
+from nats.js.api import StorageType, StreamConfig
 
 from eventbook._backends.nats.subjects import Subjects, decode_token, encode_token
 from eventbook._connect import connect
-from eventbook._errors import UnavailableError
+from eventbook._errors import NotSupported, StreamDeleted, UnavailableError
+from eventbook._store.lifecycle import STREAM_DELETED
 from eventbook._store.types import NewEvent, Position
 from eventbook.testing import EventStoreConformance
 from eventbook.testing.importing import copied
+from tests.cli.test_lifecycle_commands import call, invoke, kept
 from tests.servers.nats import NatsCluster
 
 
@@ -54,16 +58,12 @@ async def node_stream(nats_node: NatsCluster) -> AsyncIterator[str]:
 
 
 class TestNatsClusterStore(EventStoreConformance):
-    lifecycle_supported = False  # refused with NotSupported: docs/event-store.md, "Lifecycle"
-
     @pytest.fixture
     def store_url(self, nats_cluster: NatsCluster, cluster_stream: str) -> str:
         return nats_cluster.url(stream=cluster_stream, replicas="3")
 
 
 class TestNatsSingleNodeStore(EventStoreConformance):
-    lifecycle_supported = False  # refused with NotSupported: docs/event-store.md, "Lifecycle"
-
     @pytest.fixture
     def store_url(self, nats_node: NatsCluster, node_stream: str) -> str:
         return nats_node.url(stream=node_stream, replicas="1")
@@ -130,6 +130,128 @@ async def test_an_import_longer_than_one_atomic_batch_is_written_in_pieces(
         assert await store.stream_version("order-1") == 11
     kept = [(e.id, e.stream, e.version, e.data, e.recorded_at) for e in stored]
     assert kept == [(e.id, e.stream, e.version, e.data, e.recorded_at) for e in events]
+
+
+# -- the stream lifecycle: what is particular to JetStream --------------------------------------
+
+
+async def subjects_of(cluster: NatsCluster, stream: str, matching: str) -> dict[str, int]:
+    """Messages per subject of the JetStream stream `stream` matching `matching`."""
+    client = await nats.connect(servers=[cluster.node_url(i) for i in cluster.running()])
+    try:
+        info = await client.jetstream(timeout=5).stream_info(stream, subjects_filter=matching)
+        return dict(info.state.subjects or {})
+    finally:
+        await client.close()
+
+
+async def test_removal_purges_events_and_id_markers_but_keeps_the_tombstone_fence(
+    nats_cluster: NatsCluster, cluster_stream: str
+) -> None:
+    url = nats_cluster.url(stream=cluster_stream, replicas="3")
+    subjects = Subjects(cluster_stream)
+    async with await connect(url) as store:
+        gone = await store.append("gone-1", [NewEvent("E", {"n": n}) for n in range(3)])
+        await store.append("kept-1", [NewEvent("E", {})])
+        await store.append("cut-1", [NewEvent("E", {"n": n}) for n in range(4)])
+        await store.tombstone_stream("gone-1")
+        await store.truncate_stream("cut-1", before=3)
+        await store.append("back-1", [NewEvent("E", {}), NewEvent("E", {})])
+        await store.purge_stream("back-1")
+        held = await subjects_of(nats_cluster, cluster_stream, f"{cluster_stream}.>")
+        after = await store.append("kept-1", [NewEvent("E", {})])
+    assert held[subjects.events("gone-1")] == 1  # the fence: the name stays taken
+    assert held[subjects.events("cut-1")] == 2  # versions 3 and 4
+    assert subjects.events("back-1") not in held
+    assert subjects.marks("back-1") not in held  # an archived stream leaves only $$ events
+    ids = [k for k in held if k.startswith(f"{cluster_stream}.i.")]
+    # kept-1, cut-1's 3 and 4, and the three system events: 6 of 13 event ids remain
+    assert len(ids) == 6
+    assert after.position.minor > gone.position.minor  # sequences go on, never reused
+
+
+async def test_another_store_sees_deletions_and_reads_an_archived_stream_as_empty(
+    nats_cluster: NatsCluster, cluster_stream: str
+) -> None:
+    url = nats_cluster.url(stream=cluster_stream, replicas="3", retry_for="3")
+    async with await connect(url) as mine, await connect(url) as theirs:
+        await theirs.append("shared-1", [NewEvent("E", {})])
+        await theirs.append("shared-2", [NewEvent("E", {}), NewEvent("E", {})])
+        await mine.delete_stream("shared-1")
+        with pytest.raises(StreamDeleted):
+            await theirs.append("shared-1", [NewEvent("E", {})], expected=1)
+        restarted = await theirs.append("shared-1", [NewEvent("E", {})], restart=True)
+        assert restarted.version == 2
+        assert [e.version async for e in mine.read_stream("shared-1")] == [2]
+        await mine.purge_stream("shared-2")
+        # `theirs` wrote the purged messages; its reads must not wait for them to return.
+        assert [e async for e in theirs.read_stream("shared-2")] == []
+        assert await theirs.stream_version("shared-2") == 0
+        assert (await theirs.append("shared-2", [NewEvent("E", {})], expected=0)).version == 1
+
+
+async def test_a_stream_created_with_deny_purge_deletes_softly_and_refuses_removal(
+    nats_node: NatsCluster, node_stream: str
+) -> None:
+    # How eventbook created its streams before the lifecycle: no stream update can lift
+    # deny_purge, so what needs a purge is refused, and a tombstone only hides.
+    subjects = Subjects(node_stream)
+    client = await nats.connect(nats_node.node_url(0))
+    try:
+        await client.jetstream(timeout=5).add_stream(
+            StreamConfig(
+                name=node_stream,
+                subjects=[subjects.events_all, subjects.ids_all],
+                storage=StorageType.FILE,
+                allow_direct=True,
+                allow_atomic=True,
+                deny_delete=True,
+                deny_purge=True,
+            )
+        )
+    finally:
+        await client.close()
+    async with await connect(nats_node.url(stream=node_stream, replicas="1")) as store:
+        await store.append("old-1", [NewEvent("E", {}), NewEvent("E", {})])
+        await store.delete_stream("old-1")
+        assert (await store.append("old-1", [NewEvent("E", {})], restart=True)).version == 3
+        for refused in (
+            store.truncate_stream("old-1", before=3),
+            store.purge_stream("old-1"),
+        ):
+            with pytest.raises(NotSupported, match="deny_purge"):
+                await refused
+        await store.tombstone_stream("old-1")
+        assert [e async for e in store.read_stream("old-1")] == []
+        with pytest.raises(StreamDeleted):
+            await store.append("old-1", [NewEvent("E", {})], restart=True)
+        hidden = [e for e in [e async for e in store.read_all()] if e.stream == "old-1"]
+        assert [e.version for e in hidden] == [1, 2, 3]  # hidden from the stream, not removed
+    held = await subjects_of(nats_node, node_stream, subjects.marks_all)
+    assert list(held) == [subjects.marks("old-1")]  # the marks subject was added
+
+
+def test_the_maintenance_commands_run_on_nats(
+    nats_node: NatsCluster, node_stream: str, tmp_path: Path
+) -> None:
+    url = nats_node.url(stream=node_stream, replicas="1")
+    for name in ("account-0", "account-1"):
+        call(url, "append", name, [NewEvent("Deposited", {"n": n}) for n in range(3)])
+    assert invoke("retention", "account-0", "--max-count", "1", "--store", url)[0] == 0
+    code, out = invoke("maintain", "--store", url, "--json")
+    assert code == 0, out
+    assert [e.version for e in call(url, "read_stream", "account-0")] == [3]
+
+    before = call(url, "read_stream", "account-1")
+    file = tmp_path / "account-1.jsonl.gz"
+    code, out = invoke("archive", str(file), "--stream", "account-1", "--store", url, "--json")
+    assert code == 0, out
+    assert call(url, "stream_version", "account-1") == 0
+    code, out = invoke("import", str(file), "--restore", "--store", url, "--json")
+    assert code == 0, out
+    assert kept(call(url, "read_stream", "account-1")) == kept(before)
+    # Choosing streams by position needs list_streams, which NATS does not offer.
+    assert invoke("archive", str(file), "--before", "1000", "--store", url)[0] == 1
 
 
 # -- faults: a cluster of the test's own, whose nodes it kills -------------------------------
@@ -221,6 +343,38 @@ async def test_a_leader_killed_during_appends_loses_and_doubles_nothing(
     assert seen == ids  # the subscriber saw every event once, in the global order
     for survivor in private_cluster.running():
         assert await read_everything_from(private_cluster, survivor, stream) == ids
+
+
+@pytest.mark.slow
+async def test_deletions_during_a_leader_kill_each_land_once(
+    private_cluster: NatsCluster,
+) -> None:
+    # Deletions ride out the election by retrying with the same system event id; one whose
+    # batch landed but whose reply was lost must return the original result, not find
+    # the stream deleted and raise StreamDeleted, and none may land twice.
+    stream = "LIFEFAULTS"
+    url = private_cluster.url(stream=stream, replicas="3", retry_for="20", request_timeout="1")
+    names = [f"doomed-{n}" for n in range(60)]
+    async with await connect(url) as store:
+        for name in names:
+            await store.append(name, [NewEvent("Born", {}), NewEvent("Lived", {})])
+        leader = await stream_leader(private_cluster, stream)
+        results: dict[str, Position] = {}
+
+        async def deleter(part: list[str]) -> None:
+            for name in part:
+                hard = name.endswith(("0", "5"))
+                deleting = store.tombstone_stream if hard else store.delete_stream
+                results[name] = (await deleting(name, expected=2)).position
+                if len(results) == len(names) // 3:
+                    private_cluster.kill(leader)
+
+        await asyncio.gather(*(deleter(names[i::4]) for i in range(4)))
+        markers = [e async for e in store.read_all(types=[STREAM_DELETED])]
+        states = [await store.stream_state(name) for name in names]
+    assert sorted(m.data["stream"] for m in markers) == sorted(names)  # once each
+    assert {m.data["stream"]: m.position for m in markers} == results
+    assert all(s.deleted or s.tombstoned for s in states)
 
 
 @pytest.mark.slow

@@ -4,6 +4,12 @@ An event message's body is a small JSON object with the event's id, stream, vers
 data and metadata (`recorded_at` only when the event brought its own time, as an import
 does); its position is the message's stream sequence and its time the server's
 `Nats-Time-Stamp`. An id marker's body says how many sequences after it its event lies.
+
+A fence (header `Eventbook-Fence`) lies on a stream's subject among its events when the
+stream was deleted, tombstoned or is being archived: it carries the last version and the
+flags an append checks, so that check is covered by the append's expectation on the
+subject. A stream's marks (`StreamMarks`: first visible version, flags, retention) are
+JSON on its marks subject; readers skip fences.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import msgspec
 from nats.aio.msg import Msg
 
 from eventbook._backends.nats.direct import sequence_of
+from eventbook._store.lifecycle import StreamMarks
 from eventbook._store.types import EncodedEvent, Position, RecordedEvent, Snapshot
 
 
@@ -39,6 +46,27 @@ class _EventIn(msgspec.Struct):
     a: datetime | None = None
 
 
+class Fence(msgspec.Struct):
+    v: int
+    """The stream's last version when the fence was laid."""
+    deleted: bool = False
+    tombstoned: bool = False
+
+    def marks(self) -> StreamMarks:
+        """What `check_writable` needs to know of the stream."""
+        return StreamMarks(deleted=self.deleted, tombstoned=self.tombstoned)
+
+
+class _Head(msgspec.Struct):
+    """What an event's body and a fence's share: the version."""
+
+    v: int
+
+
+class _Id(msgspec.Struct):
+    i: UUID
+
+
 class Marker(msgspec.Struct):
     n: int
     """Sequences from the marker to its event."""
@@ -59,6 +87,12 @@ class _SnapshotIn(msgspec.Struct):
 _encoder = msgspec.json.Encoder()
 _event_decoder = msgspec.json.Decoder(_EventIn)
 _marker_decoder = msgspec.json.Decoder(Marker)
+_head_decoder = msgspec.json.Decoder(_Head)
+_id_decoder = msgspec.json.Decoder(_Id)
+_fence_decoder = msgspec.json.Decoder(Fence)
+_marks_decoder = msgspec.json.Decoder(StreamMarks)
+
+FENCE = "Eventbook-Fence"
 _snapshot_decoder = msgspec.json.Decoder(_SnapshotIn)
 
 
@@ -89,7 +123,39 @@ def version_of(message: Msg) -> int:
 
 
 def version_in(body: bytes) -> int:
-    return _event_decoder.decode(body).v
+    """The version of an event, or the last version of the stream a fence was laid on."""
+    return _head_decoder.decode(body).v
+
+
+def event_id_hex(message: Msg) -> str:
+    return _id_decoder.decode(message.data).i.hex
+
+
+def fence_body(version: int, *, deleted: bool = False, tombstoned: bool = False) -> bytes:
+    return _encoder.encode(Fence(version, deleted, tombstoned))
+
+
+def is_fence(message: Msg) -> bool:
+    return FENCE in (message.headers or {})
+
+
+def fence_in(body: bytes, headers: dict[str, str] | None) -> Fence | None:
+    """The fence a message's body holds, or None for an event."""
+    return _fence_decoder.decode(body) if FENCE in (headers or {}) else None
+
+
+def rank(message: Msg) -> int:
+    """Orders a subject's messages like their sequences: version v's event ranks 2v, a
+    fence laid at version v ranks 2v + 1 (it follows that event)."""
+    return 2 * version_of(message) + is_fence(message)
+
+
+def marks_body(marks: StreamMarks) -> bytes:
+    return _encoder.encode(marks)
+
+
+def marks_in(body: bytes) -> StreamMarks:
+    return _marks_decoder.decode(body)
 
 
 def recorded_event(message: Msg) -> RecordedEvent:

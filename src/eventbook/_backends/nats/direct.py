@@ -9,7 +9,9 @@ writes and never reads backwards in time.
 Server 2.15.1 was seen to break that under load: a replica applying a large atomic batch
 answered `last_by_subj` with the subject's previous message although `min_last_seq` named
 the batch. So the reader also remembers the last sequence this store wrote on each
-subject (and overall), and asks again when an answer falls short of it.
+subject (and overall), and asks again when an answer falls short of it, unless the
+leader has nothing that far either: then those messages were purged (a tombstone, a
+truncation or an archive, maybe by another store) and the reader forgets its write.
 
 Answers arrive on one wildcard inbox subscription; each request gets a token of its own.
 """
@@ -28,6 +30,9 @@ from nats.aio.subscription import Subscription
 
 from eventbook._backends.nats.retry import Retryable
 
+NO_MESSAGE = 10037
+"""The JetStream API's error code for "no message found"."""
+
 WRITES_REMEMBERED = 10_000
 """Subjects whose last write a reader remembers (the most recently written ones)."""
 
@@ -40,6 +45,7 @@ class DirectReader:
     ) -> None:
         self._client = client
         self._api = f"$JS.API.DIRECT.GET.{stream}"
+        self._leader_api = f"$JS.API.STREAM.MSG.GET.{stream}"
         self._timeout = request_timeout
         self._inbox = client.new_inbox()
         self._tokens = itertools.count()
@@ -60,6 +66,26 @@ class DirectReader:
         if len(self._written) > WRITES_REMEMBERED:
             self._written.popitem(last=False)
         self._written_anywhere = max(self._written_anywhere, sequence)
+
+    def forget(self, subject: str) -> None:
+        """Messages up to this store's last write on `subject` were purged: stop asking
+        answers about it to reach that write."""
+        self._written.pop(subject, None)
+        if subject == self._everything:
+            self._written_anywhere = 0
+
+    async def _short_of(self, subject: str, floor: int) -> None:
+        """An answer about `subject` fell short of `floor`: raise `Retryable` to ask again,
+        unless the leader's last message there lies below it too (purged): then forget."""
+        request = json.dumps({"last_by_subj": subject}).encode()
+        reply = await self._client.request(self._leader_api, request, timeout=self._timeout)
+        answer = json.loads(reply.data) if reply.data else {}
+        message, error = answer.get("message"), answer.get("error") or {}
+        if message is None and error.get("err_code") != NO_MESSAGE:
+            raise Retryable(f"the stream leader did not answer: {error}")
+        if message is not None and int(message["seq"]) >= floor:
+            raise Retryable(f"a replica answered from before sequence {floor}")
+        self.forget(subject)
 
     def _floor(self, subject: str) -> int:
         if subject == self._everything:
@@ -82,7 +108,7 @@ class DirectReader:
         found = await self._ask({"last_by_subj": subject}, batch=False)
         floor = self._floor(subject)
         if floor and (not found or sequence_of(found[0]) < floor):
-            raise Retryable(f"a replica answered from before sequence {floor}")
+            await self._short_of(subject, floor)
         return found[0] if found else None
 
     async def at(self, sequence: int) -> Msg | None:
@@ -107,7 +133,7 @@ class DirectReader:
             sequence = sequence_of(part[-1]) + 1
         floor = self._floor(subject)
         if len(got) < count and floor >= start and (not got or sequence_of(got[-1]) < floor):
-            raise Retryable(f"a replica answered from before sequence {floor}")
+            await self._short_of(subject, floor)
         return got
 
     async def _ask(self, request: dict[str, Any], *, batch: bool) -> list[Msg]:

@@ -43,18 +43,26 @@ async def open_client(servers: list[str], options: NatsOptions) -> Client:
     return client
 
 
-async def ensure_streams(js: JetStreamContext, subjects: Subjects, options: NatsOptions) -> None:
-    """Create the events and snapshots streams unless they exist; check the events one."""
+async def ensure_streams(js: JetStreamContext, subjects: Subjects, options: NatsOptions) -> bool:
+    """Create the events and snapshots streams unless they exist; check the events one,
+    adding the marks subject to a stream made before the lifecycle had one.
+
+    Returns whether the events stream may be purged: a store created by eventbook before
+    the stream lifecycle has `deny_purge`, which no stream update can lift.
+    """
     events = StreamConfig(
         name=options.stream,
-        subjects=[subjects.events_all, subjects.ids_all],
+        subjects=[subjects.events_all, subjects.ids_all, subjects.marks_all],
         storage=StorageType.FILE,
         num_replicas=options.replicas,
         allow_direct=True,
         allow_atomic=True,
+        # Single messages are never deleted; a stream's events are removed by purging its
+        # subject (tombstone, truncate, archive), which keeps every sequence number.
         deny_delete=True,
-        deny_purge=True,
+        deny_purge=False,
     )
+    can_purge = True
     snapshots = StreamConfig(
         name=subjects.snapshot_stream,
         subjects=[subjects.snapshots_all],
@@ -69,8 +77,16 @@ async def ensure_streams(js: JetStreamContext, subjects: Subjects, options: Nats
         except NotFoundError:
             await js.add_stream(config)
             continue
-        if config is events and not (found.config.allow_atomic and found.config.allow_direct):
+        if config is not events:
+            continue
+        if not (found.config.allow_atomic and found.config.allow_direct):
             raise UnavailableError(
                 f"the JetStream stream {config.name!r} exists without allow_atomic and"
                 " allow_direct; the event store needs both"
             )
+        can_purge = not found.config.deny_purge
+        held = list(found.config.subjects or [])
+        if subjects.marks_all not in held:
+            found.config.subjects = [*held, subjects.marks_all]
+            await js.update_stream(found.config)
+    return can_purge

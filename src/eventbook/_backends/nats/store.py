@@ -5,15 +5,15 @@ is one atomic batch (ADR-50): first one id marker per event (`<S>.i.<event id>`,
 expecting its subject to be empty, which makes event ids unique), then the events on
 their stream's subject, the first one expecting the stream subject's last sequence that
 the append read (optimistic concurrency). Versions are counted by the client from that
-read; the expectation guarantees that nothing came in between.
+read; the expectation guarantees that nothing came in between. A deleted stream has a
+fence on top of its subject (`codec`), so the same read and expectation refuse appends
+to it; the lifecycle itself is in `lifecycle`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import re
 from collections.abc import Sequence
 from typing import Any, Self
 from uuid import UUID
@@ -21,18 +21,27 @@ from uuid import UUID
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
-from nats.js.errors import NotFoundError
 
 from eventbook._backends.nats import codec
+from eventbook._backends.nats.batches import Conflict, Message, expecting, send_batch
 from eventbook._backends.nats.direct import DirectReader, sequence_of
+from eventbook._backends.nats.lifecycle import NatsLifecycle
 from eventbook._backends.nats.options import NatsOptions, parse_url
-from eventbook._backends.nats.retry import Retryable, retrying
+from eventbook._backends.nats.retry import retrying
 from eventbook._backends.nats.setup import ensure_streams, open_client
+from eventbook._backends.nats.stream_reads import (
+    EMPTY,
+    SubjectHead,
+    direct_head,
+    events_from,
+    leader_head,
+    sequence_of_version,
+)
 from eventbook._backends.nats.subjects import Subjects
-from eventbook._errors import ConcurrencyError, UnavailableError, ValidationError
+from eventbook._errors import ConcurrencyError, StreamDeleted, ValidationError
 from eventbook._store.encoding import expected_number
 from eventbook._store.idempotency import StoredEvent, replayed_result
-from eventbook._store.ids import uuid7
+from eventbook._store.lifecycle import StreamMarks, StreamState, check_writable
 from eventbook._store.port import EventStore
 from eventbook._store.signal import Wakeup
 from eventbook._store.types import (
@@ -40,18 +49,11 @@ from eventbook._store.types import (
     AppendResult,
     EncodedBatch,
     EventFilter,
+    Expected,
     Position,
     RecordedEvent,
     Snapshot,
-    check_expected,
 )
-
-_WRONG_LAST = re.compile(r"wrong last sequence: (\d+)")
-EXPECT_LAST = "Nats-Expected-Last-Subject-Sequence"
-
-
-class _Conflict(Exception):
-    """The batch was refused: an id marker exists already, or the stream moved on."""
 
 
 class NatsEventStore(EventStore):
@@ -74,6 +76,15 @@ class NatsEventStore(EventStore):
             self._subjects.snapshots_all,
             options.request_timeout,
         )
+        self._lifecycle = NatsLifecycle(
+            client,
+            self._js,
+            self._subjects,
+            self._events,
+            self._snapshots,
+            options,
+            self._stored_event,
+        )
         self._wakeup = Wakeup()
         self._listener: Subscription | None = None
 
@@ -83,7 +94,7 @@ class NatsEventStore(EventStore):
         client = await open_client(servers, parsed)
         store = cls(client, parsed)
         try:
-            await retrying(
+            store._lifecycle.can_purge = await retrying(
                 "creating the streams",
                 parsed.retry_for,
                 lambda: ensure_streams(store._js, store._subjects, parsed),
@@ -113,15 +124,15 @@ class NatsEventStore(EventStore):
             from_leader = False
             while True:  # a conflict means: read the stream again at once
                 if guess_new:
-                    last_sequence, version = 0, 0
+                    head = EMPTY
                 elif from_leader:
-                    last_sequence, version = await self._leader_last(subject)
+                    head = await leader_head(self._js, self.options.stream, self._events, subject)
                 else:
-                    last_sequence, version = await self._direct_last(subject)
+                    head = await direct_head(self._events, subject)
                 guess_new = False
                 try:
-                    check_expected(batch.stream, batch.expected, version)
-                except ConcurrencyError:
+                    restarted = check_writable(batch, head.marks(), head.version)
+                except (ConcurrencyError, StreamDeleted):
                     if not from_leader:
                         # A replica can answer from before this store's own last append (seen
                         # with server 2.15 under load, min_last_seq notwithstanding): only the
@@ -133,8 +144,13 @@ class NatsEventStore(EventStore):
                         return replay
                     raise
                 try:
-                    return await self._publish(batch, subject, last_sequence, version)
-                except _Conflict:
+                    restart = (
+                        await self._lifecycle.restart_marks(batch.stream, from_leader)
+                        if restarted
+                        else []
+                    )
+                    return await self._publish(batch, subject, head, restart)
+                except Conflict:
                     from_leader = True
                     replay = await self._replay(batch)
                     if replay is not None:
@@ -144,63 +160,37 @@ class NatsEventStore(EventStore):
         # with ConcurrencyError, or finds its own events stored (then it returns the original
         # result): an append whose reply was lost lands once.
         result = await retrying("append", self.options.retry_for, attempt)
+        await self._appended()
+        return result
+
+    async def _appended(self) -> None:
         self._wakeup.notify()
         # Tell other stores; a lost notification (a connection going away) only delays them
         # to their next poll.
         with contextlib.suppress(Exception):
             await self._client.publish(self._subjects.appended, b"")
-        return result
-
-    async def _direct_last(self, subject: str) -> tuple[int, int]:
-        """The stream sequence and version of the last event on `subject`, or (0, 0)."""
-        last = await self._events.last(subject)
-        return (0, 0) if last is None else (sequence_of(last), codec.version_of(last))
-
-    async def _leader_last(self, subject: str) -> tuple[int, int]:
-        """The same, asked of the stream's leader through the JetStream API."""
-        try:
-            found = await self._js.get_last_msg(self.options.stream, subject)
-        except NotFoundError:
-            return 0, 0
-        assert found.seq is not None
-        assert found.data is not None
-        self._events.observe(found.seq)
-        return found.seq, codec.version_in(found.data)
 
     async def _publish(
-        self, batch: EncodedBatch, subject: str, last_sequence: int, version: int
+        self, batch: EncodedBatch, subject: str, head: SubjectHead, first: list[Message]
     ) -> AppendResult:
         count = len(batch.events)
-        batch_id = uuid7().hex
-        messages: list[tuple[str, bytes, dict[str, str]]] = [
-            (self._subjects.event_id(event.id.hex), codec.marker_body(count), {EXPECT_LAST: "0"})
-            for event in batch.events
+        # `first` goes before the id markers, which lie `count` sequences before their events.
+        messages = [
+            *first,
+            *(
+                (self._subjects.event_id(event.id.hex), codec.marker_body(count), expecting(0))
+                for event in batch.events
+            ),
         ]
         for offset, event in enumerate(batch.events):
-            headers = {EXPECT_LAST: str(last_sequence)} if offset == 0 else {}
-            body = codec.event_body(event, batch.stream, version + offset + 1)
+            headers = expecting(head.sequence) if offset == 0 else {}
+            body = codec.event_body(event, batch.stream, head.version + offset + 1)
             messages.append((subject, body, headers))
-        for number, (to, body, headers) in enumerate(messages[:-1], start=1):
-            headers.update({"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(number)})
-            await self._client.publish(to, body, headers=headers)
-        to, body, headers = messages[-1]
-        headers.update(
-            {
-                "Nats-Batch-Id": batch_id,
-                "Nats-Batch-Sequence": str(len(messages)),
-                "Nats-Batch-Commit": "1",
-            }
+        sequence = await send_batch(
+            self._client, messages, self.options.request_timeout, self._events
         )
-        reply = await self._client.request(
-            to, body, timeout=self.options.request_timeout, headers=headers
-        )
-        answer = json.loads(reply.data) if reply.data else {}
-        error = answer.get("error")
-        if error is not None:
-            _raise_refusal(error, self._events)
-        sequence = int(answer["seq"])
         self._events.wrote(subject, sequence)
-        return AppendResult(version + count, Position(0, sequence))
+        return AppendResult(head.version + count, Position(0, sequence))
 
     async def _import(self, batches: Sequence[EncodedBatch]) -> None:
         # The port's default import (check every stream, then append run by run, in order)
@@ -231,9 +221,9 @@ class NatsEventStore(EventStore):
         if marker is None:
             return None
         event = await self._events.at(sequence_of(marker) + codec.read_marker(marker).n)
-        if event is None:
-            raise UnavailableError(f"the event of id marker {event_id} is missing")
-        return codec.recorded_event(event)
+        # No event: it was removed (tombstone, truncation, archive) and its marker is about
+        # to be, or was left by a removal that was cut short.
+        return None if event is None else codec.recorded_event(event)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -243,44 +233,39 @@ class NatsEventStore(EventStore):
         subject = self._subjects.events(stream)
 
         async def forwards(first: int, count: int) -> list[RecordedEvent]:
-            start = 1 if first == 1 else await self._sequence_of_version(subject, first)
+            start = 1 if first == 1 else await sequence_of_version(self._events, subject, first)
             if start is None:
                 return []
-            return [codec.recorded_event(m) for m in await self._events.page(subject, start, count)]
+            return await events_from(self._events, subject, start, count)
 
         async def attempt() -> list[RecordedEvent]:
+            # The marks come with the first read, not before it: most streams have none.
             if not backwards:
-                return await forwards(from_version or 1, limit)
-            last = await self._events.last(subject)
-            if last is None:
+                wanted = from_version or 1
+                marks, page = await asyncio.gather(
+                    self._lifecycle.marks(stream), forwards(wanted, limit)
+                )
+                if marks is None:
+                    return page
+                if marks.deleted or marks.tombstoned:
+                    return []
+                if not page or page[0].version >= marks.first_version:
+                    return page  # (events below a truncation are purged)
+                return await forwards(marks.first_version, limit)  # a restarted history
+            marks, last = await asyncio.gather(
+                self._lifecycle.marks(stream), self._events.last(subject)
+            )
+            if last is None or (marks is not None and (marks.deleted or marks.tombstoned)):
                 return []
             top = codec.version_of(last)
             if from_version is not None:
                 top = min(top, from_version)
-            bottom = max(1, top - limit + 1)
+            bottom = max(1 if marks is None else marks.first_version, top - limit + 1)
+            if top < bottom:
+                return []
             return (await forwards(bottom, top - bottom + 1))[::-1]
 
         return await retrying("read_stream", self.options.retry_for, attempt)
-
-    async def _sequence_of_version(self, subject: str, version: int) -> int | None:
-        """The stream sequence of `version` of the stream on `subject`, by binary search
-        (versions grow with sequences); None when the stream is not that long."""
-        last = await self._events.last(subject)
-        if last is None or codec.version_of(last) < version:
-            return None
-        low, high = 1, sequence_of(last)  # the answer lies in [low, high]
-        while low < high:
-            middle = (low + high) // 2
-            found = await self._events.first_from(subject, middle)
-            assert found is not None  # `last` lies after `middle`
-            found_version = codec.version_of(found)
-            if found_version == version:
-                return sequence_of(found)
-            if found_version < version:
-                low = sequence_of(found) + 1
-            else:  # nothing on the subject lies in [middle, found): the answer is before
-                high = middle - 1
-        return low
 
     async def _read_all_page(
         self, after: Position | None, limit: int, wanted: EventFilter
@@ -299,7 +284,8 @@ class NatsEventStore(EventStore):
             start = 1 if after is None else after.minor + 1
             while len(page) < limit:
                 messages = await self._events.page(subject, start, limit)
-                page.extend(e for e in map(codec.recorded_event, messages) if wanted.matches(e))
+                events = (codec.recorded_event(m) for m in messages if not codec.is_fence(m))
+                page.extend(e for e in events if wanted.matches(e))
                 if len(messages) < limit:
                     break
                 start = sequence_of(messages[-1]) + 1
@@ -314,8 +300,9 @@ class NatsEventStore(EventStore):
 
     async def _stream_version(self, stream: str) -> int:
         async def attempt() -> int:
-            last = await self._events.last(self._subjects.events(stream))
-            return 0 if last is None else codec.version_of(last)
+            head = await direct_head(self._events, self._subjects.events(stream))
+            # A tombstone's fence keeps the last version for the marks; no event is left.
+            return 0 if head.fence is not None and head.fence.tombstoned else head.version
 
         return await retrying("stream_version", self.options.retry_for, attempt)
 
@@ -361,6 +348,41 @@ class NatsEventStore(EventStore):
 
         return await retrying("load_snapshot", self.options.retry_for, attempt)
 
+    # -- stream lifecycle (lifecycle.py) ----------------------------------------------------
+
+    async def _stream_marks(self, stream: str) -> StreamMarks | None:
+        return await retrying(
+            "stream_state", self.options.retry_for, lambda: self._lifecycle.marks(stream)
+        )
+
+    async def _delete_stream(self, stream: str, expected: Expected, hard: bool) -> AppendResult:
+        result = await self._lifecycle.delete(stream, expected, hard)
+        await self._appended()
+        return result
+
+    async def _truncate_stream(self, stream: str, before: int) -> AppendResult | None:
+        result = await self._lifecycle.truncate(stream, before)
+        if result is not None:
+            await self._appended()
+        return result
+
+    async def _purge_stream(self, stream: str) -> AppendResult | None:
+        result = await self._lifecycle.purge(stream)
+        if result is not None:
+            await self._appended()
+        return result
+
+    async def _set_retention(
+        self, stream: str, max_count: int | None, max_age_seconds: float | None
+    ) -> None:
+        await self._lifecycle.set_retention(stream, max_count, max_age_seconds)
+
+    async def _retained_streams(self) -> list[StreamState]:
+        return await self._lifecycle.retained()
+
+    async def _newest_snapshot_version(self, stream: str) -> int | None:
+        return await self._lifecycle.newest_snapshot_version(stream)
+
     # -- waking readers ---------------------------------------------------------------------
 
     @property
@@ -373,15 +395,3 @@ class NatsEventStore(EventStore):
     async def _close(self) -> None:
         self._wakeup.notify()
         await self._client.close()
-
-
-def _raise_refusal(error: dict[str, Any], reader: DirectReader) -> None:
-    code, description = error.get("err_code"), str(error.get("description", ""))
-    if code in (10071, 10164):  # wrong last sequence: an id is taken, or the stream moved on
-        seen = _WRONG_LAST.search(description)
-        if seen:
-            reader.observe(int(seen.group(1)))  # read at least that far before judging
-        raise _Conflict(description)
-    if error.get("code") == 503 or "batch" in description.lower():
-        raise Retryable(f"the append was refused for now: {description}")
-    raise UnavailableError(f"the NATS server refused the append: {description} ({code})")

@@ -37,20 +37,23 @@ class Subjects:
         self.prefix = stream
         self.events_all = f"{stream}.e.>"
         self.ids_all = f"{stream}.i.>"
+        self.marks_all = f"{stream}.m.>"
         self.appended = f"{stream}.appended"  # core NATS only: outside the stream's subjects
         self.snapshot_stream = f"{stream}_SNAPSHOTS"
         self.snapshots_all = f"{self.snapshot_stream}.>"
 
     def events(self, stream: str) -> str:
-        category, dash, rest = stream.partition("-")
-        tail = encode_token(rest) if dash else NO_REST
-        return f"{self.prefix}.e.{encode_token(category)}.{tail}"
+        return f"{self.prefix}.e.{_name_tokens(stream)}"
+
+    def marks(self, stream: str) -> str:
+        """The subject of a stream's lifecycle marks (`StreamMarks`, newest last)."""
+        return f"{self.prefix}.m.{_name_tokens(stream)}"
 
     def category(self, category: str) -> str:
         return f"{self.prefix}.e.{encode_token(category)}.>"
 
     def stream_of(self, subject: str) -> str:
-        """The event stream name a subject from `events` stands for."""
+        """The event stream name a subject from `events` or `marks` stands for."""
         _prefix, _e, category, tail = subject.split(".")
         name = decode_token(category)
         return name if tail == NO_REST else f"{name}-{decode_token(tail)}"
@@ -60,3 +63,13 @@ class Subjects:
 
     def snapshots(self, stream: str, schema: str) -> str:
         return f"{self.snapshot_stream}.{encode_token(stream)}.{encode_token(schema)}"
+
+    def snapshots_of(self, stream: str) -> str:
+        """Every snapshot subject of one stream, whatever its schema tag."""
+        return f"{self.snapshot_stream}.{encode_token(stream)}.*"
+
+
+def _name_tokens(stream: str) -> str:
+    category, dash, rest = stream.partition("-")
+    tail = encode_token(rest) if dash else NO_REST
+    return f"{encode_token(category)}.{tail}"
