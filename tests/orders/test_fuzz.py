@@ -57,11 +57,11 @@ CONFIG: dict[str, Any] = {
         "response_headers_conformance": {"enabled": True},
         "response_schema_conformance": {"enabled": True},
         "negative_data_rejection": {"enabled": True},
-        # Valid input may still break a business rule (409), name no order (404) or
-        # carry an If-Match the order is not at (412).
+        # Valid input may still break a business rule (409), name no order (404) or one
+        # the fuzzer deleted before (410), or carry a version the order is not at (412).
         "positive_data_acceptance": {
             "enabled": True,
-            "expected-statuses": ["2XX", 404, 409, 412],
+            "expected-statuses": ["2XX", 404, 409, 410, 412],
         },
         "missing_required_header": {"enabled": True},
         "unsupported_method": {"enabled": True},

@@ -219,3 +219,20 @@ async def test_the_active_build_is_read_from_the_database_and_a_switch_is_no_los
     said = [r.getMessage() for r in caplog.records if r.name == "eventbook.projections"]
     assert "orders@v1: retired (a newer build is active); runner ends" in said
     assert not [m for m in said if "lease" in m.lower() and "lost" in m.lower()], said
+
+
+async def test_a_quiet_build_is_stuck_only_once_a_new_event_has_waited_too_long(
+    memory_store: MemoryEventStore, database: ProjectionDatabase
+) -> None:
+    projection = orders_projection(database)
+    await place_orders(memory_store, 1)
+    await rebuild(memory_store, projection)
+    await asyncio.sleep(0.3)  # the checkpoint has not moved for a while: a quiet build
+    await place_orders(memory_store, 1, start=1)  # and nothing runs it
+    fresh = await projection_status(memory_store, projection, stuck_after=0.2)
+    assert fresh is not None
+    assert (fresh.lag_events, fresh.stuck) == (2, False)  # just behind, not stuck
+    await asyncio.sleep(0.3)
+    waited = await projection_status(memory_store, projection, stuck_after=0.2)
+    assert waited is not None
+    assert (waited.lag_events, waited.stuck) == (2, True)

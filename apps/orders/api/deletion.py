@@ -16,7 +16,7 @@ from apps.orders.api.commands import OrderIdPath
 from apps.orders.api.problems import Problem
 from apps.orders.api.security import OPERATOR, service_of
 from apps.orders.handlers import stream_of
-from eventbook import ANY, StreamDeleted, StreamNotFound
+from eventbook import ANY, ConcurrencyError, StreamDeleted, StreamNotFound
 
 router = APIRouter(prefix="/api", tags=["operations"], responses=problems.responses(401))
 
@@ -45,7 +45,7 @@ DELETED = schemas.obj(
     response_model=None,
     responses={
         200: {"description": "Deleted", "content": {"application/json": {"schema": DELETED}}},
-        **problems.responses(403, 404, 410, 422, 503),
+        **problems.responses(403, 404, 410, 412, 422, 503),
     },
 )
 async def delete_order(
@@ -66,6 +66,15 @@ async def delete_order(
         raise  # answered as 410 by problems.install
     except StreamNotFound:
         raise Problem(404, "order-not-found", "Not found", f"no order {order_id!r}") from None
+    except ConcurrencyError as mismatch:  # not at `expected_version`: as If-Match for commands
+        raise Problem(
+            412,
+            "version-mismatch",
+            "Precondition failed",
+            f"order {order_id!r} is not at version {expected_version}: nothing was deleted",
+            expected_version=expected_version,
+            actual_version=mismatch.actual,
+        ) from None
     return {
         "order_id": order_id,
         "stream": stream,

@@ -134,7 +134,7 @@ async def projection_status(
         last_error_at=row.last_error_at,
         owner=row.owner if row.lease_until > now else None,
         stuck=state is ProjectionState.FAILED
-        or (state is not ProjectionState.RETIRED and lag > 0 and idle_for > stuck_after),
+        or (state is not ProjectionState.RETIRED and _stalled(lag, age, idle_for, stuck_after)),
         waiting_for=waiting_for,
     )
 
@@ -222,8 +222,18 @@ async def _partitioned(
         owner=", ".join(owners) or None,
         stuck=state is ProjectionState.FAILED
         or (
-            state is not ProjectionState.RETIRED and worst.lag_events > 0 and idle_for > stuck_after
+            state is not ProjectionState.RETIRED
+            and _stalled(worst.lag_events, max(p.lag_seconds for p in parts), idle_for, stuck_after)
         ),
         waiting_for=next((p.waiting_for for p in parts if p.waiting_for), None),
         partitions=parts,
     )
+
+
+def _stalled(lag: int, oldest_pending: float, idle_for: float, stuck_after: float) -> bool:
+    """Behind, with an event waiting and the checkpoint still, both for over `stuck_after`.
+
+    The checkpoint of a quiet build does not move for hours: that alone is no sign of
+    trouble, so the oldest pending event must have waited that long as well.
+    """
+    return lag > 0 and min(oldest_pending, idle_for) > stuck_after
