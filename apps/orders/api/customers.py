@@ -27,7 +27,17 @@ FORGOTTEN = schemas.obj(
             "type": "boolean",
             "description": "false if the customer had no key (unknown, or forgotten before)",
         },
-        "rebuilt": {"type": "array", "items": schemas.STRING},
+        "rebuilt": {
+            "type": "array",
+            "items": schemas.STRING,
+            "description": "the read models rebuilt (the live feed holds no personal data)",
+        },
+        "rebuilt_in_place": {
+            "type": "array",
+            "items": schemas.STRING,
+            "description": "those rebuilt in place, partial while it ran (the order page);"
+            " the others were built beside the live build and readers switched to them",
+        },
     }
 )
 
@@ -39,7 +49,9 @@ FORGOTTEN = schemas.obj(
         "The customer's name, e-mail and address lines are encrypted in the event store"
         " under a key of their own. This destroys the key, so those fields read as"
         " `[forgotten]` everywhere from now on, then rebuilds every read model from history"
-        " and answers when they hold no copy of them. Cannot be undone. Copies outside the"
+        " and answers when they hold no copy of them: blue/green where it can (readers keep"
+        " the old build until the new one has caught up; the old one is dropped before the"
+        " answer), in place for the order page. Cannot be undone. Copies outside the"
         " store (backups, exports) are not reached: see docs/personal-data.md."
     ),
     response_model=None,
@@ -53,10 +65,5 @@ FORGOTTEN = schemas.obj(
     dependencies=[OPERATOR],
 )
 async def forget(request: Request, customer_id: CustomerId) -> dict[str, Any]:
-    service = service_of(request)
-    destroyed = await service.forget_customer(customer_id)
-    return {
-        "customer_id": customer_id,
-        "forgotten": destroyed,
-        "rebuilt": [p.name for p in service.projections],
-    }
+    forgotten = await service_of(request).forget_customer(customer_id)
+    return forgotten.as_dict(customer_id)
