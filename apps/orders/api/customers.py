@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 
 from apps.orders.api import problems, schemas
+from apps.orders.api.problems import Problem
 from apps.orders.api.security import OPERATOR, service_of
+from apps.orders.rebuilds import RebuildFailed
 
 router = APIRouter(prefix="/api", tags=["operations"], responses=problems.responses(401))
 
@@ -61,9 +63,23 @@ FORGOTTEN = schemas.obj(
             "content": {"application/json": {"schema": FORGOTTEN}},
         },
         **problems.responses(403, 422),
+        503: {
+            "description": "The key is destroyed but a rebuild failed (`rebuild-failed`):"
+            " its readers stay on the old build, which still holds the data; send it again",
+            "content": {problems.MEDIA_TYPE: {"schema": schemas.ref("Problem")}},
+        },
     },
     dependencies=[OPERATOR],
 )
 async def forget(request: Request, customer_id: CustomerId) -> dict[str, Any]:
-    forgotten = await service_of(request).forget_customer(customer_id)
+    try:
+        forgotten = await service_of(request).forget_customer(customer_id)
+    except RebuildFailed as failed:
+        raise Problem(
+            503,
+            "rebuild-failed",
+            "Read models not rebuilt",
+            f"the customer's key is destroyed, but {failed}: readers stay on the old build,"
+            " which still holds their data; send the forget again",
+        ) from None
     return forgotten.as_dict(customer_id)
