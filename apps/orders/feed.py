@@ -27,6 +27,8 @@ BACKLOG = 50
 """How many recent items a new follower gets before live ones."""
 
 FEED_STREAM = "orders"
+LIVE_FEED = "live_feed"
+"""The feed projection's name."""
 RESUME_PAGE = 500
 """Entries read at a time when a client resumes from its last position."""
 
@@ -190,4 +192,4 @@ def redis_feed_projection(
 
     handlers.on(*sorted(event_types))(publish)
     sink = RedisStreamSink(client, checkpoints=database, prefix=prefix)
-    return Projection("live_feed", sink, handlers, categories=frozenset({"order"}))
+    return Projection(LIVE_FEED, sink, handlers, categories=frozenset({"order"}))

@@ -2,7 +2,10 @@
 
 Runs with the service's own settings (ORDERS_* variables, ORDERS_MASTER_KEY among them):
 destroys the customer's key in the service's key store, waits ORDERS_KEY_CACHE_SECONDS
-for the running processes' caches to let go of it, then rebuilds every read model.
+for the running processes' caches to let go of it, then rebuilds every read model IN
+PLACE: this process ends when it is done, so no one would run a new build on after a
+blue/green switch (a running daemon holding a lease replays its build itself). The HTTP
+endpoint, `POST /api/customers/{id}/forget`, rebuilds blue/green instead.
 Exit codes: 0 done, 1 failed (one line on stderr says why), 2 bad usage.
 """
 
@@ -17,8 +20,8 @@ import typer
 
 from apps.orders.domain.events import order_events
 from apps.orders.keys_cli import _open_store, _require_sqlite_file
-from apps.orders.personal import forget_customer, open_personal_data
-from apps.orders.projections import open_database, order_projections
+from apps.orders.personal import Forgotten, forget_customer, open_personal_data
+from apps.orders.projections import active_builds, open_database, order_projections
 from apps.orders.settings import Settings
 from eventbook import EventbookError
 
@@ -38,20 +41,19 @@ def forget(
     try:
         settings = Settings.from_env()
         _require_sqlite_file(settings.events_url)
-        destroyed, rebuilt = asyncio.run(_forget(settings, customer_id))
+        forgotten = asyncio.run(_forget(settings, customer_id))
     except (EventbookError, ValueError, OSError) as error:
         typer.echo(f"error: {error or type(error).__name__}", err=True)
         raise typer.Exit(1) from None
+    answer = forgotten.as_dict(customer_id)
     if as_json:
-        typer.echo(
-            json.dumps({"customer_id": customer_id, "forgotten": destroyed, "rebuilt": rebuilt})
-        )
+        typer.echo(json.dumps(answer))
         return
-    state = "forgotten" if destroyed else "had no key (unknown, or forgotten before)"
-    typer.echo(f"customer {customer_id}: {state}; rebuilt {', '.join(rebuilt)}")
+    state = "forgotten" if forgotten.destroyed else "had no key (unknown, or forgotten before)"
+    typer.echo(f"customer {customer_id}: {state}; rebuilt {', '.join(answer['rebuilt'])} in place")
 
 
-async def _forget(settings: Settings, customer_id: str) -> tuple[bool, list[str]]:
+async def _forget(settings: Settings, customer_id: str) -> Forgotten:
     store = await _open_store(settings.events_url)
     personal = await open_personal_data(settings)
     database = await open_database(settings.read_models_url)
@@ -61,15 +63,23 @@ async def _forget(settings: Settings, customer_id: str) -> tuple[bool, list[str]
 
         redis = Redis.from_url(settings.redis_url)
     try:
-        projections = order_projections(database, order_events(personal), redis=redis)
-        destroyed = await forget_customer(
+        # The builds readers see now (a rebuild may have switched to a newer version).
+        projections = await active_builds(
+            order_projections(
+                database,
+                order_events(personal),
+                redis=redis,
+                order_detail=settings.order_detail_builds,
+                order_list_partitions=settings.order_list_partitions,
+            )
+        )
+        return await forget_customer(
             customer_id,
             personal,
             store,
             projections,
             wait_for_caches=settings.key_cache_seconds,
         )
-        return destroyed, [p.name for p in projections]
     finally:
         if redis is not None:
             await redis.aclose()

@@ -75,6 +75,8 @@ LATENCIES = {
 }
 LAG = "eventbook_projection_lag_events"
 LAG_SECONDS = "eventbook_projection_lag_seconds"
+PARTITION_LAG = "eventbook_projection_partition_lag_events"
+"""A partitioned build's lag per partition (the build's own lag is the worst one's)."""
 HELD_BACK = "eventbook_postgres_held_back_events"
 
 
@@ -82,6 +84,7 @@ class _Sample(msgspec.Struct, frozen=True):
     at: float
     buckets: dict[str, list[tuple[float, float]]]  # latency -> cumulative (bound, count)
     lag: dict[str, tuple[float, float]]  # "name@vN" -> (events, seconds)
+    partition_lag: dict[str, dict[str, float]]  # "name@vN" -> partition -> events
     held_back: float | None
 
 
@@ -127,6 +130,7 @@ class MetricsHistory:
     def _sample(self) -> _Sample:
         buckets: dict[str, dict[float, float]] = {name: {} for name in LATENCIES}
         lag: dict[str, list[float]] = {}
+        partition_lag: dict[str, dict[str, float]] = {}
         held_back = None
         by_family = {family: name for name, family in LATENCIES.items()}
         for metric in self._registry.collect():
@@ -140,18 +144,23 @@ class MetricsHistory:
                     build = f"{labels['projection']}@v{labels['version']}"
                     pair = lag.setdefault(build, [0.0, 0.0])
                     pair[0 if sample.name == LAG else 1] = sample.value
+                elif sample.name == PARTITION_LAG:
+                    build = f"{labels['projection']}@v{labels['version']}"
+                    partition_lag.setdefault(build, {})[labels["partition"]] = sample.value
                 elif sample.name == HELD_BACK:
                     held_back = sample.value
         return _Sample(
             at=time.time(),
             buckets={name: sorted(found.items()) for name, found in buckets.items()},
             lag={build: (pair[0], pair[1]) for build, pair in lag.items()},
+            partition_lag=partition_lag,
             held_back=held_back,
         )
 
     def series(self) -> dict[str, Any]:
         """One point per sample interval: per latency its rate (/s), p50 and p99 (s);
-        per projection build its lag in events and seconds; the held-back events."""
+        per projection build its lag in events and seconds (and for a partitioned build
+        each partition's lag in events, `partitions`); the held-back events."""
         samples = list(self._samples)
         points = []
         for before, after in itertools.pairwise(samples):
@@ -165,10 +174,23 @@ class MetricsHistory:
                     "p50": _quantile(0.5, delta),
                     "p99": _quantile(0.99, delta),
                 }
-            point["lag"] = {b: {"events": e, "seconds": s} for b, (e, s) in after.lag.items()}
+            point["lag"] = {
+                build: {
+                    "events": events,
+                    "seconds": seconds,
+                    **_partitions(after.partition_lag.get(build)),
+                }
+                for build, (events, seconds) in after.lag.items()
+            }
             point["held_back"] = after.held_back
             points.append(point)
         return {"every": self._every, "points": points}
+
+
+def _partitions(lags: dict[str, float] | None) -> dict[str, Any]:
+    if not lags:
+        return {}
+    return {"partitions": {p: lags[p] for p in sorted(lags, key=int)}}
 
 
 def _delta(

@@ -10,6 +10,7 @@ their builds (moving the order page to Redis: docs/projections.md, "Moving a vie
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,18 +42,20 @@ def order_projections(
     *,
     redis: Any = None,
     order_detail: Sequence[str] = ("sql",),
+    order_list_partitions: int = 1,
 ) -> list[Projection[Any]]:
     """Every Orders read model; with a Redis client, the live feed projection too.
 
     `order_detail` names the builds of the order page to run, by store ("sql", "redis"):
     both while it moves from one store to the other (see docs/projections.md).
+    `order_list_partitions` splits the order list's next build (ORDERS_ORDER_LIST_PARTITIONS).
     """
     detail = order_detail_builds(database, events.upcast, redis=redis)
     missing = [store for store in order_detail if store not in detail]
     if missing:
         raise ValueError(f"order_detail builds {missing} need a Redis client (ORDERS_REDIS_URL)")
     built: list[Projection[Any]] = [
-        order_list(database, events.upcast),
+        order_list(database, events.upcast, partitions=order_list_partitions),
         *(detail[store] for store in sorted(order_detail, key=lambda s: detail[s].version)),
         order_search(database, events.upcast),
         analytics(database, events.upcast),
@@ -70,8 +73,20 @@ async def active_builds(defined: list[Projection[Any]]) -> list[Projection[Any]]
     The order page is the exception: its versions name the store each build lives in
     (1 SQL, 2 Redis), every one defined in code, and its readers follow the active one
     through an `ActiveView`.
+
+    A build keeps the partition count it was set up with (changing it would move events
+    between partitions whose checkpoints disagree): a new count set in the code or the
+    settings applies to the next build, made by a blue/green rebuild.
     """
-    return [p if p.name == ORDER_DETAIL else await active_build(p) for p in defined]
+    return [p if p.name == ORDER_DETAIL else await _as_registered(p) for p in defined]
+
+
+async def _as_registered(projection: Projection[Any]) -> Projection[Any]:
+    active = await active_build(projection)
+    rows = await active.sink.database.partitions(active.name, active.version)
+    if rows and len(rows) != active.partitions:
+        return dataclasses.replace(active, partitions=len(rows))
+    return active
 
 
 async def build(store: EventStore) -> list[Projection[Any]]:
@@ -85,6 +100,10 @@ async def build(store: EventStore) -> list[Projection[Any]]:
         redis = Redis.from_url(settings.redis_url)
     personal = await open_personal_data(settings)
     defined = order_projections(
-        database, order_events(personal), redis=redis, order_detail=settings.order_detail_builds
+        database,
+        order_events(personal),
+        redis=redis,
+        order_detail=settings.order_detail_builds,
+        order_list_partitions=settings.order_list_partitions,
     )
     return await active_builds(defined)

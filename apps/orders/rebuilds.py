@@ -9,6 +9,10 @@ projection daemon of the production profile takes it over when it starts again, 
 
 A projection whose sink keeps its data outside the projection database (the Redis feed)
 shares that data between builds: it cannot be built beside itself, so it is refused.
+
+A partitioned build is built by one runner per partition, all in this process; it
+switches once every partition has caught up (`switch_to` waits for each), and its
+progress counts the events every partition has done and has still to do.
 """
 
 from __future__ import annotations
@@ -45,6 +49,18 @@ BLUE_GREEN_SINKS = (SqlSink, SearchSink)
 SWITCH_TIMEOUT = 3600.0
 RETIRE_GRACE = 15.0
 """How long the retired build's runner gets to notice before its tables are dropped."""
+
+
+def runner_labels(projection: Projection[Any]) -> list[str]:
+    """How runners name themselves in `states()`: `name@vN`, or `name@vN#p` per partition."""
+    if projection.partitions == 1:
+        return [projection.label]
+    return [f"{projection.label}#{partition}" for partition in range(projection.partitions)]
+
+
+class RebuildFailed(Exception):
+    """A rebuild that was waited for ended without switching; readers stay on the old
+    build (`Rebuild.error` says why)."""
 
 
 class RebuildRefused(Exception):
@@ -124,6 +140,8 @@ class Rebuilds:
         self._tasks: set[asyncio.Task[None]] = set()
         """The runners of builds made here, live after their switch."""
         self._rebuilding: set[asyncio.Task[None]] = set()
+        self._latest_task: dict[str, asyncio.Task[None]] = {}
+        """The task of the latest rebuild of each projection, for `until_done`."""
 
     def start(self, live: Projection[Any], definition: Projection[Any]) -> Rebuild:
         """Begin building the version after `live` (from the undecorated `definition`)."""
@@ -147,11 +165,42 @@ class Rebuilds:
         self.building[live.name] = new
         task = asyncio.create_task(self._run(rebuild, live, self._observe(new)))
         self._rebuilding.add(task)
+        self._latest_task[live.name] = task
         task.add_done_callback(self._rebuilding.discard)
         return rebuild
 
+    async def until_done(self, name: str) -> Rebuild | None:
+        """Wait for the latest rebuild of `name` to end (None if none ran); a caller that
+        gives up waiting does not stop it."""
+        task = self._latest_task.get(name)
+        if task is not None and not task.done():
+            await asyncio.shield(task)
+        return self.latest.get(name)
+
+    async def complete(
+        self, live: Callable[[], Projection[Any]], definition: Callable[[], Projection[Any]]
+    ) -> Rebuild:
+        """Rebuild blue/green and return once readers are switched and the old build is
+        dropped. A rebuild already under way is waited for first, then a new one starts:
+        it may have read history before the caller's reason to rebuild. `live` and
+        `definition` are read when the rebuild starts (an earlier one changes them)."""
+        while True:
+            name = live().name
+            await self.until_done(name)
+            try:
+                rebuild = self.start(live(), definition())
+            except RebuildRefused as refused:
+                if refused.code == "rebuild-in-progress":  # another caller started one
+                    continue
+                raise
+            await asyncio.shield(self._latest_task[name])
+            if rebuild.phase != "done":
+                raise RebuildFailed(f"the rebuild of {name} failed: {rebuild.error}")
+            return rebuild
+
     def runner_states(self) -> dict[str, RunnerState]:
-        return {runner.projection.label: runner.state for runner in self._runners}
+        """The runners of builds made here, named as a daemon's (`runner_labels`)."""
+        return {runner.label: runner.state for runner in self._runners}
 
     async def progress(self, name: str) -> dict[str, Any] | None:
         """The latest rebuild of `name` with its remaining events, or None if none ran."""
@@ -164,7 +213,9 @@ class Rebuilds:
         found = await projection_status(self._store, new)
         if found is None:
             return rebuild.as_dict(None)
-        return rebuild.as_dict(found.lag_events, found.lag_exact)
+        # A partitioned build's lag is its worst partition's; what is left is all of them.
+        remaining = sum(p.lag_events for p in found.partitions) or found.lag_events
+        return rebuild.as_dict(remaining, found.lag_exact)
 
     async def stop(self) -> None:
         """Stop the rebuilds under way and the runners of switched-to builds."""
@@ -188,15 +239,20 @@ class Rebuilds:
                 await drop_build(new)  # what an interrupted rebuild left
             await setup_projection(new)
             stop = self._stops[new.label] = asyncio.Event()
-            runner = ProjectionRunner(
-                self._store,
-                new,
-                settings=self._settings,
-                stopping=stop,
-                on_batch=self._counting(rebuild),
-            )
-            self._runners.append(runner)
-            running = asyncio.create_task(runner.run())
+            counting = self._counting(rebuild)
+            runners = [
+                ProjectionRunner(
+                    self._store,
+                    new,
+                    settings=self._settings,
+                    stopping=stop,
+                    on_batch=counting,
+                    partition=partition,
+                )
+                for partition in range(new.partitions)
+            ]
+            self._runners.extend(runners)
+            running = asyncio.create_task(_run_all(runners))
             self._tasks.add(running)
             running.add_done_callback(self._tasks.discard)
             switched = asyncio.create_task(self._switch(rebuild, new))
@@ -249,11 +305,13 @@ class Rebuilds:
         """Drop the old build once its runner in this process has seen it is retired
         (a runner elsewhere notices at its next commit or lease renewal)."""
         deadline = time.monotonic() + RETIRE_GRACE
+        ended = (RunnerState.RETIRED, RunnerState.STOPPED)
         while time.monotonic() < deadline:
-            state = self._runner_states().get(old.label)
-            if state in (RunnerState.RETIRED, RunnerState.STOPPED):
+            known = self._runner_states()
+            states = [known.get(label) for label in runner_labels(old)]
+            if all(state in ended for state in states):
                 break
-            if state is None:  # run by another process: give it a lease renewal's time
+            if None in states:  # run by another process: give it a lease renewal's time
                 await asyncio.sleep(min(RETIRE_GRACE, self._settings.lease_ttl / 2))
                 break
             await asyncio.sleep(0.2)
@@ -270,3 +328,9 @@ class Rebuilds:
                 observe(projection, events, committed_at)
 
         return on_batch
+
+
+async def _run_all(runners: Sequence[ProjectionRunner[Any]]) -> None:
+    """Run a build's runners (one per partition) until they end; the first error ends
+    the wait (the caller stops the others through their shared stop event)."""
+    await asyncio.gather(*(runner.run() for runner in runners))

@@ -19,7 +19,7 @@ from apps.orders.domain.order import Order, utc_now
 from apps.orders.feed import Feed, InProcessFeed, RedisFeed
 from apps.orders.handlers import register_handlers
 from apps.orders.monitoring import MetricsHistory, StoreSizes
-from apps.orders.personal import forget_customer, open_personal_data
+from apps.orders.personal import Forgotten, forget_customer, open_personal_data
 from apps.orders.projections import (
     FEED_PREFIX,
     active_builds,
@@ -74,16 +74,21 @@ class OrdersService:
         register_handlers(self.bus, self.orders, clock=utc_now)
         self.database = await open_database(self.settings.read_models_url)
         redis = self._redis_client = self._redis()
-        # Each at the version readers see now: a rebuild may have switched to a newer one.
-        defined = await active_builds(
-            order_projections(
-                self.database,
-                self.events,
-                redis=redis,
-                order_detail=self.settings.order_detail_builds,
-            )
+        in_code = order_projections(
+            self.database,
+            self.events,
+            redis=redis,
+            order_detail=self.settings.order_detail_builds,
+            order_list_partitions=self.settings.order_list_partitions,
         )
-        self.definitions = {p.name: p for p in defined}
+        # Each at the version readers see now: a rebuild may have switched to a newer one.
+        defined = await active_builds(in_code)
+        # What the next build of each is made from: the active version, the partition
+        # count the code and settings ask for now (the active build keeps its own).
+        wanted = {p.name: p.partitions for p in in_code}
+        self.definitions = {
+            p.name: dataclasses.replace(p, partitions=wanted[p.name]) for p in defined
+        }
         self.projections = observed.projections(defined)
         self.by_name = {p.name: p for p in self.projections}
         self.rebuilds = Rebuilds(
@@ -135,15 +140,27 @@ class OrdersService:
         await self.personal.keyring.store.close()
         await self.store.close()
 
-    async def forget_customer(self, customer_id: str) -> bool:
-        """Destroy the customer's key and rebuild the read models (`personal.forget_customer`).
+    async def forget_customer(self, customer_id: str) -> Forgotten:
+        """Destroy the customer's key and rebuild the read models (`personal.forget_customer`):
+        blue/green through `self.rebuilds`, which runs the new builds on after the switch.
 
         With the projections in this process, its own cache is the only one to expire;
         otherwise the daemon's is given ORDERS_KEY_CACHE_SECONDS first.
         """
         wait = 0.0 if self.settings.run_projections else self.settings.key_cache_seconds
+
+        async def blue_green(name: str) -> Rebuild:
+            return await self.rebuilds.complete(
+                lambda: self.by_name[name], lambda: self.definitions[name]
+            )
+
         return await forget_customer(
-            customer_id, self.personal, self.store, self.projections, wait_for_caches=wait
+            customer_id,
+            self.personal,
+            self.store,
+            list(self.projections),
+            wait_for_caches=wait,
+            blue_green=blue_green,
         )
 
     def projection(self, name: str) -> Projection[Any] | None:

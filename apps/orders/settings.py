@@ -32,6 +32,7 @@ class Settings:
     stuck_after: float = 60.0
     order_detail_builds: tuple[str, ...] = ("sql",)
     rebuild_batch_size: int = 1000
+    order_list_partitions: int = 1
     master_key: str | None = field(default=None, repr=False)
     """Base64 of the 32-byte key that wraps the customers' data keys; never logged."""
     key_cache_seconds: float = 5.0
@@ -65,6 +66,11 @@ class Settings:
                                  active one either way
         ORDERS_REBUILD_BATCH_SIZE events per transaction of a blue/green rebuild (1000):
                                  smaller batches show progress more often
+        ORDERS_ORDER_LIST_PARTITIONS
+                                 partitions of the order list's projection (1..256; 1):
+                                 each has its own checkpoint and lease, and daemons share
+                                 them. Applies to a new build: on an existing database,
+                                 rebuild the order list (blue/green) to change the count
         ORDERS_MASTER_KEY        base64 of 32 random bytes: wraps the keys that encrypt the
                                  customers' personal data (production: required; embedded:
                                  made once into <data directory>/master-key)
@@ -120,6 +126,9 @@ class Settings:
             rebuild_batch_size=_int(
                 env, "ORDERS_REBUILD_BATCH_SIZE", cls.rebuild_batch_size, least=1
             ),
+            order_list_partitions=_int(
+                env, "ORDERS_ORDER_LIST_PARTITIONS", cls.order_list_partitions, least=1, most=256
+            ),
             master_key=master_key,
             keys_url=env.get("ORDERS_KEYS_URL") or None,
             key_cache_seconds=_seconds(env, "ORDERS_KEY_CACHE_SECONDS", cls.key_cache_seconds),
@@ -143,7 +152,13 @@ def _detail_builds(env: Mapping[str, str], redis_url: str | None) -> tuple[str, 
     return builds
 
 
-def _int(env: Mapping[str, str], name: str, default: int, least: int | None = None) -> int:
+def _int(
+    env: Mapping[str, str],
+    name: str,
+    default: int,
+    least: int | None = None,
+    most: int | None = None,
+) -> int:
     raw = env.get(name)
     if raw is None:
         return default
@@ -153,6 +168,8 @@ def _int(env: Mapping[str, str], name: str, default: int, least: int | None = No
         raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
     if least is not None and value < least:
         raise ValueError(f"{name} must be at least {least}, not {raw!r}")
+    if most is not None and value > most:
+        raise ValueError(f"{name} must be at most {most}, not {raw!r}")
     return value
 
 

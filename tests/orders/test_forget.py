@@ -1,9 +1,11 @@
 """Forgetting a customer on the running service, on both profiles.
 
 Orders are placed, changed, paid and shipped for one customer; an operator forgets them
-(the endpoint destroys their key and rebuilds every read model); then the read models,
-the API, the Redis feed, the SQLite files and the PostgreSQL tables, and the logs hold
-no trace of their name, street or e-mail, while totals and analytics still add up.
+(the endpoint destroys their key and rebuilds every read model, blue/green where it can);
+then the read models, the API, the Redis feed, the SQLite files and the PostgreSQL tables
+(the old builds' among them: dropped before the answer), and the logs hold no trace of
+their name, street or e-mail, while totals and analytics still add up. A reader polling
+the order list throughout the forget never sees fewer orders than before.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +58,8 @@ def profile(
             "ORDERS_REDIS_URL": redis_url,
             "ORDERS_MASTER_KEY": MASTER_KEY,
             "ORDERS_KEY_CACHE_SECONDS": "1",
+            # The order list in partitions: the forget rebuilds it beside itself all the same.
+            "ORDERS_ORDER_LIST_PARTITIONS": "3",
         }
         where |= {"postgres": postgres.url, "schemas": [schema, f"{schema}_rm"], "redis": redis_url}
     return env, where
@@ -110,13 +116,28 @@ def test_a_forgotten_customer_leaves_no_trace(
         found = search(client, service)
         assert len(found) == 2
         before = analytics(client, service)
+        versions = active_versions(client, service)
 
-        reply = client.post(
-            f"/api/customers/{CUSTOMER}/forget", headers=service.operator, timeout=120
-        )
+        listed = total_orders(client, service)
+        with polling_orders(service) as seen:
+            reply = client.post(
+                f"/api/customers/{CUSTOMER}/forget", headers=service.operator, timeout=120
+            )
         assert reply.status_code == 200, reply.text
         assert reply.json()["forgotten"] is True
-        assert len(reply.json()["rebuilt"]) >= 4
+        rebuilt = reply.json()["rebuilt"]
+        assert {"orders", "order_search", "analytics", "store_stats", "order_detail"} <= set(
+            rebuilt
+        )
+        assert "live_feed" not in rebuilt  # its items hold no personal data
+        assert reply.json()["rebuilt_in_place"] == ["order_detail"]
+        assert len(seen) > 3, seen
+        assert min(seen) >= listed, f"a reader saw {min(seen)} orders during the forget, {listed}"
+        # Built beside the old builds, which are gone: one build of each, one version up.
+        after = active_versions(client, service)
+        for name in ("orders", "order_search", "analytics", "store_stats"):
+            assert after[name] == [versions[name][0] + 1], (name, versions, after)
+        assert after["order_detail"] == versions["order_detail"]
         denied = client.post(f"/api/customers/{CUSTOMER}/forget", headers=service.writer)
         assert denied.status_code == 403
 
@@ -149,6 +170,51 @@ def test_a_forgotten_customer_leaves_no_trace(
         assert not leaks(log.read_text(errors="replace")), log.name
     for file in Path(where["dir"]).glob("*.db*"):
         assert not leaks(file.read_bytes().decode("latin-1")), file.name
+
+
+def total_orders(client: httpx.Client, service: RunningService) -> int:
+    reply = client.get("/api/orders", params={"page_size": 1}, headers=service.reader)
+    assert reply.status_code == 200, reply.text
+    total: int = reply.json()["total"]
+    return total
+
+
+@contextlib.contextmanager
+def polling_orders(service: RunningService) -> Iterator[list[int]]:
+    """A reader reading the order list's total over and over while the block runs."""
+    seen: list[int] = []
+    stop = threading.Event()
+    failed: list[str] = []
+
+    def poll() -> None:
+        with service.client() as reader:
+            while not stop.is_set():
+                reply = reader.get("/api/orders", params={"page_size": 1})
+                if reply.status_code != 200:
+                    failed.append(reply.text)
+                    return
+                seen.append(reply.json()["total"])
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    try:
+        while not seen and not failed:
+            threading.Event().wait(0.01)
+        yield seen
+    finally:
+        stop.set()
+        thread.join()
+    assert not failed, failed
+
+
+def active_versions(client: httpx.Client, service: RunningService) -> dict[str, list[int]]:
+    """Every build listed of each projection, by version."""
+    reply = client.get("/api/projections", headers=service.operator)
+    assert reply.status_code == 200, reply.text
+    found: dict[str, list[int]] = {}
+    for item in reply.json()["items"]:
+        found.setdefault(item["name"], []).append(item["version"])
+    return found
 
 
 def search(client: httpx.Client, service: RunningService) -> list[Any]:

@@ -25,9 +25,10 @@ from apps.orders.handlers import register_handlers, stream_of
 from apps.orders.projections import order_projections
 from apps.orders.queries import Queries
 from apps.orders.read_models.order_detail import order_detail_builds, order_detail_view
+from apps.orders.read_models.order_list import order_list
 
 import eventbook
-from eventbook import NO_STREAM, CommandBus, EventStore, NewEvent, Repository
+from eventbook import NO_STREAM, STREAM_DELETED, CommandBus, EventStore, NewEvent, Repository
 from eventbook.projections import (
     PostgresDatabase,
     Projection,
@@ -35,6 +36,7 @@ from eventbook.projections import (
     SearchSink,
     SQLiteDatabase,
     catch_up,
+    setup_projection,
 )
 from tests.conftest import PostgresForTests
 
@@ -326,3 +328,24 @@ async def test_a_deleted_order_leaves_the_list_and_the_search_index(read_side: R
     assert await search.search("espresso") == []
     assert await read_side.queries.order("o3") is None
     assert sorted(ids(await read_side.queries.orders(page_size=50))) == ["o1", "o2", "o4"]
+
+
+async def test_a_partitioned_order_list_keeps_each_order_s_deletion_in_its_partition(
+    read_side: ReadSide, database: ProjectionDatabase
+) -> None:
+    # A build of the order list in 4 partitions beside the one the fixture ran.
+    split = order_list(database, order_events().upcast, version=2, partitions=4)
+    await setup_projection(split)
+    await catch_up(read_side.store, split, timeout=60)
+    await read_side.store.delete_stream(stream_of("o3"))
+    history = [e async for e in read_side.store.read_all()]
+    deletion = next(e for e in history if e.type == STREAM_DELETED)
+    placed = next(e for e in history if e.stream == stream_of("o3"))
+    assert deletion.stream != placed.stream  # recorded in the order's metadata stream
+    assert split.partition_of(deletion) == split.partition_of(placed)
+    # The orders are spread over more than one partition.
+    orders = [e for e in history if e.type == "OrderPlaced"]
+    assert len({split.partition_of(e) for e in orders}) > 1
+    await catch_up(read_side.store, split, timeout=60)
+    rows = await database.fetch("SELECT order_id FROM orders_v2 ORDER BY order_id", ())
+    assert [row[0] for row in rows] == ["o1", "o2", "o4"]

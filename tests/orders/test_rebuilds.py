@@ -31,10 +31,14 @@ def _embedded_env(data: Path, batch_size: int = 10) -> dict[str, str]:
 
 
 def rebuild_service(
-    request: pytest.FixtureRequest, data: Path, batch_size: int
+    request: pytest.FixtureRequest,
+    data: Path,
+    batch_size: int,
+    extra: dict[str, str] | None = None,
 ) -> Iterator[RunningService]:
-    """A service of its own (its versions change), on the profile `request.param` names."""
-    env = _embedded_env(data, batch_size)
+    """A service of its own (its versions change), on the profile `request.param` names,
+    with `extra` settings besides."""
+    env = {**_embedded_env(data, batch_size), **(extra or {})}
     if request.param == "production":
         postgres: PostgresForTests = request.getfixturevalue("postgres")
         schema = new_schema_name()

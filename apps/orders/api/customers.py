@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 
 from apps.orders.api import problems, schemas
+from apps.orders.api.problems import Problem
 from apps.orders.api.security import OPERATOR, service_of
+from apps.orders.rebuilds import RebuildFailed
 
 router = APIRouter(prefix="/api", tags=["operations"], responses=problems.responses(401))
 
@@ -27,7 +29,17 @@ FORGOTTEN = schemas.obj(
             "type": "boolean",
             "description": "false if the customer had no key (unknown, or forgotten before)",
         },
-        "rebuilt": {"type": "array", "items": schemas.STRING},
+        "rebuilt": {
+            "type": "array",
+            "items": schemas.STRING,
+            "description": "the read models rebuilt (the live feed holds no personal data)",
+        },
+        "rebuilt_in_place": {
+            "type": "array",
+            "items": schemas.STRING,
+            "description": "those rebuilt in place, partial while it ran (the order page);"
+            " the others were built beside the live build and readers switched to them",
+        },
     }
 )
 
@@ -39,7 +51,9 @@ FORGOTTEN = schemas.obj(
         "The customer's name, e-mail and address lines are encrypted in the event store"
         " under a key of their own. This destroys the key, so those fields read as"
         " `[forgotten]` everywhere from now on, then rebuilds every read model from history"
-        " and answers when they hold no copy of them. Cannot be undone. Copies outside the"
+        " and answers when they hold no copy of them: blue/green where it can (readers keep"
+        " the old build until the new one has caught up; the old one is dropped before the"
+        " answer), in place for the order page. Cannot be undone. Copies outside the"
         " store (backups, exports) are not reached: see docs/personal-data.md."
     ),
     response_model=None,
@@ -49,14 +63,23 @@ FORGOTTEN = schemas.obj(
             "content": {"application/json": {"schema": FORGOTTEN}},
         },
         **problems.responses(403, 422),
+        503: {
+            "description": "The key is destroyed but a rebuild failed (`rebuild-failed`):"
+            " its readers stay on the old build, which still holds the data; send it again",
+            "content": {problems.MEDIA_TYPE: {"schema": schemas.ref("Problem")}},
+        },
     },
     dependencies=[OPERATOR],
 )
 async def forget(request: Request, customer_id: CustomerId) -> dict[str, Any]:
-    service = service_of(request)
-    destroyed = await service.forget_customer(customer_id)
-    return {
-        "customer_id": customer_id,
-        "forgotten": destroyed,
-        "rebuilt": [p.name for p in service.projections],
-    }
+    try:
+        forgotten = await service_of(request).forget_customer(customer_id)
+    except RebuildFailed as failed:
+        raise Problem(
+            503,
+            "rebuild-failed",
+            "Read models not rebuilt",
+            f"the customer's key is destroyed, but {failed}: readers stay on the old build,"
+            " which still holds their data; send the forget again",
+        ) from None
+    return forgotten.as_dict(customer_id)

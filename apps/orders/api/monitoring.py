@@ -64,7 +64,15 @@ HISTORY = schemas.obj(
                     "lag": {
                         "type": "object",
                         "additionalProperties": schemas.obj(
-                            {"events": schemas.NUMBER, "seconds": schemas.NUMBER}
+                            {"events": schemas.NUMBER, "seconds": schemas.NUMBER},
+                            optional={
+                                "partitions": {
+                                    "type": "object",
+                                    "description": "a partitioned build's events behind, by"
+                                    " partition (`events` is the worst one's)",
+                                    "additionalProperties": schemas.NUMBER,
+                                }
+                            },
                         ),
                     },
                     "held_back": {"type": ["number", "null"]},

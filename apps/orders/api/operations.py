@@ -159,7 +159,8 @@ async def store_events(
 )
 async def projections(request: Request) -> dict[str, Any]:
     """The builds readers see, each followed by the build a rebuild makes beside it (state
-    `rebuilding`, with its progress); `rebuild` on a live build is its latest rebuild."""
+    `rebuilding`, with its progress); `rebuild` on a live build is its latest rebuild.
+    A partitioned build lists its partitions in `partitions`."""
     service = service_of(request)
     rebuilds = service.rebuilds
     items = []
@@ -178,7 +179,8 @@ async def projections(request: Request) -> dict[str, Any]:
 
 def _status_item(found: ProjectionStatus) -> dict[str, Any]:
     item: dict[str, Any] = msgspec.to_builtins(found.as_dict())
-    return {**item, "last_error": public_error(item["last_error"])}
+    partitions = [{**p, "last_error": public_error(p["last_error"])} for p in item["partitions"]]
+    return {**item, "last_error": public_error(item["last_error"]), "partitions": partitions}
 
 
 @router.post(

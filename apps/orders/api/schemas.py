@@ -206,6 +206,24 @@ PROJECTION_STATUS = obj(
         "waiting_for": nullable(STRING),
     },
     optional={
+        "partitions": {
+            "type": "array",
+            "description": "each partition of a partitioned build ([] otherwise); the build's"
+            " position is the slowest partition's, its lag the worst partition's",
+            "items": obj(
+                {
+                    "partition": {"type": "integer", "minimum": 0},
+                    "state": STRING,
+                    "position": nullable(POSITION),
+                    "lag_events": COUNT,
+                    "lag_exact": BOOLEAN,
+                    "lag_seconds": {"type": "number", "minimum": 0},
+                    "owner": nullable(STRING),
+                    "last_error": nullable(STRING),
+                    "waiting_for": nullable(STRING),
+                }
+            ),
+        },
         "rebuild": nullable(
             obj(
                 {
@@ -225,7 +243,7 @@ PROJECTION_STATUS = obj(
                     "error": nullable(STRING),
                 }
             )
-        )
+        ),
     },
 )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from apps.orders.read_models.common import cents, order_id
+from apps.orders.read_models.common import cents, order_id, order_stream
 from eventbook import STREAM_DELETED, RecordedEvent, metadata_stream
 from eventbook.projections import (
     BatchUpcaster,
@@ -48,8 +48,10 @@ def _touch(event: RecordedEvent) -> tuple[str, int, str]:
 
 
 def order_list(
-    database: ProjectionDatabase, upcast: BatchUpcaster, *, version: int = 1
+    database: ProjectionDatabase, upcast: BatchUpcaster, *, version: int = 1, partitions: int = 1
 ) -> Projection[SqlBatch]:
+    """Every row is one order's: no row is shared between streams, so the build can be
+    split into `partitions` by order (docs/projections.md, "Partitioned projections")."""
     handlers: HandlerMap[SqlBatch] = HandlerMap()
 
     @handlers.on("OrderPlaced")
@@ -158,4 +160,6 @@ def order_list(
         categories=frozenset({"order", metadata_stream("order")}),
         upcast_batch=upcast,
         retry=HandlerRetry(max_attempts=3, backoff=0.05),
+        partitions=partitions,
+        partition_key=order_stream,
     )

@@ -45,6 +45,18 @@ function streamsTable(sizes) {
     table(["Stream", { label: "Events", class: "num" }, { label: "Size", class: "num" }], h("tbody", {}, rows), { id: "largest-streams" }));
 }
 
+// Under a partitioned build's lag chart (which draws the worst partition's lag): each
+// partition's events behind in the latest sample.
+function showPartitions(chart, lag) {
+  const parts = lag && lag.partitions ? Object.entries(lag.partitions) : [];
+  let line = chart.card.querySelector(".partition-lags");
+  if (!parts.length) { if (line) line.remove(); return; }
+  if (!line) { line = h("p", { class: "partition-lags muted small" }); chart.card.append(line); }
+  line.replaceChildren(`Worst of ${parts.length} partitions. Now: `,
+    ...parts.flatMap(([partition, events], i) => [i ? " · " : "",
+      h("span", { "data-partition": partition, class: events > 0 ? "warn" : null }, `#${partition} ${count(events)}`)]));
+}
+
 async function operationsPage(token) {
   const kpis = h("div", { class: "kpis", id: "operations-kpis" },
     ["Commands", "Command p50", "Command p99", "Appends", "Append p99", "Held back"].map((k) => kpi(k, "…")));
@@ -94,7 +106,9 @@ async function operationsPage(token) {
         lagCharts.set(build, chart);
         lags.append(chart.card);
       }
-      drawOps(lagCharts.get(build), points, (p) => (p.lag[build] ? p.lag[build].events : 0), count);
+      const chart = lagCharts.get(build);
+      drawOps(chart, points, (p) => (p.lag[build] ? p.lag[build].events : 0), count);
+      showPartitions(chart, last && last.lag[build]);
     }
     if (!builds.length) lags.replaceChildren(h("p", { class: "muted" }, "No samples yet."));
     ready.replaceChildren(h("h2", {}, "Readiness ", pill(history.readiness.status === "ready" ? "ready" : "not ready")),

@@ -1,7 +1,9 @@
 // The Projections page: each read model's build, its lag and parked events, and blue/green
 // rebuilds: the next version is built beside the live one (listed under it, state
 // "rebuilding", with events done, rate and ETA) while readers keep the live one, then
-// readers switch to it. Uses app.js's helpers (h, api, page, live, every, table, ...).
+// readers switch to it. A partitioned build lists one row per partition under its own
+// (position, lag, lease holder), its own lag being the worst partition's.
+// Uses app.js's helpers (h, api, page, live, every, table, ...).
 "use strict";
 
 const REBUILD_POLL = 700; // ms between status reads while a rebuild runs (2 s otherwise)
@@ -27,8 +29,8 @@ async function projectionsPage(token) {
     if (!live(token)) return;
     rebuilding = result.items.some((p) => p.state === "rebuilding");
     body.replaceChildren(...result.items.flatMap((p) => (p.state === "rebuilding"
-      ? [buildRow(p, columns.length)]
-      : [projectionRow(p, result.items, load), outcomeRow(p, columns.length)].filter(Boolean))));
+      ? [buildRow(p, columns.length), ...partitionRows(p)]
+      : [projectionRow(p, result.items, load), ...partitionRows(p), outcomeRow(p, columns.length)].filter(Boolean))));
     if (!result.items.length) body.append(emptyRow(columns.length, "No projections"));
     const withParked = result.items.filter((p) => p.parked > 0 && p.active);
     const cards = await Promise.all(withParked.map(async (p) => {
@@ -53,11 +55,14 @@ async function projectionsPage(token) {
 // A build readers see (or a retired one), with its Rebuild button.
 function projectionRow(p, items, reload) {
   const running = items.some((other) => other.name === p.name && other.state === "rebuilding");
-  return h("tr", { "data-projection": p.name },
-    h("td", {}, h("strong", {}, p.name), " ", h("span", { class: "muted small" }, `v${p.version}`)),
+  const parts = (p.partitions || []).length;
+  return h("tr", { "data-projection": p.name, "data-partitions": parts || null },
+    h("td", {}, h("strong", {}, p.name), " ", h("span", { class: "muted small" }, `v${p.version}`),
+      parts ? h("span", { class: "muted small" }, ` · ${parts} partitions`) : null),
     h("td", {}, pill(p.stuck ? "stuck" : p.state)),
-    h("td", { class: "num mono" }, p.position || "—"),
-    h("td", { class: p.lag_events > 0 ? "num warn" : "num" }, count(p.lag_events), p.lag_exact === false ? "+" : ""),
+    h("td", { class: "num mono", title: parts ? "the slowest partition's" : null }, p.position || "—"),
+    h("td", { class: p.lag_events > 0 ? "num warn" : "num", title: parts ? "the worst partition's" : null },
+      count(p.lag_events), p.lag_exact === false ? "+" : ""),
     h("td", { class: "num", title: `${p.lag_seconds.toFixed(2)} s` }, duration(p.lag_seconds)),
     h("td", { class: p.parked > 0 ? "num bad" : "num" }, count(p.parked)),
     h("td", { class: "wrap small error-text" }, p.last_error || ""),
@@ -66,6 +71,22 @@ function projectionRow(p, items, reload) {
       title: running ? "A rebuild of this projection is under way" : `Build v${p.version + 1} beside v${p.version}, then switch readers to it`,
       onclick: () => confirmRebuild(p, reload),
     }, running ? "Rebuilding…" : "Rebuild")));
+}
+
+// One row per partition of a partitioned build, under the build's row: where it stands,
+// how far behind, and which daemon holds its lease (none: the partition is stopped).
+function partitionRows(p) {
+  const build = `${p.name}@v${p.version}`;
+  return (p.partitions || []).map((part) => h("tr", { class: "partition-row", "data-partition": `${build}#${part.partition}` },
+    h("td", {}, h("span", { class: "muted" }, "↳ "), `partition ${part.partition}`),
+    h("td", {}, pill(part.state)),
+    h("td", { class: "num mono" }, part.position || "—"),
+    h("td", { class: part.lag_events > 0 ? "num warn" : "num", "data-lag": "" }, count(part.lag_events), part.lag_exact === false ? "+" : ""),
+    h("td", { class: "num", title: `${part.lag_seconds.toFixed(2)} s` }, duration(part.lag_seconds)),
+    h("td", { class: "small", "data-lease": "", colspan: 2 },
+      part.owner ? h("span", { class: "mono" }, `lease: ${part.owner}`) : h("span", { class: "muted" }, "lease: not held"),
+      part.last_error ? h("span", { class: "error-text" }, ` · ${part.last_error}`) : null),
+    h("td", {})));
 }
 
 // The build a rebuild makes: state "rebuilding", its progress, under the live build.
