@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from eventbook._errors import PersonalDataError, ValidationError
 from eventbook._store.types import NewEvent, RecordedEvent
@@ -22,10 +21,11 @@ from eventbook.personal._cipher import open_sealed, seal
 from eventbook.personal._envelope import ENVELOPE, FORGOTTEN, Path, put_values, split_path
 from eventbook.personal._keys import Keyring
 from eventbook.personal._marking import Marks, marks_of
+from eventbook.personal._opened import LARGEST, OpenedValues
 from eventbook.personal._states import StreamSubjects, open_state, seal_state
 
 OPENED_VALUES = 10_000
-"""Events whose opened data a stage keeps, oldest dropped first."""
+"""Events' opened values a stage keeps (see `_opened`), oldest subjects dropped first."""
 
 _Taken = tuple[str, tuple[Path, ...], list[Any]]
 """(subject, the paths of its values, the values taken out of the data)."""
@@ -48,15 +48,14 @@ class PersonalDataStage:
         *,
         opened_values: int = OPENED_VALUES,
     ) -> None:
+        if isinstance(opened_values, bool) or not isinstance(opened_values, int):
+            raise ValidationError("opened_values is a count of events, 0 or more")
         if opened_values < 0:
             raise ValidationError("opened_values is a count of events, 0 or more")
         self.keyring = keyring
-        self._opened_size = opened_values
-        # sealed text -> the event's opened data (shared, like the dicts a store hands out;
-        # never changed). Only used while the subjects' keys are there: never past a forget.
-        self._opened: dict[str, dict[str, Any]] = {}
+        self._opened = OpenedValues(opened_values)
         self._stream_subjects = StreamSubjects()
-        self._parsed_paths: dict[tuple[str, ...], tuple[list[Path], list[str] | None]] = {}
+        self._parsed_paths: dict[tuple[str, ...], tuple[list[Path], tuple[str, ...] | None]] = {}
         named = events.items() if isinstance(events, Mapping) else ((c.__name__, c) for c in events)
         self._marks: dict[str, Marks] = {}
         for name, cls in named:
@@ -68,9 +67,14 @@ class PersonalDataStage:
     def marked_types(self) -> frozenset[str]:
         return frozenset(self._marks)
 
+    @property
+    def opened_count(self) -> int:
+        """How many opened values (of one subject in one event each) the stage keeps now."""
+        return self._opened.count
+
     async def forget(self, subject: str) -> bool:
-        """Destroy `subject`'s key (see `Keyring.forget`), and drop every opened value."""
-        self._opened.clear()
+        """Destroy `subject`'s key (see `Keyring.forget`) and the values opened with it."""
+        self._opened.drop(subject)
         return await self.keyring.forget(subject)
 
     async def seal_state(self, stream: str, state: dict[str, Any]) -> dict[str, Any]:
@@ -122,90 +126,89 @@ class PersonalDataStage:
         return sealed_events
 
     async def decode(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
-        # Kept lean: every read of every event passes here (a replay decodes thousands).
+        # Kept lean: every read of every event passes here (a replay decodes thousands),
+        # and on SQLite opening the values weighs as much as the read itself.
+        wanted = self._note_subjects(events)
+        if not wanted:
+            return events
+        # One batch of key lookups for the page (cached keys: no await reaches the store).
+        keys = await self.keyring.for_reading(wanted)
+        live = self._opened.for_keys(keys)
+        keep = self._opened.size > 0
+        kept = 0
+        parsed = self._parsed_paths
+        replace = msgspec.structs.replace
+        opened = []
+        for event in events:
+            data = event.data
+            entries = data.get(ENVELOPE)
+            if entries is None:
+                opened.append(event)
+                continue
+            data = dict(data)
+            del data[ENVELOPE]
+            bound = event.id.bytes
+            for entry in entries:
+                subject = entry["subject"]
+                stored = entry["paths"]
+                paths, top_level = parsed.get(tuple(stored)) or self._parse(stored)
+                key = keys[subject]
+                if key is None:
+                    values: list[Any] = [FORGOTTEN] * len(paths)
+                else:
+                    sealed = entry["sealed"]
+                    known = live[subject]
+                    found = known.get((bound, sealed))
+                    if found is None:
+                        plain = open_sealed(key, sealed, bound, subject)
+                        found = _decode_values(plain)
+                        if keep and len(plain) <= LARGEST:
+                            known[(bound, sealed)] = found
+                            kept += 1
+                    values = found
+                if len(values) != len(paths):
+                    raise PersonalDataError(
+                        f"{event.type} {event.id}: sealed values do not fit their paths"
+                    )
+                if top_level is None:
+                    put_values(data, paths, values)
+                else:  # item by item: dict.update(zip(...)) costs twice as much here
+                    for index, name in enumerate(top_level):
+                        data[name] = values[index]
+            opened.append(replace(event, data=data))
+        if kept:
+            self._opened.added(kept)
+        return opened
+
+    def _note_subjects(self, events: list[RecordedEvent]) -> set[str]:
+        """The subjects whose personal data `events` hold, noted per stream (for sealing
+        snapshots)."""
         wanted: set[str] = set()
         streams = {event.stream for event in events}
         one_stream = len(streams) == 1  # a repository's load: no need to pair them up
-        seen: set[tuple[str, str]] = set()  # (stream, subject), for sealing snapshots
-        any_sealed = False
+        seen: set[tuple[str, str]] = set()  # (stream, subject)
         for event in events:
-            sealed = event.data.get(ENVELOPE)
-            if sealed is not None:
-                any_sealed = True
-                for entry in sealed:
+            entries = event.data.get(ENVELOPE)
+            if entries is not None:
+                for entry in entries:
                     wanted.add(entry["subject"])
                     if not one_stream:
                         seen.add((event.stream, entry["subject"]))
         for stream in streams:
             whose = wanted if one_stream else {s for st, s in seen if st == stream}
             self._stream_subjects.saw(stream, whose)
-        if not any_sealed:
-            return events
-        keys = await self.keyring.for_reading(wanted)
-        opened = []
-        replace = msgspec.structs.replace
-        known = self._opened
-        for event in events:
-            sealed = event.data.get(ENVELOPE)
-            if sealed is None:
-                opened.append(event)
-                continue
-            # The sealed text is unique to its event: a repository reading the same events
-            # again gets the data opened last time, while the subjects' keys are there.
-            first = sealed[0]
-            data = known.get(first["sealed"])
-            if data is None or not _all_kept(sealed, keys):
-                data = self._open(event, sealed, keys)
-            opened.append(replace(event, data=data))
-        return opened
+        return wanted
 
-    def _open(
-        self, event: RecordedEvent, sealed: list[dict[str, Any]], keys: dict[str, AESGCM | None]
-    ) -> dict[str, Any]:
-        """The event's data with its personal values back (placeholders if forgotten)."""
-        data = dict(event.data)
-        del data[ENVELOPE]
-        for entry in sealed:
-            subject = entry["subject"]
-            paths, top_level = self._paths(entry["paths"])
-            key = keys[subject]
-            if key is None:
-                values: list[Any] = [FORGOTTEN] * len(paths)
-            else:
-                values = _decode_values(open_sealed(key, entry["sealed"], event.id.bytes, subject))
-                if len(values) != len(paths):
-                    raise PersonalDataError(
-                        f"{event.type} {event.id}: sealed values do not fit their paths"
-                    )
-            if top_level is not None:
-                data.update(zip(top_level, values, strict=True))
-            else:
-                put_values(data, paths, values)
-        if self._opened_size and _all_kept(sealed, keys):
-            if len(self._opened) >= self._opened_size:
-                del self._opened[next(iter(self._opened))]  # the oldest
-            self._opened[sealed[0]["sealed"]] = data
-        return data
-
-    def _paths(self, stored: list[str]) -> tuple[list[Path], list[str] | None]:
+    def _parse(self, stored: list[str]) -> tuple[list[Path], tuple[str, ...] | None]:
         """The paths of an envelope entry, parsed once per distinct list (events of a type
         share theirs); with the plain keys too when none is nested."""
         key = tuple(stored)
-        found = self._parsed_paths.get(key)
-        if found is None:
-            if len(self._parsed_paths) > 1000:  # bound it against odd data
-                self._parsed_paths.clear()
-            paths = [split_path(p) for p in stored]
-            top_level = [p[0] for p in paths] if all(len(p) == 1 for p in paths) else None
-            found = self._parsed_paths[key] = (paths, top_level)
+        if len(self._parsed_paths) > 1000:  # bound it against odd data
+            self._parsed_paths.clear()
+        paths = [split_path(p) for p in stored]
+        top_level = key if all(len(p) == 1 for p in paths) else None
+        found = self._parsed_paths[key] = (paths, top_level)
         return found
-
-
-def _all_kept(sealed: list[dict[str, Any]], keys: dict[str, AESGCM | None]) -> bool:
-    """Whether every subject of an envelope still has its key."""
-    if len(sealed) == 1:
-        return keys[sealed[0]["subject"]] is not None
-    return all(keys[entry["subject"]] is not None for entry in sealed)
 
 
 def _subjects(
