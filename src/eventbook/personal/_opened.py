@@ -1,16 +1,19 @@
-"""Personal values a stage decrypted lately, so that reading the same events again (a
-repository loading an aggregate per command, say) skips AES-GCM.
+"""Events a stage opened lately, so that reading them again (a repository loading an
+aggregate per command, say) skips AES-GCM and the rebuilding of their data.
 
-An entry is keyed by (event id, sealed text): with the subject's key, exactly what the
-decryption takes in, so a hit gives what decrypting would. An envelope copied into
-another event, or under another subject, misses and fails to decrypt, as it should.
+An event is kept with its id and its stored data, and served again only for an event
+with the same id and equal stored data, opened with the same key object: everything
+opening it takes in, so a hit gives what opening would. An envelope copied into another
+event misses (another id) and fails to decrypt, as it should. Only events with one
+subject are kept (the usual case); others are opened on every read.
 
-Entries sit per subject beside the key object that opened them, and are served only
+Events sit per subject beside the key object that opened them, and are served only
 while the keyring hands out that same object: when the keyring learns of a forget (at
 once in this process, within its cache time from another one) or fetches the key again,
-they stop being served, and the forgotten subject's are dropped as soon as a read sees
-it. They hold no more than the keyring's cached key could decrypt. Bounded by a count of
-entries (the oldest subjects dropped first); a value larger than `LARGEST` is not kept.
+they stop being served, and a forgotten subject's are dropped as soon as a read sees it.
+They hold no more than the keyring's cached key could decrypt. Bounded by a count of
+events (the oldest subjects dropped first); the opened data shares its plain values with
+the stored data, so the memory held is about that of the events' data.
 """
 
 from __future__ import annotations
@@ -19,27 +22,26 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-LARGEST = 1024
-"""Plaintext bytes of one entry at most (a subject's values in one event) to keep it."""
+Kept = tuple[int, dict[str, Any], dict[str, Any]]
+"""(the event id as an int, its stored data, its opened data)."""
+Events = dict[str, Kept]
+"""The sealed text of an event's envelope -> the event kept."""
 
-Entries = dict[tuple[bytes, str], list[Any]]
-"""(event id bytes, sealed text) -> the values it opens to."""
 
-
-class OpenedValues:
-    """The bounded cache of opened values, by subject."""
+class OpenedEvents:
+    """The bounded cache of opened events, by subject."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.count = 0
-        """Entries kept now."""
-        self._by_subject: dict[str, tuple[AESGCM, Entries]] = {}
+        """Events kept now."""
+        self._by_subject: dict[str, tuple[AESGCM, Events]] = {}
 
-    def for_keys(self, keys: dict[str, AESGCM | None]) -> dict[str, Entries]:
-        """The entries to read and fill for each subject that has its key; the entries of
-        a forgotten subject are dropped, and those opened with another key object are
-        started afresh."""
-        live: dict[str, Entries] = {}
+    def for_keys(self, keys: dict[str, AESGCM | None]) -> dict[str, Events]:
+        """The events to read and fill for each subject that has its key; those of a
+        forgotten subject are dropped, and those opened with another key object are
+        started afresh. Empty when nothing is to be kept."""
+        live: dict[str, Events] = {}
         for subject, key in keys.items():
             found = self._by_subject.get(subject)
             if found is not None and found[0] is key:
@@ -47,14 +49,14 @@ class OpenedValues:
                 continue
             if found is not None:
                 self.drop(subject)
-            if key is not None:
-                entries: Entries = {}
-                self._by_subject[subject] = (key, entries)
-                live[subject] = entries
+            if key is not None and self.size > 0:
+                events: Events = {}
+                self._by_subject[subject] = (key, events)
+                live[subject] = events
         return live
 
     def added(self, count: int) -> None:
-        """Count entries just put into the dicts `for_keys` gave; trim to the bound."""
+        """Count events just put into the dicts `for_keys` gave; trim to the bound."""
         self.count += count
         while self.count > self.size and self._by_subject:
             self.drop(next(iter(self._by_subject)))  # the subject kept longest

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from eventbook._errors import PersonalDataError, ValidationError
 from eventbook._store.types import NewEvent, RecordedEvent
@@ -21,11 +22,11 @@ from eventbook.personal._cipher import open_sealed, seal
 from eventbook.personal._envelope import ENVELOPE, FORGOTTEN, Path, put_values, split_path
 from eventbook.personal._keys import Keyring
 from eventbook.personal._marking import Marks, marks_of
-from eventbook.personal._opened import LARGEST, OpenedValues
+from eventbook.personal._opened import OpenedEvents
 from eventbook.personal._states import StreamSubjects, open_state, seal_state
 
 OPENED_VALUES = 10_000
-"""Events' opened values a stage keeps (see `_opened`), oldest subjects dropped first."""
+"""Events a stage keeps opened (see `_opened`), the oldest subjects' dropped first."""
 
 _Taken = tuple[str, tuple[Path, ...], list[Any]]
 """(subject, the paths of its values, the values taken out of the data)."""
@@ -53,7 +54,7 @@ class PersonalDataStage:
         if opened_values < 0:
             raise ValidationError("opened_values is a count of events, 0 or more")
         self.keyring = keyring
-        self._opened = OpenedValues(opened_values)
+        self._opened = OpenedEvents(opened_values)
         self._stream_subjects = StreamSubjects()
         self._parsed_paths: dict[tuple[str, ...], tuple[list[Path], tuple[str, ...] | None]] = {}
         named = events.items() if isinstance(events, Mapping) else ((c.__name__, c) for c in events)
@@ -69,7 +70,7 @@ class PersonalDataStage:
 
     @property
     def opened_count(self) -> int:
-        """How many opened values (of one subject in one event each) the stage keeps now."""
+        """How many events the stage keeps opened now."""
         return self._opened.count
 
     async def forget(self, subject: str) -> bool:
@@ -134,9 +135,7 @@ class PersonalDataStage:
         # One batch of key lookups for the page (cached keys: no await reaches the store).
         keys = await self.keyring.for_reading(wanted)
         live = self._opened.for_keys(keys)
-        keep = self._opened.size > 0
         kept = 0
-        parsed = self._parsed_paths
         replace = msgspec.structs.replace
         opened = []
         for event in events:
@@ -145,58 +144,74 @@ class PersonalDataStage:
             if entries is None:
                 opened.append(event)
                 continue
-            data = dict(data)
-            del data[ENVELOPE]
-            bound = event.id.bytes
-            for entry in entries:
-                subject = entry["subject"]
-                stored = entry["paths"]
-                paths, top_level = parsed.get(tuple(stored)) or self._parse(stored)
-                key = keys[subject]
-                if key is None:
-                    values: list[Any] = [FORGOTTEN] * len(paths)
-                else:
-                    sealed = entry["sealed"]
-                    known = live[subject]
-                    found = known.get((bound, sealed))
-                    if found is None:
-                        plain = open_sealed(key, sealed, bound, subject)
-                        found = _decode_values(plain)
-                        if keep and len(plain) <= LARGEST:
-                            known[(bound, sealed)] = found
-                            kept += 1
-                    values = found
-                if len(values) != len(paths):
-                    raise PersonalDataError(
-                        f"{event.type} {event.id}: sealed values do not fit their paths"
-                    )
-                if top_level is None:
-                    put_values(data, paths, values)
-                else:  # item by item: dict.update(zip(...)) costs twice as much here
-                    for index, name in enumerate(top_level):
-                        data[name] = values[index]
-            opened.append(replace(event, data=data))
+            known = live.get(entries[0]["subject"]) if len(entries) == 1 else None
+            if known is None:  # forgotten, several subjects, or nothing kept
+                opened.append(replace(event, data=self._open(event, entries, keys)))
+                continue
+            sealed = entries[0]["sealed"]
+            hit = known.get(sealed)
+            if hit is None or hit[0] != event.id.int or hit[1] != data:
+                hit = (event.id.int, data, self._open(event, entries, keys))
+                known[sealed] = hit
+                kept += 1
+            opened.append(replace(event, data=hit[2]))
         if kept:
             self._opened.added(kept)
         return opened
 
+    def _open(
+        self, event: RecordedEvent, entries: list[dict[str, Any]], keys: dict[str, AESGCM | None]
+    ) -> dict[str, Any]:
+        """The event's data with its personal values back (placeholders if forgotten)."""
+        data = dict(event.data)
+        del data[ENVELOPE]
+        bound = event.id.bytes
+        for entry in entries:
+            subject = entry["subject"]
+            stored = entry["paths"]
+            paths, top_level = self._parsed_paths.get(tuple(stored)) or self._parse(stored)
+            key = keys[subject]
+            if key is None:
+                values: list[Any] = [FORGOTTEN] * len(paths)
+            else:
+                values = _decode_values(open_sealed(key, entry["sealed"], bound, subject))
+            if len(values) != len(paths):
+                raise PersonalDataError(
+                    f"{event.type} {event.id}: sealed values do not fit their paths"
+                )
+            if top_level is None:
+                put_values(data, paths, values)
+            else:  # item by item: dict.update(zip(...)) costs twice as much here
+                for index, name in enumerate(top_level):
+                    data[name] = values[index]
+        return data
+
     def _note_subjects(self, events: list[RecordedEvent]) -> set[str]:
         """The subjects whose personal data `events` hold, noted per stream (for sealing
         snapshots)."""
+        if not events:
+            return set()
+        stream = events[0].stream
         wanted: set[str] = set()
-        streams = {event.stream for event in events}
-        one_stream = len(streams) == 1  # a repository's load: no need to pair them up
-        seen: set[tuple[str, str]] = set()  # (stream, subject)
+        add = wanted.add
+        one_stream = True  # a repository's load: no need to pair them up
         for event in events:
+            if event.stream != stream:
+                one_stream = False
             entries = event.data.get(ENVELOPE)
             if entries is not None:
                 for entry in entries:
-                    wanted.add(entry["subject"])
-                    if not one_stream:
-                        seen.add((event.stream, entry["subject"]))
-        for stream in streams:
-            whose = wanted if one_stream else {s for st, s in seen if st == stream}
-            self._stream_subjects.saw(stream, whose)
+                    add(entry["subject"])
+        if one_stream:
+            self._stream_subjects.saw(stream, wanted)
+            return wanted
+        by_stream: dict[str, set[str]] = {}
+        for event in events:
+            whose = by_stream.setdefault(event.stream, set())
+            for entry in event.data.get(ENVELOPE, ()):
+                whose.add(entry["subject"])
+        for name, whose in by_stream.items():
+            self._stream_subjects.saw(name, whose)
         return wanted
 
     def _parse(self, stored: list[str]) -> tuple[list[Path], tuple[str, ...] | None]:
