@@ -1,11 +1,14 @@
 """Events a stage opened lately, so that reading them again (a repository loading an
 aggregate per command, say) skips AES-GCM and the rebuilding of their data.
 
-An event is kept with its id and its stored data, and served again only for an event
-with the same id and equal stored data, opened with the same key object: everything
-opening it takes in, so a hit gives what opening would. An envelope copied into another
-event misses (another id) and fails to decrypt, as it should. Only events with one
-subject are kept (the usual case); others are opened on every read.
+An event is kept under its sealed text (which holds a random nonce: no two sealings give
+the same) with its id, and served again only for an event with the same id and the same
+sealed text, opened with the same key object: the same sealing of the same event, whose
+data a store never changes. An envelope copied into another event misses (another id)
+and fails to decrypt, as it should. (The plain fields and paths beside the sealed text
+are not authenticated, kept or not; comparing them on every read would cost about a
+tenth of a SQLite load.) Only events with one subject are kept (the usual case); others
+are opened on every read.
 
 Events sit per subject beside the key object that opened them, and are served only
 while the keyring hands out that same object: when the keyring learns of a forget (at
@@ -22,8 +25,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-Kept = tuple[int, dict[str, Any], dict[str, Any]]
-"""(the event id as an int, its stored data, its opened data)."""
+Kept = tuple[int, dict[str, Any]]
+"""(the event id as an int, its opened data)."""
 Events = dict[str, Kept]
 """The sealed text of an event's envelope -> the event kept."""
 

@@ -150,11 +150,11 @@ class PersonalDataStage:
                 continue
             sealed = entries[0]["sealed"]
             hit = known.get(sealed)
-            if hit is None or hit[0] != event.id.int or hit[1] != data:
-                hit = (event.id.int, data, self._open(event, entries, keys))
+            if hit is None or hit[0] != event.id.int:  # the same sealing of this event
+                hit = (event.id.int, self._open(event, entries, keys))
                 known[sealed] = hit
                 kept += 1
-            opened.append(replace(event, data=hit[2]))
+            opened.append(replace(event, data=hit[1]))
         if kept:
             self._opened.added(kept)
         return opened
