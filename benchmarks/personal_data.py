@@ -12,8 +12,8 @@ wrapped by a master key, in the store's key table); the other has no stage at al
 - Appending: `EventRegistry.serialise` then `EventStore.append`, one event per append, to
   streams of 200 customers, from one task (the stage's cost weighs most there).
 - Loading: `Repository.load` of each customer's aggregate (20 events, no snapshots, no
-  state cache), three ways: through the stage, which keeps the values it opened for its
-  last 10,000 events, so that loading an aggregate again skips AES-GCM (`marked_load_s`);
+  state cache), three ways: through the stage, which keeps the last 10,000 events it
+  opened, so that loading an aggregate again skips AES-GCM (`marked_load_s`);
   through a stage that keeps none, so that every load decrypts every event, as a first
   read does (`marked_load_first_s`); and through a keyring that caches no key either, so
   that every load also fetches and unwraps its customer's key from the key table

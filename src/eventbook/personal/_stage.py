@@ -49,9 +49,11 @@ class PersonalDataStage:
         *,
         opened_values: int = OPENED_VALUES,
     ) -> None:
-        if isinstance(opened_values, bool) or not isinstance(opened_values, int):
-            raise ValidationError("opened_values is a count of events, 0 or more")
-        if opened_values < 0:
+        if (
+            isinstance(opened_values, bool)
+            or not isinstance(opened_values, int)
+            or opened_values < 0
+        ):
             raise ValidationError("opened_values is a count of events, 0 or more")
         self.keyring = keyring
         self._opened = OpenedEvents(opened_values)
@@ -74,7 +76,8 @@ class PersonalDataStage:
         return self._opened.count
 
     async def forget(self, subject: str) -> bool:
-        """Destroy `subject`'s key (see `Keyring.forget`) and the values opened with it."""
+        """Destroy `subject`'s key (see `Keyring.forget`) and drop the events kept opened
+        with it."""
         self._opened.drop(subject)
         return await self.keyring.forget(subject)
 
