@@ -264,6 +264,10 @@ async def test_kept_values_are_bounded_and_give_what_decrypting_gives() -> None:
     assert await events.deserialise(raws) == typed
     assert stage.opened_count <= 3
     assert await events.deserialise(raws) == typed  # partly from what was kept
+    many = [Shipped(f"c-{n}", Parcel(f"Person {n}", "GB")) for n in range(6)]
+    assert await events.deserialise(await stored(events, *many)) == many
+    assert stage.opened_count <= 3
+    assert stage._opened.subjects <= 3  # subjects are bounded too
     none_kept = PersonalDataStage(keyring, ALL, opened_values=0)
     assert await EventRegistry(ALL, stages=[none_kept]).deserialise(raws) == typed
     assert none_kept.opened_count == 0

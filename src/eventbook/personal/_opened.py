@@ -15,8 +15,8 @@ while the keyring hands out that same object: when the keyring learns of a forge
 once in this process, within its cache time from another one) or fetches the key again,
 they stop being served, and a forgotten subject's are dropped as soon as a read sees it.
 They hold no more than the keyring's cached key could decrypt. Bounded by a count of
-events (the oldest subjects dropped first); the opened data shares its plain values with
-the stored data, so the memory held is about that of the events' data.
+events, and of subjects (the oldest subjects dropped first); the opened data shares its
+plain values with the stored data, so the memory held is about that of the events' data.
 """
 
 from __future__ import annotations
@@ -56,12 +56,20 @@ class OpenedEvents:
                 events: Events = {}
                 self._by_subject[subject] = (key, events)
                 live[subject] = events
+        self._trim()  # subjects whose events are not kept (several subjects) count too
         return live
+
+    @property
+    def subjects(self) -> int:
+        return len(self._by_subject)
 
     def added(self, count: int) -> None:
         """Count events just put into the dicts `for_keys` gave; trim to the bound."""
         self.count += count
-        while self.count > self.size and self._by_subject:
+        self._trim()
+
+    def _trim(self) -> None:
+        while (self.count > self.size or len(self._by_subject) > self.size) and self._by_subject:
             self.drop(next(iter(self._by_subject)))  # the subject kept longest
 
     def drop(self, subject: str) -> None:
