@@ -230,3 +230,46 @@ async def test_opened_data_is_not_served_once_another_process_forgot() -> None:
     await Keyring(keys, MasterKey(b"k" * 32)).forget("c-1")  # elsewhere
     await asyncio.sleep(0.06)  # this process's cached key expires
     assert (await events.deserialise(raws))[0].name == FORGOTTEN
+
+
+async def test_an_envelope_moved_to_another_event_fails_even_once_opened() -> None:
+    events = registry(MemoryKeyStore())
+    first, second = await stored(events, registered(), registered())
+    assert (await events.deserialise([first]))[0].name == "Ada Lovelace"  # opened and kept
+    moved = msgspec.structs.replace(second, data={**second.data, ENVELOPE: first.data[ENVELOPE]})
+    with pytest.raises(eventbook.personal.PersonalDataError, match="does not decrypt"):
+        await events.deserialise([moved])
+
+
+async def test_kept_values_stop_at_a_forget_through_the_keyring_alone() -> None:
+    keyring = Keyring(MemoryKeyStore(), MasterKey(b"k" * 32))
+    stage = PersonalDataStage(keyring, ALL)
+    events = EventRegistry(ALL, stages=[stage])
+    raws = await stored(events, registered(), Labelled("c-1", "vip"))
+    assert (await events.deserialise(raws))[1] == Labelled("c-1", "vip")  # opened and kept
+    await keyring.forget("c-1")  # not through the stage
+    assert await events.deserialise(raws) == [
+        Registered("c-1", FORGOTTEN, FORGOTTEN, Address(FORGOTTEN, FORGOTTEN, FORGOTTEN), "gold"),
+        Labelled("c-1", FORGOTTEN),
+    ]
+    assert stage.opened_count == 0  # the forgotten values were dropped on that read
+
+
+async def test_kept_values_are_bounded_and_give_what_decrypting_gives() -> None:
+    keyring = Keyring(MemoryKeyStore(), MasterKey(b"k" * 32))
+    stage = PersonalDataStage(keyring, ALL, opened_values=3)
+    events = EventRegistry(ALL, stages=[stage])
+    typed = [registered(f"c-{n % 2}", f"Person {n}") for n in range(8)]
+    raws = await stored(events, *typed)
+    assert await events.deserialise(raws) == typed
+    assert stage.opened_count <= 3
+    assert await events.deserialise(raws) == typed  # partly from what was kept
+    many = [Shipped(f"c-{n}", Parcel(f"Person {n}", "GB")) for n in range(6)]
+    assert await events.deserialise(await stored(events, *many)) == many
+    assert stage.opened_count <= 3
+    assert stage._opened.subjects <= 3  # subjects are bounded too
+    none_kept = PersonalDataStage(keyring, ALL, opened_values=0)
+    assert await EventRegistry(ALL, stages=[none_kept]).deserialise(raws) == typed
+    assert none_kept.opened_count == 0
+    with pytest.raises(ValidationError, match="opened_values"):
+        PersonalDataStage(keyring, ALL, opened_values=-1)

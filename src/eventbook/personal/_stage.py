@@ -22,10 +22,11 @@ from eventbook.personal._cipher import open_sealed, seal
 from eventbook.personal._envelope import ENVELOPE, FORGOTTEN, Path, put_values, split_path
 from eventbook.personal._keys import Keyring
 from eventbook.personal._marking import Marks, marks_of
+from eventbook.personal._opened import OpenedEvents
 from eventbook.personal._states import StreamSubjects, open_state, seal_state
 
 OPENED_VALUES = 10_000
-"""Events whose opened data a stage keeps, oldest dropped first."""
+"""Events a stage keeps opened (see `_opened`), the oldest subjects' dropped first."""
 
 _Taken = tuple[str, tuple[Path, ...], list[Any]]
 """(subject, the paths of its values, the values taken out of the data)."""
@@ -48,15 +49,16 @@ class PersonalDataStage:
         *,
         opened_values: int = OPENED_VALUES,
     ) -> None:
-        if opened_values < 0:
+        if (
+            isinstance(opened_values, bool)
+            or not isinstance(opened_values, int)
+            or opened_values < 0
+        ):
             raise ValidationError("opened_values is a count of events, 0 or more")
         self.keyring = keyring
-        self._opened_size = opened_values
-        # sealed text -> the event's opened data (shared, like the dicts a store hands out;
-        # never changed). Only used while the subjects' keys are there: never past a forget.
-        self._opened: dict[str, dict[str, Any]] = {}
+        self._opened = OpenedEvents(opened_values)
         self._stream_subjects = StreamSubjects()
-        self._parsed_paths: dict[tuple[str, ...], tuple[list[Path], list[str] | None]] = {}
+        self._parsed_paths: dict[tuple[str, ...], tuple[list[Path], tuple[str, ...] | None]] = {}
         named = events.items() if isinstance(events, Mapping) else ((c.__name__, c) for c in events)
         self._marks: dict[str, Marks] = {}
         for name, cls in named:
@@ -68,9 +70,15 @@ class PersonalDataStage:
     def marked_types(self) -> frozenset[str]:
         return frozenset(self._marks)
 
+    @property
+    def opened_count(self) -> int:
+        """How many events the stage keeps opened now."""
+        return self._opened.count
+
     async def forget(self, subject: str) -> bool:
-        """Destroy `subject`'s key (see `Keyring.forget`), and drop every opened value."""
-        self._opened.clear()
+        """Destroy `subject`'s key (see `Keyring.forget`) and drop the events kept opened
+        with it."""
+        self._opened.drop(subject)
         return await self.keyring.forget(subject)
 
     async def seal_state(self, stream: str, state: dict[str, Any]) -> dict[str, Any]:
@@ -122,90 +130,103 @@ class PersonalDataStage:
         return sealed_events
 
     async def decode(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
-        # Kept lean: every read of every event passes here (a replay decodes thousands).
-        wanted: set[str] = set()
-        streams = {event.stream for event in events}
-        one_stream = len(streams) == 1  # a repository's load: no need to pair them up
-        seen: set[tuple[str, str]] = set()  # (stream, subject), for sealing snapshots
-        any_sealed = False
-        for event in events:
-            sealed = event.data.get(ENVELOPE)
-            if sealed is not None:
-                any_sealed = True
-                for entry in sealed:
-                    wanted.add(entry["subject"])
-                    if not one_stream:
-                        seen.add((event.stream, entry["subject"]))
-        for stream in streams:
-            whose = wanted if one_stream else {s for st, s in seen if st == stream}
-            self._stream_subjects.saw(stream, whose)
-        if not any_sealed:
+        # Kept lean: every read of every event passes here (a replay decodes thousands),
+        # and on SQLite opening the values weighs as much as the read itself.
+        wanted = self._note_subjects(events)
+        if not wanted:
             return events
+        # One batch of key lookups for the page (cached keys: no await reaches the store).
         keys = await self.keyring.for_reading(wanted)
-        opened = []
+        live = self._opened.for_keys(keys)
+        kept = 0
         replace = msgspec.structs.replace
-        known = self._opened
+        opened = []
         for event in events:
-            sealed = event.data.get(ENVELOPE)
-            if sealed is None:
+            data = event.data
+            entries = data.get(ENVELOPE)
+            if entries is None:
                 opened.append(event)
                 continue
-            # The sealed text is unique to its event: a repository reading the same events
-            # again gets the data opened last time, while the subjects' keys are there.
-            first = sealed[0]
-            data = known.get(first["sealed"])
-            if data is None or not _all_kept(sealed, keys):
-                data = self._open(event, sealed, keys)
-            opened.append(replace(event, data=data))
+            known = live.get(entries[0]["subject"]) if len(entries) == 1 else None
+            if known is None:  # forgotten, several subjects, or nothing kept
+                opened.append(replace(event, data=self._open(event, entries, keys)))
+                continue
+            sealed = entries[0]["sealed"]
+            hit = known.get(sealed)
+            if hit is None or hit[0] != event.id.int:  # the same sealing of this event
+                hit = (event.id.int, self._open(event, entries, keys))
+                known[sealed] = hit
+                kept += 1
+            opened.append(replace(event, data=hit[1]))
+        if kept:
+            self._opened.added(kept)
         return opened
 
     def _open(
-        self, event: RecordedEvent, sealed: list[dict[str, Any]], keys: dict[str, AESGCM | None]
+        self, event: RecordedEvent, entries: list[dict[str, Any]], keys: dict[str, AESGCM | None]
     ) -> dict[str, Any]:
         """The event's data with its personal values back (placeholders if forgotten)."""
         data = dict(event.data)
         del data[ENVELOPE]
-        for entry in sealed:
+        bound = event.id.bytes
+        for entry in entries:
             subject = entry["subject"]
-            paths, top_level = self._paths(entry["paths"])
+            stored = entry["paths"]
+            paths, top_level = self._parsed_paths.get(tuple(stored)) or self._parse(stored)
             key = keys[subject]
             if key is None:
                 values: list[Any] = [FORGOTTEN] * len(paths)
             else:
-                values = _decode_values(open_sealed(key, entry["sealed"], event.id.bytes, subject))
-                if len(values) != len(paths):
-                    raise PersonalDataError(
-                        f"{event.type} {event.id}: sealed values do not fit their paths"
-                    )
-            if top_level is not None:
-                data.update(zip(top_level, values, strict=True))
-            else:
+                values = _decode_values(open_sealed(key, entry["sealed"], bound, subject))
+            if len(values) != len(paths):
+                raise PersonalDataError(
+                    f"{event.type} {event.id}: sealed values do not fit their paths"
+                )
+            if top_level is None:
                 put_values(data, paths, values)
-        if self._opened_size and _all_kept(sealed, keys):
-            if len(self._opened) >= self._opened_size:
-                del self._opened[next(iter(self._opened))]  # the oldest
-            self._opened[sealed[0]["sealed"]] = data
+            else:  # item by item: dict.update(zip(...)) costs twice as much here
+                for index, name in enumerate(top_level):
+                    data[name] = values[index]
         return data
 
-    def _paths(self, stored: list[str]) -> tuple[list[Path], list[str] | None]:
+    def _note_subjects(self, events: list[RecordedEvent]) -> set[str]:
+        """The subjects whose personal data `events` hold, noted per stream (for sealing
+        snapshots)."""
+        if not events:
+            return set()
+        stream = events[0].stream
+        wanted: set[str] = set()
+        add = wanted.add
+        one_stream = True  # a repository's load: no need to pair them up
+        for event in events:
+            if event.stream != stream:
+                one_stream = False
+            entries = event.data.get(ENVELOPE)
+            if entries is not None:
+                for entry in entries:
+                    add(entry["subject"])
+        if one_stream:
+            self._stream_subjects.saw(stream, wanted)
+            return wanted
+        by_stream: dict[str, set[str]] = {}
+        for event in events:
+            whose = by_stream.setdefault(event.stream, set())
+            for entry in event.data.get(ENVELOPE, ()):
+                whose.add(entry["subject"])
+        for name, whose in by_stream.items():
+            self._stream_subjects.saw(name, whose)
+        return wanted
+
+    def _parse(self, stored: list[str]) -> tuple[list[Path], tuple[str, ...] | None]:
         """The paths of an envelope entry, parsed once per distinct list (events of a type
         share theirs); with the plain keys too when none is nested."""
         key = tuple(stored)
-        found = self._parsed_paths.get(key)
-        if found is None:
-            if len(self._parsed_paths) > 1000:  # bound it against odd data
-                self._parsed_paths.clear()
-            paths = [split_path(p) for p in stored]
-            top_level = [p[0] for p in paths] if all(len(p) == 1 for p in paths) else None
-            found = self._parsed_paths[key] = (paths, top_level)
+        if len(self._parsed_paths) > 1000:  # bound it against odd data
+            self._parsed_paths.clear()
+        paths = [split_path(p) for p in stored]
+        top_level = key if all(len(p) == 1 for p in paths) else None
+        found = self._parsed_paths[key] = (paths, top_level)
         return found
-
-
-def _all_kept(sealed: list[dict[str, Any]], keys: dict[str, AESGCM | None]) -> bool:
-    """Whether every subject of an envelope still has its key."""
-    if len(sealed) == 1:
-        return keys[sealed[0]["subject"]] is not None
-    return all(keys[entry["subject"]] is not None for entry in sealed)
 
 
 def _subjects(
