@@ -103,7 +103,24 @@ class StreamBatch:
         self.entries.append((stream, marker(event, index), slot[0], flat))
 
 
-class RedisStreamSink:
+class OutsideTheDatabase:
+    """A sink whose data lives outside the projection database (in Redis): it has no
+    tables to make, point readers at, empty or drop; its `clear` removes its data."""
+
+    def create_ddl(self, version: int) -> list[str]:
+        return []
+
+    def activate_ddl(self, version: int) -> list[str]:
+        return []
+
+    def reset_ddl(self, version: int) -> list[str]:
+        return []
+
+    def drop_ddl(self, version: int) -> list[str]:
+        return []
+
+
+class RedisStreamSink(OutsideTheDatabase):
     """Redis streams fed by a projection; checkpoints live in `checkpoints`."""
 
     commits_with_checkpoint = False
@@ -166,18 +183,6 @@ class RedisStreamSink:
         if int(added) < 0:
             raise LeaseLost("redis feed", f"a newer lease wrote to {self.prefix}* already")
         return None
-
-    def create_ddl(self, version: int) -> list[str]:
-        return []
-
-    def activate_ddl(self, version: int) -> list[str]:
-        return []
-
-    def reset_ddl(self, version: int) -> list[str]:
-        return []
-
-    def drop_ddl(self, version: int) -> list[str]:
-        return []
 
     async def clear(self, version: int, epoch: int) -> None:
         """Delete the sink's streams; keep `epoch` as a floor that fences older runners."""

@@ -43,7 +43,7 @@ from eventbook._errors import LeaseLost, ValidationError
 from eventbook._store.types import RecordedEvent
 from eventbook.projections._buffer import WriteBuffer
 from eventbook.projections._ports import ProjectionDatabase, Session
-from eventbook.projections.sinks.redis_streams import marker
+from eventbook.projections.sinks.redis_streams import OutsideTheDatabase, marker
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -155,7 +155,7 @@ class ValueBatch:
         self.writes.append((op, key, mark, args))
 
 
-class RedisValueSink:
+class RedisValueSink(OutsideTheDatabase):
     """Hashes and JSON values in Redis, one per key; checkpoints live in `checkpoints`."""
 
     def __init__(self, client: Redis, *, checkpoints: ProjectionDatabase, namespace: str) -> None:
@@ -213,18 +213,6 @@ class RedisValueSink:
                 "redis values", f"a newer lease wrote to {self.namespace} v{batch.version}"
             )
         return None
-
-    def create_ddl(self, version: int) -> list[str]:
-        return []
-
-    def activate_ddl(self, version: int) -> list[str]:
-        return []
-
-    def reset_ddl(self, version: int) -> list[str]:
-        return []
-
-    def drop_ddl(self, version: int) -> list[str]:
-        return []
 
     async def clear(self, version: int, epoch: int) -> None:
         """Remove the build's keys; keep `epoch` as a floor that fences older runners.
