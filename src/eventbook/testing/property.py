@@ -58,7 +58,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
@@ -66,18 +66,18 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 
-from eventbook._errors import ConcurrencyError, StreamDeleted
 from eventbook._store.ids import uuid7
 from eventbook._store.lifecycle import STREAM_DELETED, STREAM_TRUNCATED, metadata_stream
 from eventbook._store.port import EventStore
 from eventbook._store.types import ANY, Expected, NewEvent, RecordedEvent
-from eventbook.testing.property_lifecycle import (
+from eventbook.testing.property_base import (
     EXPECTATIONS,
     STREAMS,
-    LifecycleRules,
     check_refusal,
-    offers_lifecycle,
+    collect,
 )
+from eventbook.testing.property_concurrency import ConcurrentAppendRules
+from eventbook.testing.property_lifecycle import LifecycleRules, offers_lifecycle
 from eventbook.testing.store_lifecycle_model import StoreLifecycleModel
 from eventbook.testing.store_model import (
     ContractBroken,
@@ -134,7 +134,7 @@ def check_store_contract(
     run_state_machine_as_test(bound, settings=contract_settings(examples, steps))
 
 
-class EventStoreMachine(LifecycleRules):
+class EventStoreMachine(ConcurrentAppendRules, LifecycleRules):
     """The store under test beside the model; each rule is one thing a client does."""
 
     opener: StoreOpener
@@ -160,9 +160,6 @@ class EventStoreMachine(LifecycleRules):
             self.run(self._opened.__aexit__(None, None, None))
         finally:
             self.loop.close()
-
-    def new_events(self, count: int, kind: str, note: str) -> list[NewEvent]:
-        return [NewEvent(kind, {"n": next(self.counter), "note": note}) for _ in range(count)]
 
     def append_and_check(
         self, stream: str, events: list[NewEvent], expected: Expected, restart: bool = False
@@ -230,84 +227,6 @@ class EventStoreMachine(LifecycleRules):
             events[0] = NewEvent(first.type, {**first.data, "changed": True}, id=first.id)
         self.append_and_check(stream, events, ANY)
 
-    @rule(
-        streams=st.lists(st.sampled_from(STREAMS), min_size=2, max_size=4),
-        count=st.integers(1, 2),
-    )
-    def concurrent_appends(self, streams: list[str], count: int) -> None:
-        batches = [(stream, self.new_events(count, "Placed", "")) for stream in streams]
-        outcomes = [self.model.predict(stream, events, ANY) for stream, events in batches]
-        answers = self.run(
-            _together(
-                *(self.store.append(stream, events) for stream, events in batches),
-                return_exceptions=True,
-            )
-        )
-        acknowledged = []
-        for (stream, events), outcome, answer in zip(batches, outcomes, answers, strict=True):
-            if isinstance(answer, BaseException):
-                if not isinstance(answer, StreamDeleted):
-                    raise answer
-                check_refusal(outcome, answer, f"concurrent append to {stream}")
-            elif outcome.kind != "append":
-                raise ContractBroken(f"concurrent append to {stream}: {answer}, not {outcome}")
-            else:
-                acknowledged.append((stream, events, answer))
-        # Acknowledged concurrently, stored in some order: the positions tell which.
-        for stream, events, result in sorted(acknowledged, key=lambda a: a[2].position):
-            self.model.record(stream, events, result)
-
-    @rule(stream=st.sampled_from(STREAMS), mode=st.sampled_from(["current", "no_stream"]))
-    def racing_expectations(self, stream: str, mode: str) -> None:
-        expected = self.expectation(stream, mode, 1)
-        racers = [self.new_events(1, "Paid", str(n)) for n in range(2)]
-        outcomes = self.run(
-            _together(
-                *(self.store.append(stream, events, expected=expected) for events in racers),
-                return_exceptions=True,
-            )
-        )
-        predicted = self.model.predict(stream, racers[0], expected)
-        if predicted.kind != "append":
-            for outcome in outcomes:
-                if not isinstance(outcome, ConcurrencyError | StreamDeleted):
-                    raise ContractBroken(f"{stream}: appends expecting {expected}: {outcomes}")
-                check_refusal(predicted, outcome, f"racing appends to {stream}")
-            return
-        won = [
-            (events, o)
-            for events, o in zip(racers, outcomes, strict=True)
-            if not isinstance(o, BaseException)
-        ]
-        lost = [o for o in outcomes if isinstance(o, BaseException)]
-        if len(won) != 1 or not all(isinstance(o, ConcurrencyError) for o in lost):
-            raise ContractBroken(f"{stream}: two appends expecting {expected}: {outcomes}")
-        self.model.record(stream, won[0][0], won[0][1])
-
-    @rule(stream=st.sampled_from(STREAMS), count=st.integers(1, 3))
-    def identical_retries_at_once(self, stream: str, count: int) -> None:
-        events = self.new_events(count, "Placed", "")
-        predicted = self.model.predict(stream, events, ANY)
-        results = self.run(
-            _together(
-                *(self.store.append(stream, events) for _ in range(3)), return_exceptions=True
-            )
-        )
-        if predicted.kind == "deleted":
-            for refused in results:
-                if not isinstance(refused, StreamDeleted):
-                    raise ContractBroken(f"{stream}: three appends answered {results}")
-                check_refusal(predicted, refused, f"identical appends to {stream}")
-            return
-        if any(isinstance(r, BaseException) for r in results):
-            raise ContractBroken(f"{stream}: three identical appends answered {results}")
-        if len({(r.version, r.position) for r in results}) != 1 or sorted(
-            r.replayed for r in results
-        ) != [False, True, True]:
-            raise ContractBroken(f"{stream}: three identical appends answered {results}")
-        first = next(r for r in results if not r.replayed)
-        self.model.record(stream, events, first)
-
     # -- reads -------------------------------------------------------------------------------
 
     @rule(
@@ -328,12 +247,12 @@ class EventStoreMachine(LifecycleRules):
         wanted = wanted[:limit]
         options: dict[str, Any] = {"from_version": start, "backwards": backwards, "limit": limit}
         if pages:
-            read = self.run(_collect(self.store.read_stream_pages(stream, **options)))
+            read = self.run(collect(self.store.read_stream_pages(stream, **options)))
             if any(not page for page in read):
                 raise ContractBroken(f"read_stream_pages({stream}) yielded an empty page")
             seen = [e for page in read for e in page]
         else:
-            seen = self.run(_collect(self.store.read_stream(stream, **options)))
+            seen = self.run(collect(self.store.read_stream(stream, **options)))
         self.model.check(seen, wanted, f"read_stream({stream}, {options})")
 
     @rule(stream=st.sampled_from(STREAMS))
@@ -345,7 +264,7 @@ class EventStoreMachine(LifecycleRules):
         life = self.model.life(stream)
         deleted = life.deleted or life.tombstoned
         wanted = Outcome("deleted", hard=life.tombstoned) if deleted else Outcome("missing")
-        _, refused = self.attempt(_collect(self.store.read_stream(stream, must_exist=True)))
+        _, refused = self.attempt(collect(self.store.read_stream(stream, must_exist=True)))
         if refused is None:
             raise ContractBroken(f"read_stream({stream}, must_exist=True) did not raise")
         check_refusal(wanted, refused, f"read_stream({stream}, must_exist=True)")
@@ -366,7 +285,7 @@ class EventStoreMachine(LifecycleRules):
             wanted = wanted[:size]
         else:
             seen = self.run(
-                _collect(
+                collect(
                     self.store.read_all(
                         after=after, limit=limit, types=types, categories=categories
                     )
@@ -459,12 +378,3 @@ def _filters(data: st.DataObject, which: str) -> tuple[list[str] | None, list[st
         chosen = st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=2, unique=True)
         return None, data.draw(chosen)
     return None, None
-
-
-async def _together(*steps: Awaitable[Any], return_exceptions: bool = False) -> list[Any]:
-    """`asyncio.gather` started on the machine's loop (not on whichever loop is current)."""
-    return list(await asyncio.gather(*steps, return_exceptions=return_exceptions))
-
-
-async def _collect(items: AsyncIterator[T]) -> list[T]:
-    return [item async for item in items]

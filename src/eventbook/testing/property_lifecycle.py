@@ -1,5 +1,5 @@
-"""The stream-lifecycle rules of the property-based contract test, and the helpers every
-rule of `eventbook.testing.property.EventStoreMachine` shares.
+"""The stream-lifecycle rules of the property-based contract test
+(`eventbook.testing.property.EventStoreMachine` has them):
 
 - soft deletes and tombstones with every expected-version mode (appends afterwards, with
   `restart` or not, are in the append rules);
@@ -17,74 +17,33 @@ snapshot and `stream_state` rules run everywhere.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+from hypothesis.stateful import precondition, rule
 
-from eventbook._errors import (
-    ConcurrencyError,
-    DuplicateEventError,
-    NotSupported,
-    StreamDeleted,
-    StreamNotFound,
-    ValidationError,
-)
+from eventbook._errors import NotSupported, StreamNotFound
 from eventbook._store.port import EventStore
-from eventbook._store.types import ANY, NO_STREAM, STREAM_EXISTS, AppendResult, Expected
-from eventbook.testing.store_lifecycle_model import StoreLifecycleModel
+from eventbook._store.types import AppendResult
+from eventbook.testing.property_base import (
+    EXPECTATIONS,
+    STREAMS,
+    StoreMachineBase,
+    check_refusal,
+)
 from eventbook.testing.store_model import ContractBroken, Outcome
 
-T = TypeVar("T")
-
-STREAMS = ("order-1", "order-2", "order-3", "cart-1")
-EXPECTATIONS = ("any", "no_stream", "zero", "exists", "current", "stale", "ahead")
 SCHEMAS = ("s1", "s2")
 MAX_AGE = timedelta(days=1)
-STEP_TIMEOUT = 30.0
-"""Seconds one step may take before the store is deemed stuck."""
 PROBE_STREAM = "lifecycle-probe"
 """Never written: deleting it is refused with `StreamNotFound` by a store that offers
 the lifecycle (changing nothing), with `NotSupported` by one that does not."""
 
-REFUSALS = (ConcurrencyError, DuplicateEventError, StreamNotFound, ValidationError)
-"""What a store may answer instead of a result (`StreamDeleted` is a `StreamNotFound`)."""
 
-
-class LifecycleRules(RuleBasedStateMachine):
-    """The lifecycle rules; `EventStoreMachine` sets the attributes below."""
-
-    store: EventStore
-    model: StoreLifecycleModel
-    loop: asyncio.AbstractEventLoop
-    lifecycle: bool
-    """Whether the store offers the stream lifecycle (else its rules never run)."""
-
-    def run(self, step: Awaitable[T]) -> T:
-        return self.loop.run_until_complete(asyncio.wait_for(step, STEP_TIMEOUT))
-
-    def attempt(self, step: Awaitable[T]) -> tuple[T | None, Exception | None]:
-        """The step's result, or the refusal it raised."""
-        try:
-            return self.run(step), None
-        except REFUSALS as refused:
-            return None, refused
-
-    def expectation(self, stream: str, mode: str, ahead: int) -> Expected:
-        current = self.model.version(stream)
-        choices: dict[str, Expected] = {
-            "any": ANY,
-            "no_stream": NO_STREAM,
-            "zero": 0,
-            "exists": STREAM_EXISTS,
-            "current": current,
-            "stale": current - 1 if current > 0 else current + ahead,
-            "ahead": current + ahead,
-        }
-        return choices[mode]
+class LifecycleRules(StoreMachineBase):
+    """The lifecycle rules (each runs only when `lifecycle` is True), snapshots and states."""
 
     # -- delete, truncate, purge -------------------------------------------------------------
 
@@ -229,22 +188,6 @@ class LifecycleRules(RuleBasedStateMachine):
             )
             if seen != wanted:
                 raise ContractBroken(f"stream_state({stream}) is {seen}, not {wanted}")
-
-
-def check_refusal(outcome: Outcome, refused: Exception, what: str) -> None:
-    """`refused` is the error `outcome` calls for."""
-    if isinstance(refused, StreamDeleted):
-        ok = outcome.kind == "deleted" and refused.hard == outcome.hard
-    elif isinstance(refused, StreamNotFound):
-        ok = outcome.kind == "missing"
-    elif isinstance(refused, ConcurrencyError):
-        ok = outcome.kind == "conflict" and refused.actual == outcome.actual
-    elif isinstance(refused, DuplicateEventError):
-        ok = outcome.kind == "duplicate"
-    else:
-        ok = outcome.kind == "invalid"
-    if not ok:
-        raise ContractBroken(f"{what}: refused ({refused!r}), wanted {outcome}")
 
 
 async def offers_lifecycle(store: EventStore) -> bool:
