@@ -36,6 +36,8 @@ from eventbook.testing.property_base import (
 from eventbook.testing.store_model import ContractBroken, Outcome
 
 SCHEMAS = ("s1", "s2")
+LIKELY_EXPECTATIONS = ("any", "current", "exists", *EXPECTATIONS)
+"""Every mode, those that let a delete through more often."""
 MAX_AGE = timedelta(days=1)
 PROBE_STREAM = "lifecycle-probe"
 """Never written: deleting it is refused with `StreamNotFound` by a store that offers
@@ -48,14 +50,23 @@ class LifecycleRules(StoreMachineBase):
     # -- delete, truncate, purge -------------------------------------------------------------
 
     @precondition(lambda self: self.lifecycle)
+    @rule(data=st.data(), mode=st.sampled_from(LIKELY_EXPECTATIONS), ahead=st.integers(1, 3))
+    def delete_stream(self, data: st.DataObject, mode: str, ahead: int) -> None:
+        self.remove_stream(self.draw_stream(data), "delete", mode, ahead)
+
+    @precondition(lambda self: self.lifecycle)
     @rule(
-        stream=st.sampled_from(STREAMS),
-        # A tombstone ends a name for ever and a purge empties a stream: both rarer.
-        how=st.sampled_from(["delete", "delete", "delete", "tombstone", "purge"]),
-        mode=st.sampled_from([*EXPECTATIONS, "any", "current"]),  # more that succeed
+        data=st.data(),
+        how=st.sampled_from(["tombstone", "purge"]),
+        mode=st.sampled_from(LIKELY_EXPECTATIONS),
         ahead=st.integers(1, 3),
     )
-    def delete_stream(self, stream: str, how: str, mode: str, ahead: int) -> None:
+    def tombstone_or_purge_stream(
+        self, data: st.DataObject, how: str, mode: str, ahead: int
+    ) -> None:
+        self.remove_stream(self.draw_stream(data), how, mode, ahead)
+
+    def remove_stream(self, stream: str, how: str, mode: str, ahead: int) -> None:
         """Soft delete, tombstone (both with an expectation) or purge."""
         if how == "purge":
             outcome = self.model.predict_purge(stream)
@@ -72,16 +83,22 @@ class LifecycleRules(StoreMachineBase):
             self.model.delete(stream, hard, result)
 
     @precondition(lambda self: self.lifecycle)
-    @rule(stream=st.sampled_from(STREAMS), beyond=st.sampled_from([None, 0, 1, 2, 3, 4]))
-    def truncate_stream(self, stream: str, beyond: int | None) -> None:
+    @rule(data=st.data(), beyond=st.sampled_from([None, 0, 1, 2, 3, 4]))
+    def truncate_stream(self, data: st.DataObject, beyond: int | None) -> None:
         """Before the first visible version + `beyond` (0 removes nothing), or, for None,
         at the newest snapshot."""
+        stream = self.draw_stream(data)
         before = None if beyond is None else self.model.life(stream).first_version + beyond
         outcome = self.model.predict_truncate(stream, before)
         step = self.store.truncate_stream(stream, before=before)
         result = self.expect(outcome, step, f"truncate {stream} before {before}")
         if result is not None:
             self.model.truncate(stream, outcome.cut, result)
+
+    def draw_stream(self, data: st.DataObject) -> str:
+        """Mostly a stream with events (so that the step changes something), sometimes any."""
+        lived = [s for s in STREAMS if self.model.held(s)]
+        return data.draw(st.sampled_from(lived * 3 + list(STREAMS)), label="stream")
 
     def expect(
         self, outcome: Outcome, step: Awaitable[AppendResult | None], what: str

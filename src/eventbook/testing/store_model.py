@@ -73,12 +73,13 @@ class StreamLife:
 @dataclass(frozen=True)
 class Outcome:
     """What an operation must do: `"append"` (or the operation itself), `"replay"` (of
-    `batch`), `"duplicate"`, `"conflict"` (at `actual`), `"deleted"` (`hard` or not),
-    `"missing"` (`StreamNotFound`), `"unchanged"` (None), `"invalid"` (`ValidationError`);
-    `cut` is where a truncation cuts."""
+    the events up to `event`), `"duplicate"`, `"conflict"` (at `actual`), `"deleted"`
+    (`hard` or not), `"missing"` (`StreamNotFound`), `"unchanged"` (None), `"invalid"`
+    (`ValidationError`); `cut` is where a truncation cuts."""
 
     kind: str
-    batch: Batch | None = None
+    event: Stored | None = None
+    """For a replay: the stored event whose version and position the store answers."""
     actual: int = 0
     hard: bool = False
     cut: int = 0
@@ -148,7 +149,9 @@ class StoreModel:
             (
                 e
                 for e in self.everything
-                if e.removed and (e.id, e.stream, e.version) == (seen.id, seen.stream, seen.version)
+                if e.removed
+                and (e.id, e.stream, e.version) == (seen.id, seen.stream, seen.version)
+                and e.position in (None, seen.position)
             ),
             None,
         )
@@ -163,10 +166,8 @@ class StoreModel:
         stream's deletion marks, then the expectation."""
         stored = [self.by_id[e.id] for e in events if e.id in self.by_id]
         if any(not e.removed for e in stored):
-            if len(stored) == len(events) and not any(e.removed for e in stored):
-                for batch in reversed(self.batches):  # the newest, if re-sent after removal
-                    if batch.stream == stream and _same_batch(batch.events, events):
-                        return Outcome("replay", batch)
+            if _stored_as_sent(stored, stream, events):
+                return Outcome("replay", event=stored[-1])
             return Outcome("duplicate")
         life = self.life(stream)
         actual = self.version(stream)
@@ -244,9 +245,9 @@ class StoreModel:
                 model.position = recorded.position
             elif model.position != recorded.position:
                 raise ContractBroken(f"{what}: {model.id} moved to {recorded.position}")
-        self._check_order()
+        self.check_order()
 
-    def _check_order(self) -> None:
+    def check_order(self) -> None:
         known = [e.position for e in self.everything if e.position is not None]
         if any(not later > earlier for earlier, later in itertools.pairwise(known)):
             raise ContractBroken(f"positions out of the global order: {known}")
@@ -297,10 +298,17 @@ def matching(
     ]
 
 
-def _same_batch(stored: Sequence[NewEvent], sent: Sequence[NewEvent]) -> bool:
-    return len(stored) == len(sent) and all(
-        (a.id, a.type, dict(a.data)) == (b.id, b.type, dict(b.data))
-        for a, b in zip(stored, sent, strict=True)
+def _stored_as_sent(stored: Sequence[Stored], stream: str, sent: Sequence[NewEvent]) -> bool:
+    """Whether every sent event is stored, in `stream`, at consecutive versions in the
+    order sent, with the same content: then the store answers it as a retry."""
+    return (
+        len(stored) == len(sent)
+        and all(not e.removed and e.stream == stream for e in stored)
+        and all(e.version == stored[0].version + n for n, e in enumerate(stored))
+        and all(
+            (a.id, a.type, a.data) == (b.id, b.type, dict(b.data))
+            for a, b in zip(stored, sent, strict=True)
+        )
     )
 
 
