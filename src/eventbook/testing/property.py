@@ -42,7 +42,7 @@ Run it from a test, with a fresh store per example::
         check_store_contract(fresh)
 
 How long: `EVENTBOOK_PROPERTY_EXAMPLES` examples (default 20) of at most
-`EVENTBOOK_PROPERTY_STEPS` steps (default 30); `EVENTBOOK_PROPERTY_EXAMPLES=2000` makes a
+`EVENTBOOK_PROPERTY_STEPS` steps (default 50); `EVENTBOOK_PROPERTY_EXAMPLES=2000` makes a
 long run. Failures shrink to a short sequence of steps, printed as code.
 
 Adding operations: teach the model (`StoreModel` in `eventbook.testing.store_model`,
@@ -108,7 +108,7 @@ def contract_settings(examples: int | None = None, steps: int | None = None) -> 
     """Bounded for CI; `EVENTBOOK_PROPERTY_EXAMPLES` / `_STEPS` make longer runs."""
     return settings(
         max_examples=examples or int(os.environ.get("EVENTBOOK_PROPERTY_EXAMPLES", "20")),
-        stateful_step_count=steps or int(os.environ.get("EVENTBOOK_PROPERTY_STEPS", "30")),
+        stateful_step_count=steps or int(os.environ.get("EVENTBOOK_PROPERTY_STEPS", "50")),
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
