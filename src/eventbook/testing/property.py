@@ -11,7 +11,7 @@ schema, a JetStream stream, ...):
 - exact retries of acknowledged batches (the original result, `replayed`, whatever the
   expectation) and reuses of their ids that are not retries (`DuplicateEventError`);
 - concurrent appends to several streams, two appends racing on one expectation (one
-  wins), identical retries sent at once (stored once);
+  wins), identical retries sent at once (stored once) (`property_concurrency`);
 - reads: one stream (or its `$$` system stream) forwards and backwards, from a version,
   with a limit, in pages, a missing or deleted stream with `must_exist`; `read_all` and
   `read_all_page` after any position seen (a removed event's too), filtered by type or
