@@ -143,18 +143,28 @@ class StoreModel:
         return [e for e in self.everything if e.seq > seq and not e.removed]
 
     def removed_event(self, seen: RecordedEvent) -> Stored | None:
-        """The removed event the store just handed over, if it is one (its id may be
-        stored again since, by a retry after the removal)."""
+        """The removed event the store just handed over, if it is one. Its id, stream and
+        version may be stored again since (a retry after a purge): the position tells
+        them apart, as it must fit the global order."""
         return next(
             (
                 e
                 for e in self.everything
                 if e.removed
                 and (e.id, e.stream, e.version) == (seen.id, seen.stream, seen.version)
-                and e.position in (None, seen.position)
+                and self.fits(e, seen.position)
             ),
             None,
         )
+
+    def fits(self, event: Stored, position: Position) -> bool:
+        """Whether `event` may be at `position`: its own if known, else one between the
+        known positions of the events before and after it in the global order."""
+        if event.position is not None:
+            return event.position == position
+        before = [e.position for e in self.everything[: event.seq] if e.position is not None]
+        after = [e.position for e in self.everything[event.seq + 1 :] if e.position is not None]
+        return (not before or before[-1] < position) and (not after or position < after[0])
 
     # -- appends -----------------------------------------------------------------------------
 
