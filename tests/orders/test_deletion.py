@@ -19,7 +19,8 @@ def test_an_operator_deletes_an_order_and_the_list_drops_it(service: RunningServ
         stale = client.delete(
             f"/api/orders/{order_id}", params={"expected_version": 2}, headers=service.operator
         )
-        problem(stale, 503)  # the order is at version 1: nothing deleted
+        problem(stale, 412)  # the order is at version 1: nothing deleted
+        assert stale.json()["type"] == "/problems/version-mismatch", stale.text
 
         deleted = client.delete(f"/api/orders/{order_id}", headers=service.operator)
         assert deleted.status_code == 200, deleted.text
