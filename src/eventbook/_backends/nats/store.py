@@ -27,6 +27,7 @@ from eventbook._backends.nats.batches import Conflict, Message, expecting, send_
 from eventbook._backends.nats.direct import DirectReader, sequence_of
 from eventbook._backends.nats.lifecycle import NatsLifecycle
 from eventbook._backends.nats.options import NatsOptions, parse_url
+from eventbook._backends.nats.replays import REPLAY_PAUSES, partly_seen_copy
 from eventbook._backends.nats.retry import retrying
 from eventbook._backends.nats.setup import ensure_streams, open_client
 from eventbook._backends.nats.stream_reads import (
@@ -207,8 +208,14 @@ class NatsEventStore(EventStore):
 
     async def _replay(self, batch: EncodedBatch) -> AppendResult | None:
         """The original result when some of the batch's ids are stored (or an error)."""
-        found = await asyncio.gather(*(self._stored_event(e.id) for e in batch.events))
-        stored = sorted((e for e in found if e is not None), key=lambda e: e.version)
+        stored = await self._stored_events(batch)
+        for pause in REPLAY_PAUSES:
+            if not partly_seen_copy(batch, stored):
+                break
+            # Maybe a replica part-way through applying this very batch (`replays`). The
+            # markers found raised `seen` to their events, past all its markers: ask again.
+            await asyncio.sleep(pause)
+            stored = await self._stored_events(batch)
         if not stored:
             return None
         return replayed_result(
@@ -216,11 +223,20 @@ class NatsEventStore(EventStore):
             [StoredEvent(e.id, e.stream, e.version, e.position, e.type, e.data) for e in stored],
         )
 
+    async def _stored_events(self, batch: EncodedBatch) -> list[RecordedEvent]:
+        """The stored events with the batch's ids, in stream-version order."""
+        found = await asyncio.gather(*(self._stored_event(e.id) for e in batch.events))
+        return sorted((e for e in found if e is not None), key=lambda e: e.version)
+
     async def _stored_event(self, event_id: UUID) -> RecordedEvent | None:
         marker = await self._events.last(self._subjects.event_id(event_id.hex))
         if marker is None:
             return None
-        event = await self._events.at(sequence_of(marker) + codec.read_marker(marker).n)
+        # The marker's batch is committed: every read from now on must reach its event, so
+        # a replica still applying that batch waits or hands the read to the leader.
+        at = sequence_of(marker) + codec.read_marker(marker).n
+        self._events.observe(at)
+        event = await self._events.at(at)
         # No event: it was removed (tombstone, truncation, archive) and its marker is about
         # to be, or was left by a removal that was cut short.
         return None if event is None else codec.recorded_event(event)
