@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 from nats.js.api import StorageType, StreamConfig
 
-from eventbook._backends.nats.replays import partly_seen_copy
+from eventbook._backends.nats.replays import Found, partly_seen_copy
 from eventbook._backends.nats.subjects import Subjects, decode_token, encode_token
 from eventbook._connect import connect
 from eventbook._errors import DuplicateEventError, NotSupported, StreamDeleted, UnavailableError
@@ -430,11 +430,12 @@ async def test_a_server_older_than_2_12_is_refused_with_a_clear_error() -> None:
 # -- identical appends racing --------------------------------------------------------------------
 
 
-def recorded(batch: EncodedBatch, number: int, version: int, sequence: int) -> RecordedEvent:
+def found(batch: EncodedBatch, number: int, version: int, sequence: int) -> Found:
     event = batch.events[number]
-    return RecordedEvent(
+    stored = RecordedEvent(
         event.id, batch.stream, version, Position(0, sequence), "E", {}, {}, datetime.now(UTC)
     )
+    return stored, len(batch.events)
 
 
 def test_a_replay_waits_only_for_ids_found_where_one_copy_of_the_batch_puts_them() -> None:
@@ -444,16 +445,19 @@ def test_a_replay_waits_only_for_ids_found_where_one_copy_of_the_batch_puts_them
     batch = EncodedBatch(
         "order-1", ANY, tuple(EncodedEvent(uuid7(), "E", b"{}", b"{}", None) for _ in range(3))
     )
-    assert partly_seen_copy(batch, [recorded(batch, 0, 1, 10)])
-    assert partly_seen_copy(batch, [recorded(batch, 0, 1, 10), recorded(batch, 2, 3, 12)])
+    assert partly_seen_copy(batch, [found(batch, 0, 1, 10)])
+    assert partly_seen_copy(batch, [found(batch, 0, 1, 10), found(batch, 2, 3, 12)])
     # All found, none found: nothing to wait for.
-    assert not partly_seen_copy(batch, [recorded(batch, n, n + 1, n + 10) for n in range(3)])
+    assert not partly_seen_copy(batch, [found(batch, n, n + 1, n + 10) for n in range(3)])
     assert not partly_seen_copy(batch, [])
-    # Ids reused from other appends: another stream, or places one copy cannot have.
+    # Ids reused from other appends: another stream, an append of another size, or
+    # places one copy cannot have.
     elsewhere = EncodedBatch("order-2", ANY, batch.events)
-    assert not partly_seen_copy(elsewhere, [recorded(batch, 0, 1, 10)])
-    assert not partly_seen_copy(batch, [recorded(batch, 0, 1, 10), recorded(batch, 2, 3, 20)])
-    assert not partly_seen_copy(batch, [recorded(batch, 0, 4, 10), recorded(batch, 1, 1, 11)])
+    assert not partly_seen_copy(elsewhere, [found(batch, 0, 1, 10)])
+    event, _ = found(batch, 0, 1, 10)
+    assert not partly_seen_copy(batch, [(event, 2)])
+    assert not partly_seen_copy(batch, [found(batch, 0, 1, 10), found(batch, 2, 3, 20)])
+    assert not partly_seen_copy(batch, [found(batch, 0, 4, 10), found(batch, 1, 1, 11)])
 
 
 async def test_identical_appends_sent_at_once_after_removals_store_once_and_replay(
