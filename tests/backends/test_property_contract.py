@@ -3,8 +3,8 @@ backend: memory, SQLite, PostgreSQL and a 3-node NATS JetStream cluster, each ex
 fresh, empty store. `EVENTBOOK_PROPERTY_EXAMPLES=2000` makes a long run.
 
 Memory, SQLite and PostgreSQL offer the stream lifecycle, so they are told to drive it
-(`lifecycle=True`: refusing it would fail, not skip it); NATS runs the other rules only,
-for now (see its test)."""
+(`lifecycle=True`: refusing it would fail, not skip it); on NATS the probe asks the store
+(it offers the lifecycle unless its JetStream stream denies purges)."""
 
 from __future__ import annotations
 
@@ -65,8 +65,4 @@ def test_the_contract_holds_on_nats(nats_cluster: NatsCluster) -> None:
         finally:
             await drop_streams(nats_cluster, stream)
 
-    # Without the lifecycle rules for now: with them, three identical appends racing on a
-    # stream after lifecycle operations were once answered with a DuplicateEventError
-    # naming one of the batch's two ids (a race between the removal's purges and the id
-    # markers, under investigation). The lifecycle conformance suite does pass on NATS.
-    check_store_contract(fresh, lifecycle=False)
+    check_store_contract(fresh)

@@ -27,6 +27,7 @@ from eventbook._backends.nats.batches import Conflict, Message, expecting, send_
 from eventbook._backends.nats.direct import DirectReader, sequence_of
 from eventbook._backends.nats.lifecycle import NatsLifecycle
 from eventbook._backends.nats.options import NatsOptions, parse_url
+from eventbook._backends.nats.replays import REPLAY_PAUSES, Found, partly_seen_copy
 from eventbook._backends.nats.retry import retrying
 from eventbook._backends.nats.setup import ensure_streams, open_client
 from eventbook._backends.nats.stream_reads import (
@@ -207,23 +208,44 @@ class NatsEventStore(EventStore):
 
     async def _replay(self, batch: EncodedBatch) -> AppendResult | None:
         """The original result when some of the batch's ids are stored (or an error)."""
-        found = await asyncio.gather(*(self._stored_event(e.id) for e in batch.events))
-        stored = sorted((e for e in found if e is not None), key=lambda e: e.version)
-        if not stored:
+        found = await self._stored_ids(batch)
+        for pause in REPLAY_PAUSES:
+            if not partly_seen_copy(batch, found):
+                break
+            # Maybe a replica part-way through applying this very batch (`replays`). The
+            # markers found raised `seen` to their events, past all its markers: ask again.
+            await asyncio.sleep(pause)
+            found = await self._stored_ids(batch)
+        if not found:
             return None
+        stored = sorted((e for e, _ in found), key=lambda e: e.version)
         return replayed_result(
             batch,
             [StoredEvent(e.id, e.stream, e.version, e.position, e.type, e.data) for e in stored],
         )
 
+    async def _stored_ids(self, batch: EncodedBatch) -> list[Found]:
+        """The stored events with the batch's ids, each with its batch's size."""
+        found = await asyncio.gather(*(self._stored_with_size(e.id) for e in batch.events))
+        return [f for f in found if f is not None]
+
     async def _stored_event(self, event_id: UUID) -> RecordedEvent | None:
+        found = await self._stored_with_size(event_id)
+        return None if found is None else found[0]
+
+    async def _stored_with_size(self, event_id: UUID) -> Found | None:
         marker = await self._events.last(self._subjects.event_id(event_id.hex))
         if marker is None:
             return None
-        event = await self._events.at(sequence_of(marker) + codec.read_marker(marker).n)
+        # The marker's batch is committed: every read from now on must reach its event, so
+        # a replica still applying that batch waits or hands the read to the leader.
+        size = codec.read_marker(marker).n
+        at = sequence_of(marker) + size
+        self._events.observe(at)
+        event = await self._events.at(at)
         # No event: it was removed (tombstone, truncation, archive) and its marker is about
         # to be, or was left by a removal that was cut short.
-        return None if event is None else codec.recorded_event(event)
+        return None if event is None else (codec.recorded_event(event), size)
 
     # -- reading --------------------------------------------------------------------------
 
