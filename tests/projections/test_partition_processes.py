@@ -102,7 +102,10 @@ async def test_three_daemons_share_the_partitions_and_survive_a_kill(
         assert await database.parked("ledger", 1) == []
         rows = await database.partitions("ledger", 1)
         assert len(rows) == PARTITIONS
-        assert all(row.owner is None for row in rows)  # every survivor released its leases
+        # Every survivor released its leases. The killed daemon's rows may still name it:
+        # if its partitions had caught up before the kill, nobody needed to take them over.
+        killed = f":{daemons['second'].process.pid}:"
+        assert all(row.owner is None or killed in row.owner for row in rows), rows
     finally:
         for daemon in daemons.values():
             if daemon.process.poll() is None:
