@@ -14,6 +14,7 @@ import contextlib
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,7 +114,9 @@ def test_a_forgotten_customer_leaves_no_trace(
     running = contextlib.contextmanager(_service)(env, where["dir"])
     with running as service, service.client() as client:
         orders = [place_and_ship(client, service, n) for n in (1, 2)]
-        found = search(client, service)
+        deadline = time.monotonic() + 10  # the search index may be a batch behind the page
+        while len(found := search(client, service)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert len(found) == 2
         before = analytics(client, service)
         versions = active_versions(client, service)

@@ -82,8 +82,9 @@ def test_embedded_metrics_move_when_a_command_runs(embedded_service: RunningServ
             text = client.get("/metrics").text
             build = {"projection": "orders", "version": version}
             handled = sample(text, "eventbook_projection_events_handled_total", **build)
-            return text if handled > sample(before, "eventbook_projection_events_handled_total",
-                                             **build) else None  # fmt: skip
+            caught_up = sample(text, "eventbook_projection_lag_events", **build) == 0
+            return text if caught_up and handled > sample(
+                before, "eventbook_projection_events_handled_total", **build) else None  # fmt: skip
 
         after = eventually(moved)
     command = {"command_type": "PlaceOrder", "outcome": "ok"}
