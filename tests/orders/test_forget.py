@@ -82,7 +82,8 @@ def read(
     return found
 
 
-def place_and_ship(client: httpx.Client, service: RunningService, n: int) -> str:
+def place_and_ship(client: httpx.Client, service: RunningService, n: int) -> tuple[str, str]:
+    """The order's id, and the position of its last event."""
     order_id = f"forget-{n}-{uuid.uuid4().hex[:6]}"
     place = {
         "customer": NAME,
@@ -104,7 +105,7 @@ def place_and_ship(client: httpx.Client, service: RunningService, n: int) -> str
     last = command(client, service, f"/{order_id}/ship", {"carrier": "DHL"})
     order = read(client, service, order_id, last)
     assert (order["customer"], order["status"]) == (NAME, "shipped")
-    return order_id
+    return order_id, last
 
 
 def test_a_forgotten_customer_leaves_no_trace(
@@ -113,12 +114,13 @@ def test_a_forgotten_customer_leaves_no_trace(
     env, where = profile
     running = contextlib.contextmanager(_service)(env, where["dir"])
     with running as service, service.client() as client:
-        orders = [place_and_ship(client, service, n) for n in (1, 2)]
+        placed = [place_and_ship(client, service, n) for n in (1, 2)]
+        orders = [order_id for order_id, _ in placed]
         deadline = time.monotonic() + 10  # the search index may be a batch behind the page
         while len(found := search(client, service)) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(found) == 2
-        before = analytics(client, service)
+        before = analytics(client, service, after=placed[-1][1])  # with both orders shipped
         versions = active_versions(client, service)
 
         listed = total_orders(client, service)
@@ -227,8 +229,9 @@ def search(client: httpx.Client, service: RunningService) -> list[Any]:
     return items
 
 
-def analytics(client: httpx.Client, service: RunningService) -> Any:
-    reply = client.get("/api/analytics/summary", headers=service.reader)
+def analytics(client: httpx.Client, service: RunningService, after: str | None = None) -> Any:
+    params = {} if after is None else {"min_position": after}
+    reply = client.get("/api/analytics/summary", params=params, headers=service.reader)
     assert reply.status_code == 200, reply.text
     return reply.json()
 
@@ -282,7 +285,7 @@ def test_the_forget_command_forgets_from_a_shell(tmp_path: Path) -> None:
         "ORDERS_SEED_ORDERS": "0",
     }
     with contextlib.contextmanager(_service)(env, tmp_path) as service, service.client() as client:
-        order_id = place_and_ship(client, service, 1)
+        order_id, _ = place_and_ship(client, service, 1)
     command = [sys.executable, "-m", "apps.orders", "forget", CUSTOMER, "--json"]
     shell_env = {**service.env, "PYTHONPATH": _python_path(), "ORDERS_KEY_CACHE_SECONDS": "0.1"}
     done = subprocess.run(command, env=shell_env, capture_output=True, text=True, check=False)
