@@ -290,7 +290,6 @@ def test_a_taken_port_is_one_line_before_any_key(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        started = time.monotonic()
         ran = subprocess.run(
             [sys.executable, "-m", "apps.orders"],
             check=False,
@@ -312,8 +311,9 @@ def test_a_taken_port_is_one_line_before_any_key(tmp_path: Path) -> None:
         f"error: 127.0.0.1:{port} is already in use (another Orders service?); "
         "stop it or choose another port with ORDERS_PORT\n"
     )
-    assert time.monotonic() - started < 10
-    assert not (tmp_path / "orders.db").exists()  # nothing was started, nothing seeded
+    # Refused before anything started: no database was created, nothing seeded (a timing
+    # bound would only measure the machine's load).
+    assert not (tmp_path / "orders.db").exists()
 
 
 def test_a_parked_event_is_served_with_its_position_as_a_string() -> None:
