@@ -151,7 +151,7 @@ function kpi(label, value, attrs = {}) {
 }
 
 function loadingRow(columns) {
-  return h("tr", { class: "placeholder" }, h("td", { colspan: columns, class: "empty" }, "Loading…"));
+  return emptyRow(columns, "Loading…");
 }
 
 function emptyRow(columns, text) {
