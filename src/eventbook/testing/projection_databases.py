@@ -105,6 +105,16 @@ class ProjectionDatabaseConformance(PartitionConformance):
     ) -> ParkedEvent:
         return ParkedEvent(NAME, version, uuid4(), at(3), "s-1", "Happened", "boom", 2, 1.0, status)
 
+    async def park(self, database: ProjectionDatabase, version: int = 1) -> ParkedEvent:
+        """Park an event as a lease holder does: in a commit that moves the checkpoint past it."""
+        parked = self.parked_event(version)
+        session = await self.lease(database, version=version)
+        try:
+            await session.commit(None, CheckpointMove(None, parked.position), park=parked)
+        finally:
+            await session.release()
+        return parked
+
     async def release(self, *sessions: Session) -> None:
         for session in sessions:
             await session.release()
@@ -303,12 +313,7 @@ class ProjectionDatabaseConformance(PartitionConformance):
         self, projection_database: ProjectionDatabase
     ) -> None:
         await self.register(projection_database)
-        parked = self.parked_event()
-        session = await self.lease(projection_database)
-        try:
-            await session.commit(None, CheckpointMove(None, parked.position), park=parked)
-        finally:
-            await session.release()
+        parked = await self.park(projection_database)
         key = (NAME, 1, parked.event_id)
         assert await projection_database.update_parked(*key, error="again") is True
         (again,) = await projection_database.parked(NAME, 1)
@@ -352,12 +357,7 @@ class ProjectionDatabaseConformance(PartitionConformance):
         self, projection_database: ProjectionDatabase
     ) -> None:
         await self.register(projection_database)
-        parked = self.parked_event()
-        session = await self.lease(projection_database)
-        try:
-            await session.commit(None, CheckpointMove(None, parked.position), park=parked)
-        finally:
-            await session.release()
+        parked = await self.park(projection_database)
         assert await projection_database.delete_parked(NAME, 1, parked.event_id) is True
         assert await projection_database.parked_summary(NAME, 1) == (0, False)
 
@@ -418,12 +418,7 @@ class ProjectionDatabaseConformance(PartitionConformance):
         await self.register(projection_database, version=2)
         with pytest.raises(ProjectionError):
             await projection_database.drop(NAME, 1, drop_ddl(projection_database, 1))
-        parked = self.parked_event(version=2)
-        session = await self.lease(projection_database, version=2)
-        try:
-            await session.commit(None, CheckpointMove(None, parked.position), park=parked)
-        finally:
-            await session.release()
+        await self.park(projection_database, version=2)
         await projection_database.drop(NAME, 2, drop_ddl(projection_database, 2))
         assert [row.version for row in await projection_database.checkpoints()] == [1]
         assert await projection_database.parked(NAME, 2) == []

@@ -1,4 +1,6 @@
 // The Orders dashboard: a hash-routed page per concern, reading only the HTTP API.
+// Here: the shared state and helpers, the Analytics and Event store pages, routing and
+// sign-in; the other pages have their own modules, loaded before this one (index.html).
 "use strict";
 
 const main = document.getElementById("main");
@@ -17,7 +19,6 @@ const state = {
   lastList: "#/orders",
   feedStatus: "connecting",
 };
-const FEED_KEEP = 200;
 const KEY_STORAGE = "eventbook-api-key";
 
 // -- helpers --------------------------------------------------------------------------------
@@ -150,7 +151,7 @@ function kpi(label, value, attrs = {}) {
 }
 
 function loadingRow(columns) {
-  return h("tr", { class: "placeholder" }, h("td", { colspan: columns, class: "empty" }, "Loading…"));
+  return emptyRow(columns, "Loading…");
 }
 
 function emptyRow(columns, text) {
@@ -171,145 +172,11 @@ function table(columns, body, attrs = {}) {
       body));
 }
 
-// -- orders -----------------------------------------------------------------------------------
-
-const SORTS = [
-  ["-placed_at", "Newest first"], ["placed_at", "Oldest first"], ["-updated_at", "Recently updated"],
-  ["-total", "Largest total"], ["total", "Smallest total"],
-];
-const STATUSES = ["placed", "paid", "shipped", "cancelled"];
-
-function ordersHash({ q, status, sort, page: pageNumber }) {
-  const next = new URLSearchParams();
-  if (q) next.set("q", q);
-  if (status) next.set("status", status);
-  if (sort && sort !== "-placed_at") next.set("sort", sort);
-  if (pageNumber > 1) next.set("page", pageNumber);
-  const text = next.toString();
-  return `#/orders${text ? `?${text}` : ""}`;
-}
-
-async function ordersPage(token, params) {
-  const query = {
-    q: (params.get("q") || "").trim(),
-    status: STATUSES.includes(params.get("status")) ? params.get("status") : "",
-    sort: SORTS.some(([s]) => s === params.get("sort")) ? params.get("sort") : "-placed_at",
-    page: Math.max(1, Math.floor(Number(params.get("page")) || 1)),
-  };
-  state.lastList = ordersHash(query);
-  const search = h("input", {
-    type: "search", placeholder: "Search customers, products, addresses…", value: query.q,
-    "aria-label": "Search orders", id: "order-search", autocomplete: "off",
-  });
-  const status = h("select", { "aria-label": "Status" },
-    h("option", { value: "" }, "Any status"),
-    STATUSES.map((s) => h("option", { value: s, selected: s === query.status }, s[0].toUpperCase() + s.slice(1))));
-  const sort = h("select", {
-    "aria-label": "Sort", disabled: Boolean(query.q),
-    title: query.q ? "Search results are ranked by relevance" : "Sort order",
-  }, query.q ? h("option", {}, "Most relevant") : SORTS.map(([value, label]) => h("option", { value, selected: value === query.sort }, label)));
-  const go = (pageNumber = 1) => {
-    location.hash = ordersHash({ q: search.value.trim(), status: status.value, sort: query.q ? query.sort : sort.value, page: pageNumber });
-  };
-  const form = h("form", { class: "toolbar", role: "search", onsubmit: (e) => { e.preventDefault(); go(); } },
-    h("div", { class: "search-box" }, search),
-    status, sort,
-    h("button", { type: "submit" }, "Search"),
-    query.q || query.status ? h("a", { class: "button secondary", href: "#/orders" }, "Clear") : null);
-  status.addEventListener("change", () => go());
-  sort.addEventListener("change", () => go());
-
-  const columns = ["Order", "Customer", "Status", "Ship to", { label: "Items", class: "num" }, { label: "Total", class: "num" }, "Placed", "Updated"];
-  const body = h("tbody", {}, loadingRow(columns.length));
-  const info = h("span", { class: "muted", id: "orders-count", "aria-live": "polite" });
-  const prev = h("button", { class: "secondary", type: "button", disabled: true, onclick: () => go(query.page - 1) }, "‹ Previous");
-  const next = h("button", { class: "secondary", type: "button", disabled: true, onclick: () => go(query.page + 1) }, "Next ›");
-  // Writers place orders here (commands.js): rows sent but not yet listed stay on top.
-  const list = { pending: [], show: () => body.prepend(...list.pending), reload: () => load() };
-  const creating = canWrite() ? h("section", { class: "card", id: "new-order", hidden: true }, newOrderForm(list)) : null;
-  const toggle = creating ? h("button", {
-    type: "button", class: "secondary", id: "new-order-toggle", "aria-expanded": "false",
-    onclick: () => {
-      creating.hidden = !creating.hidden;
-      toggle.setAttribute("aria-expanded", String(!creating.hidden));
-    },
-  }, "New order") : null;
-  form.append(toggle || "");
-  page("Orders", form, creating,
-    h("div", { class: "card flush" },
-      table(columns, body, { id: "orders-table", class: "clickable" }),
-      h("div", { class: "pager" }, info, h("span", { class: "spacer" }), prev, next)));
-
-  const words = query.q.split(/\s+/).filter((w) => w.length > 1);
-  const render = (result, catchingUp = false) => {
-    // An order still pending shows once, as its pending row, until commands.js reconciles it.
-    const sent = new Set(list.pending.map((row) => row.dataset.order));
-    body.replaceChildren(...list.pending, ...result.items.filter((o) => !sent.has(o.order_id)).map((o) => {
-      const href = orderHref(o.order_id);
-      const address = o.shipping_address || {};
-      return h("tr", { "data-order": o.order_id, onclick: (e) => { if (!e.target.closest("a")) location.hash = href; } },
-        h("td", {}, h("a", { href, class: "mono" }, o.order_id)),
-        h("td", {}, highlight(o.customer, words)),
-        h("td", {}, pill(o.status)),
-        h("td", { class: "muted" }, highlight([address.city, address.country].filter(Boolean).join(", "), words)),
-        h("td", { class: "num" }, o.item_count),
-        h("td", { class: "num" }, money(o.total, o.currency)),
-        h("td", {}, time(o.placed_at)),
-        h("td", {}, time(o.updated_at)));
-    }));
-    const pages = Math.max(1, Math.ceil(result.total / result.page_size));
-    if (!result.items.length) {
-      const text = result.total ? `Page ${count(result.page)} is past the last page (${count(pages)})`
-        : query.q ? `No orders match “${query.q}”` : query.status ? `No ${query.status} orders` : "No orders yet";
-      body.append(emptyRow(columns.length, text));
-    }
-    const matched = query.q ? plural(result.total, "match", "matches") : plural(result.total, "order");
-    info.textContent = `${matched} · page ${count(Math.min(result.page, pages))} of ${count(pages)}`
-      + (catchingUp ? " · the list is catching up with the latest events" : "");
-    prev.disabled = result.page <= 1;
-    next.disabled = result.page >= pages;
-  };
-  const url = (wait) => {
-    const u = new URLSearchParams({ page: query.page, page_size: 25 });
-    if (query.q) u.set("q", query.q);
-    if (query.status) u.set("status", query.status);
-    if (!query.q && query.sort !== "-placed_at") u.set("sort", query.sort);
-    if (wait) u.set("min_position", state.feedPosition);
-    return `/api/orders?${u}`;
-  };
-  const load = async () => {
-    if (!state.feedPosition) {
-      const result = await api(url(false));
-      if (live(token)) render(result);
-      return;
-    }
-    // The list includes what the live feed has shown: the API waits for its read model to
-    // catch up. If that takes a while (a rebuild), show what the read model has meanwhile.
-    const waited = api(url(true));
-    const soon = new Promise((resolve) => { setTimeout(resolve, 400, null); });
-    const first = await Promise.race([waited.catch(() => null), soon]);
-    if (first) {
-      if (live(token)) render(first);
-      return;
-    }
-    const meanwhile = await api(url(false));
-    if (live(token)) render(meanwhile, true);
-    try {
-      const full = await waited;
-      if (live(token)) render(full);
-    } catch (error) {
-      if (error.status !== 503) throw error;
-      setTimeout(() => { if (live(token)) load().catch(() => {}); }, 2000); // still behind: ask again
-    }
-  };
-  try {
-    await load();
-  } catch (error) {
-    body.replaceChildren(emptyRow(columns.length, "Could not load the orders"));
-    failed(token, error);
-    return;
-  }
-  if (live(token)) state.onFeed = throttled(1500, () => load().catch(() => {}));
+function eventKind(type) {
+  if (/Cancel|Refund/.test(type)) return "bad";
+  if (/Payment|Shipped/.test(type)) return "good";
+  if (/Placed/.test(type)) return "new";
+  return "change";
 }
 
 // -- analytics --------------------------------------------------------------------------------
@@ -359,97 +226,6 @@ function lastDays(items, limit) {
     filled.push(byDay.get(key) || { day: key, orders: 0, paid: 0, revenue: 0, shipped: 0, cancelled: 0 });
   }
   return filled;
-}
-
-// -- live feed --------------------------------------------------------------------------------
-
-async function startFeed() {
-  if (state.feedSource) return;
-  try {
-    state.feedHead = (await api("/api/store/summary")).head;
-  } catch { state.feedHead = null; }
-  // EventSource sends no headers: the feed opens with a short-lived token, asked for with the key.
-  let token;
-  try {
-    token = (await api("/api/feed/token", { method: "POST" })).token;
-  } catch { setFeedStatus("closed"); return; }
-  // Reopened with a new token, the feed resumes after the last position it delivered.
-  const resume = state.feedPosition ? `&last_event_id=${encodeURIComponent(state.feedPosition)}` : "";
-  const source = new EventSource(`/api/feed?token=${encodeURIComponent(token)}${resume}`);
-  source.addEventListener("open", () => setFeedStatus("live"));
-  source.addEventListener("error", () => {
-    if (source.readyState !== EventSource.CLOSED) { setFeedStatus("reconnecting"); return; }
-    // Refused (an expired token, a revoked key) or closed: open again with a new token.
-    setFeedStatus("reconnecting");
-    source.close();
-    if (state.feedSource === source) state.feedSource = null;
-    setTimeout(() => { if (keyInput.value && !state.feedSource) startFeed(); }, 2000);
-  });
-  source.addEventListener("event", (message) => {
-    let item;
-    try { item = JSON.parse(message.data); } catch { return; }
-    if (state.feedIds.has(item.id)) return; // a reconnection sends the recent items again
-    state.feedIds.add(item.id);
-    state.feed.unshift(item);
-    if (state.feed.length > FEED_KEEP) state.feedIds.delete(state.feed.pop().id);
-    if (!state.feedPosition || comparePositions(item.position, state.feedPosition) > 0) state.feedPosition = item.position;
-    const isNew = state.feedHead === null || comparePositions(item.position, state.feedHead) > 0;
-    const list = document.getElementById("feed-list");
-    if (list) {
-      document.getElementById("feed-empty")?.remove();
-      list.prepend(feedItem(item, isNew));
-      while (list.children.length > FEED_KEEP) list.lastElementChild.remove();
-    } else if (isNew) {
-      state.unseen += 1;
-      const badge = document.getElementById("feed-badge");
-      badge.hidden = false;
-      badge.textContent = state.unseen > 99 ? "99+" : state.unseen;
-    }
-    if (isNew && state.onFeed) state.onFeed(item);
-  });
-  state.feedSource = source;
-}
-
-function setFeedStatus(status) {
-  state.feedStatus = status;
-  const text = { connecting: "Connecting…", live: "Connected", reconnecting: "Reconnecting…", closed: "Disconnected" }[status];
-  for (const el of document.querySelectorAll("[data-feed-status]")) {
-    el.dataset.feedStatus = status;
-    el.textContent = text;
-  }
-  const dot = document.getElementById("feed-dot");
-  dot.dataset.state = status;
-  dot.title = `Live feed: ${text.toLowerCase()}`;
-}
-
-function feedItem(item, isNew = false) {
-  return h("li", { "data-stream": item.stream, "data-event-id": item.id, class: isNew ? "new" : null },
-    time(item.recorded_at, { class: "muted small when" }),
-    h("span", { class: `event-type ${eventKind(item.type)}` }, item.type),
-    streamLink(item.stream, orderOfStream(item.stream) ?? item.stream),
-    h("span", { class: "muted small" }, `v${item.version}`),
-    h("span", { class: "spacer" }),
-    item.actor ? h("span", { class: "muted small" }, item.actor) : null,
-    h("span", { class: "muted small mono" }, `#${item.position}`));
-}
-
-function eventKind(type) {
-  if (/Cancel|Refund/.test(type)) return "bad";
-  if (/Payment|Shipped/.test(type)) return "good";
-  if (/Placed/.test(type)) return "new";
-  return "change";
-}
-
-function feedPage() {
-  state.unseen = 0;
-  document.getElementById("feed-badge").hidden = true;
-  const status = h("span", { class: "status-dot", "data-feed-status": state.feedStatus });
-  page("Live feed",
-    h("div", { class: "lead" }, h("span", { class: "muted" }, "Events appear here the moment they are committed. "), status),
-    h("section", { class: "card flush" },
-      h("ul", { class: "feed", id: "feed-list" }, state.feed.map((item) => feedItem(item))),
-      state.feed.length ? null : h("div", { class: "empty", id: "feed-empty" }, "No events yet. They will appear here as orders change.")));
-  setFeedStatus(state.feedStatus);
 }
 
 // -- event store ------------------------------------------------------------------------------

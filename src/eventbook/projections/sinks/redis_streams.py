@@ -30,6 +30,13 @@ from eventbook._errors import LeaseLost, ValidationError
 from eventbook._store.types import RecordedEvent
 from eventbook.projections._buffer import WriteBuffer
 from eventbook.projections._ports import ProjectionDatabase, Session
+from eventbook.projections.sinks._redis import (
+    FENCE_LUA,
+    MarkedBatch,
+    OutsideTheDatabase,
+    keep_only_epoch,
+    marker,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -37,15 +44,10 @@ if TYPE_CHECKING:
 
 Value = str | bytes | int | float
 
-_SCRIPT = """
-local maxlen, trim, late, epoch = ARGV[1], ARGV[2], ARGV[3] == '1', tonumber(ARGV[4])
-local meta = KEYS[1]
-if not late then
-  local seen = tonumber(redis.call('HGET', meta, 'epoch') or '0')
-  if seen > epoch then return -1 end
-  if epoch > seen then redis.call('HSET', meta, 'epoch', epoch) end
-end
-local last, added, i = {}, 0, 5
+_SCRIPT = (
+    "local maxlen, trim, late, epoch = ARGV[1], ARGV[2], ARGV[3] == '1', tonumber(ARGV[4])"
+    + FENCE_LUA
+    + """local last, added, i = {}, 0, 5
 while i <= #ARGV do
   local k = tonumber(ARGV[i])
   local stream, marker, n = KEYS[k], ARGV[i + 1], tonumber(ARGV[i + 3])
@@ -70,54 +72,28 @@ while i <= #ARGV do
 end
 return added
 """
+)
 
 
-def marker(event: RecordedEvent, index: int) -> str:
-    """Sorts like (position, index): fixed-width digits compare as strings in Lua."""
-    position = event.position
-    return f"{position.major:020d}:{position.minor:020d}:{index:06d}"
-
-
-class StreamBatch:
+class StreamBatch(MarkedBatch):
     """Entries for Redis streams, recorded by handlers and sent once per batch."""
 
-    __slots__ = ("_counts", "entries", "epoch", "out_of_order", "version")
+    __slots__ = ("entries",)
 
     def __init__(self, epoch: int, version: int, out_of_order: bool) -> None:
+        super().__init__(epoch, version, out_of_order)
         self.entries: list[tuple[str, str, str, list[Value]]] = []
-        self.epoch = epoch
-        self.version = version
-        self.out_of_order = out_of_order
-        self._counts: dict[tuple[str, str], int] = {}
 
     def add(self, event: RecordedEvent, stream: str, fields: Mapping[str, Value]) -> None:
         """Append an entry for `event` to `stream` (under the sink's prefix)."""
         if not fields:
             raise ValidationError("a stream entry needs at least one field")
         slot = (str(event.id), stream)
-        index = self._counts.get(slot, 0)
-        self._counts[slot] = index + 1
+        index = self._next_index(slot)
         flat: list[Value] = []
         for name, value in fields.items():
             flat += (name, value)
         self.entries.append((stream, marker(event, index), slot[0], flat))
-
-
-class OutsideTheDatabase:
-    """A sink whose data lives outside the projection database (in Redis): it has no
-    tables to make, point readers at, empty or drop; its `clear` removes its data."""
-
-    def create_ddl(self, version: int) -> list[str]:
-        return []
-
-    def activate_ddl(self, version: int) -> list[str]:
-        return []
-
-    def reset_ddl(self, version: int) -> list[str]:
-        return []
-
-    def drop_ddl(self, version: int) -> list[str]:
-        return []
 
 
 class RedisStreamSink(OutsideTheDatabase):
@@ -191,10 +167,7 @@ class RedisStreamSink(OutsideTheDatabase):
         async for key in self.client.scan_iter(match=f"{_escape(self.prefix)}*", count=1000):
             if key not in (meta, meta.encode()):
                 await self.client.delete(key)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.delete(meta)
-            pipe.hset(meta, "epoch", epoch)
-            await pipe.execute()
+        await keep_only_epoch(self.client, meta, epoch)
 
 
 def _escape(prefix: str) -> str:

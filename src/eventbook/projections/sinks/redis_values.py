@@ -43,7 +43,13 @@ from eventbook._errors import LeaseLost, ValidationError
 from eventbook._store.types import RecordedEvent
 from eventbook.projections._buffer import WriteBuffer
 from eventbook.projections._ports import ProjectionDatabase, Session
-from eventbook.projections.sinks.redis_streams import OutsideTheDatabase, marker
+from eventbook.projections.sinks._redis import (
+    FENCE_LUA,
+    MarkedBatch,
+    OutsideTheDatabase,
+    keep_only_epoch,
+    marker,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -54,15 +60,10 @@ Value = str | bytes | int | float
 UNLINK_BATCH = 500
 """Keys removed per UNLINK while clearing a build (SCAN returns them in pages)."""
 
-_SCRIPT = """
-local late, epoch = ARGV[1] == '1', tonumber(ARGV[2])
-local meta = KEYS[1]
-if not late then
-  local seen = tonumber(redis.call('HGET', meta, 'epoch') or '0')
-  if seen > epoch then return -1 end
-  if epoch > seen then redis.call('HSET', meta, 'epoch', epoch) end
-end
-local last = redis.call('HGET', meta, 'last') or ''
+_SCRIPT = (
+    "local late, epoch = ARGV[1] == '1', tonumber(ARGV[2])"
+    + FENCE_LUA
+    + """local last = redis.call('HGET', meta, 'last') or ''
 local newest, applied, i = last, 0, 3
 while i <= #ARGV do
   local op, key, mark, n = ARGV[i], KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], tonumber(ARGV[i + 3])
@@ -94,22 +95,20 @@ end
 if newest ~= last then redis.call('HSET', meta, 'last', newest) end
 return applied
 """
+)
 
 _encode = msgspec.json.Encoder().encode
 
 
-class ValueBatch:
+class ValueBatch(MarkedBatch):
     """Hash and JSON writes, recorded by handlers and sent once per batch, in order."""
 
-    __slots__ = ("_counts", "epoch", "out_of_order", "version", "writes")
+    __slots__ = ("writes",)
 
     def __init__(self, epoch: int, version: int, out_of_order: bool) -> None:
+        super().__init__(epoch, version, out_of_order)
         self.writes: list[tuple[str, str, str, list[Value]]] = []
         """(operation, key, marker, arguments), in the order handlers made them."""
-        self.epoch = epoch
-        self.version = version
-        self.out_of_order = out_of_order
-        self._counts: dict[str, int] = {}
 
     def hset(self, event: RecordedEvent, key: str, fields: Mapping[str, Value]) -> None:
         """Set fields of the hash at `key` (others are kept)."""
@@ -148,8 +147,7 @@ class ValueBatch:
         if not isinstance(key, str) or not key:
             raise ValidationError(f"a read-model key is a non-empty string, not {key!r}")
         slot = str(event.id)
-        index = self._counts.get(slot, 0)
-        self._counts[slot] = index + 1
+        index = self._next_index(slot)
         # A retried dead letter is deduplicated by its own id; in order, by position.
         mark = f"{slot}:{index:06d}" if self.out_of_order else marker(event, index)
         self.writes.append((op, key, mark, args))
@@ -231,10 +229,7 @@ class RedisValueSink(OutsideTheDatabase):
                 pending.clear()
         if pending:
             await self.client.unlink(*pending)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.delete(meta)
-            pipe.hset(meta, "epoch", epoch)
-            await pipe.execute()
+        await keep_only_epoch(self.client, meta, epoch)
 
 
 def _text(value: bytes | str) -> str:
