@@ -66,7 +66,9 @@ class Dashboard:
     def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        self.page.screenshot(path=path, full_page=True)
+        # A full page of a long document (ReDoc's) takes a while on a busy machine; the
+        # picture is a record for people, not the assertion.
+        self.page.screenshot(path=path, full_page=True, timeout=60_000)
         return path
 
     def allow_console_error(self, url_pattern: str) -> None:
