@@ -71,8 +71,8 @@ class Opener:
             ident = event.id.int
             known = live.get(subject)
             if known is not None:  # the same sealing of this event, opened before
-                hit = known.get(sealed)
-                if hit is not None and hit[0] == ident:
+                hit = known.get(ident)
+                if hit is not None and hit[0] == sealed:
                     append(replace(event, data=hit[1]))
                     continue
             paths, names = parsed_paths.get(stored) or self._parse(stored)
@@ -95,7 +95,7 @@ class Opener:
             else:
                 _put(event, data, paths, values)
             if known is not None:
-                known[sealed] = (ident, data)
+                known[ident] = (sealed, data)
                 kept += 1
             append(replace(event, data=data))
         if kept:
