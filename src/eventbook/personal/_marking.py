@@ -24,7 +24,7 @@ from typing import Any, Union
 import msgspec
 
 from eventbook._errors import ValidationError
-from eventbook.personal._envelope import Path
+from eventbook.personal._envelope import KEYS_SEPARATOR, PATHS_SEPARATOR, Path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +76,12 @@ def _collect(
         if _is_record(kind):
             _collect(kind, path, subject, found, f"{where}.{name}")
         elif subject is not None and kind is str:
+            if any(KEYS_SEPARATOR in k or PATHS_SEPARATOR in k for k in path):
+                raise ValidationError(
+                    f"{where}.{name}: a personal field's encoded name (and those of the"
+                    f" records holding it) cannot hold {KEYS_SEPARATOR!r} or"
+                    f" {PATHS_SEPARATOR!r}: the envelope lists the paths with them"
+                )
             found.setdefault(subject, []).append(path)
         elif mark is not None:
             raise ValidationError(

@@ -1,9 +1,9 @@
 """Events a stage opened lately, so that reading them again (a repository loading an
 aggregate per command, say) skips AES-GCM and the rebuilding of their data.
 
-An event is kept under its sealed text (which holds a random nonce: no two sealings give
-the same) with its id, and served again only for an event with the same id and the same
-sealed text, opened with the same key object: the same sealing of the same event, whose
+An event is kept under its id with its sealed text (which holds a random nonce: no two
+sealings give the same), and served again only for an event with the same id and the
+same sealed text, opened with the same key object: the same sealing of the same event, whose
 data a store never changes. An envelope copied into another event misses (another id)
 and fails to decrypt, as it should. (The plain fields and paths beside the sealed text
 are not authenticated, kept or not; comparing them on every read would cost about a
@@ -25,10 +25,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-Kept = tuple[int, dict[str, Any]]
-"""(the event id as an int, its opened data)."""
-Events = dict[str, Kept]
-"""The sealed text of an event's envelope -> the event kept."""
+Kept = tuple[str, dict[str, Any]]
+"""(the sealed text of the event's envelope, its opened data)."""
+Events = dict[int, Kept]
+"""The event id as an int (cheaper to hash than the sealed text) -> the event kept."""
 
 
 class OpenedEvents:

@@ -2,10 +2,11 @@
 
 Writing: each marked value is taken out of the event's data, and the values of one
 subject are sealed together (one AES-GCM call per subject and event, bound to the event
-id) into the data's `$personal` list, beside the paths they came from. Everything else
-stays plain JSON. Reading: the values are put back; for a forgotten subject each path
-gets `FORGOTTEN` instead, so readers never fail on forgotten data. Upcasters run after
-this stage, so they see decrypted data or the placeholder.
+id) into the data's `$personal` list, beside the subject and the paths they came from
+(see `_envelope`). Everything else stays plain JSON. Reading (`_opening`): the values
+are put back; for a forgotten subject each path gets `FORGOTTEN` instead, so readers
+never fail on forgotten data. Upcasters run after this stage, so they see decrypted data
+or the placeholder.
 """
 
 from __future__ import annotations
@@ -14,25 +15,27 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from eventbook._errors import PersonalDataError, ValidationError
+from eventbook._errors import ValidationError
 from eventbook._store.types import NewEvent, RecordedEvent
-from eventbook.personal._cipher import open_sealed, seal
-from eventbook.personal._envelope import ENVELOPE, FORGOTTEN, Path, put_values, split_path
+from eventbook.personal._cipher import seal
+from eventbook.personal._envelope import ENVELOPE, Path, join_paths
+from eventbook.personal._envelope import subjects as subjects_of
 from eventbook.personal._keys import Keyring
 from eventbook.personal._marking import Marks, marks_of
-from eventbook.personal._opened import OpenedEvents
+from eventbook.personal._opening import Opener
 from eventbook.personal._states import StreamSubjects, open_state, seal_state
 
 OPENED_VALUES = 10_000
 """Events a stage keeps opened (see `_opened`), the oldest subjects' dropped first."""
 
-_Taken = tuple[str, tuple[Path, ...], list[Any]]
-"""(subject, the paths of its values, the values taken out of the data)."""
+_Taken = tuple[str, str, list[Any]]
+"""(subject, the paths of its values as stored, the values taken out of the data)."""
 
-_encode = msgspec.json.encode
-_decode_values = msgspec.json.Decoder(list[Any]).decode
+_Marked = tuple[tuple[str, tuple[Path, ...], str], ...]
+"""Per subject field of an event type: (the field, the paths it covers, them as stored)."""
+
+_pack = msgspec.msgpack.encode
 
 
 class PersonalDataStage:
@@ -56,15 +59,14 @@ class PersonalDataStage:
         ):
             raise ValidationError("opened_values is a count of events, 0 or more")
         self.keyring = keyring
-        self._opened = OpenedEvents(opened_values)
+        self._opener = Opener(opened_values)
         self._stream_subjects = StreamSubjects()
-        self._parsed_paths: dict[tuple[str, ...], tuple[list[Path], tuple[str, ...] | None]] = {}
         named = events.items() if isinstance(events, Mapping) else ((c.__name__, c) for c in events)
-        self._marks: dict[str, Marks] = {}
+        self._marks: dict[str, _Marked] = {}
         for name, cls in named:
             marks = marks_of(cls)
             if marks:
-                self._marks[name] = marks
+                self._marks[name] = _stored(marks)
 
     @property
     def marked_types(self) -> frozenset[str]:
@@ -73,12 +75,12 @@ class PersonalDataStage:
     @property
     def opened_count(self) -> int:
         """How many events the stage keeps opened now."""
-        return self._opened.count
+        return self._opener.kept.count
 
     async def forget(self, subject: str) -> bool:
         """Destroy `subject`'s key (see `Keyring.forget`) and drop the events kept opened
         with it."""
-        self._opened.drop(subject)
+        self._opener.kept.drop(subject)
         return await self.keyring.forget(subject)
 
     async def seal_state(self, stream: str, state: dict[str, Any]) -> dict[str, Any]:
@@ -102,8 +104,8 @@ class PersonalDataStage:
                 raise ValidationError(f"{event.type} data already holds {ENVELOPE!r}")
             data = dict(event.data)
             taken = [
-                (s, paths, _take(data, paths, event.type))
-                for s, paths in _subjects(marks, data, event.type)
+                (s, stored, _take(data, paths, event.type))
+                for s, paths, stored in _subjects(marks, data, event.type)
             ]
             subjects.update(s for s, _, _ in taken)
             self._stream_subjects.saw(stream, (s for s, _, _ in taken))
@@ -119,126 +121,61 @@ class PersonalDataStage:
             data, taken = plan
             bound = event.id.bytes
             data[ENVELOPE] = [
-                {
-                    "subject": s,
-                    "paths": ["/".join(p) for p in paths],
-                    "sealed": seal(keys[s], _encode(values), bound),
-                }
+                part
                 for s, paths, values in taken
+                for part in (s, paths, seal(keys[s], _pack(values), bound))
             ]
             sealed_events.append(NewEvent(event.type, data, event.metadata, event.id))
         return sealed_events
 
     async def decode(self, events: list[RecordedEvent]) -> list[RecordedEvent]:
-        # Kept lean: every read of every event passes here (a replay decodes thousands),
-        # and on SQLite opening the values weighs as much as the read itself.
-        wanted = self._note_subjects(events)
+        envelopes = [event.data.get(ENVELOPE) for event in events]
+        wanted = self._note_subjects(events, envelopes)
         if not wanted:
             return events
         # One batch of key lookups for the page (cached keys: no await reaches the store).
-        keys = await self.keyring.for_reading(wanted)
-        live = self._opened.for_keys(keys)
-        kept = 0
-        replace = msgspec.structs.replace
-        opened = []
-        for event in events:
-            data = event.data
-            entries = data.get(ENVELOPE)
-            if entries is None:
-                opened.append(event)
-                continue
-            known = live.get(entries[0]["subject"]) if len(entries) == 1 else None
-            if known is None:  # forgotten, several subjects, or nothing kept
-                opened.append(replace(event, data=self._open(event, entries, keys)))
-                continue
-            sealed = entries[0]["sealed"]
-            hit = known.get(sealed)
-            if hit is None or hit[0] != event.id.int:  # the same sealing of this event
-                hit = (event.id.int, self._open(event, entries, keys))
-                known[sealed] = hit
-                kept += 1
-            opened.append(replace(event, data=hit[1]))
-        if kept:
-            self._opened.added(kept)
-        return opened
+        return self._opener.open(events, envelopes, await self.keyring.for_reading(wanted))
 
-    def _open(
-        self, event: RecordedEvent, entries: list[dict[str, Any]], keys: dict[str, AESGCM | None]
-    ) -> dict[str, Any]:
-        """The event's data with its personal values back (placeholders if forgotten)."""
-        data = dict(event.data)
-        del data[ENVELOPE]
-        bound = event.id.bytes
-        for entry in entries:
-            subject = entry["subject"]
-            stored = entry["paths"]
-            paths, top_level = self._parsed_paths.get(tuple(stored)) or self._parse(stored)
-            key = keys[subject]
-            if key is None:
-                values: list[Any] = [FORGOTTEN] * len(paths)
-            else:
-                values = _decode_values(open_sealed(key, entry["sealed"], bound, subject))
-            if len(values) != len(paths):
-                raise PersonalDataError(
-                    f"{event.type} {event.id}: sealed values do not fit their paths"
-                )
-            if top_level is None:
-                put_values(data, paths, values)
-            else:  # item by item: dict.update(zip(...)) costs twice as much here
-                for index, name in enumerate(top_level):
-                    data[name] = values[index]
-        return data
-
-    def _note_subjects(self, events: list[RecordedEvent]) -> set[str]:
+    def _note_subjects(
+        self, events: list[RecordedEvent], envelopes: list[list[Any] | None]
+    ) -> set[str]:
         """The subjects whose personal data `events` hold, noted per stream (for sealing
         snapshots)."""
-        if not events:
-            return set()
-        stream = events[0].stream
         wanted: set[str] = set()
         add = wanted.add
-        one_stream = True  # a repository's load: no need to pair them up
-        for event in events:
-            if event.stream != stream:
-                one_stream = False
-            entries = event.data.get(ENVELOPE)
-            if entries is not None:
-                for entry in entries:
-                    add(entry["subject"])
-        if one_stream:
-            self._stream_subjects.saw(stream, wanted)
+        for envelope in envelopes:
+            if envelope is not None:
+                if len(envelope) == 3 and envelope[0].__class__ is str:
+                    add(envelope[0])  # the usual case: one subject
+                else:
+                    wanted.update(subjects_of(envelope))
+        streams = {event.stream for event in events}
+        if len(streams) == 1:  # a repository's load: no need to pair them up
+            self._stream_subjects.saw(streams.pop(), wanted)
             return wanted
-        by_stream: dict[str, set[str]] = {}
-        for event in events:
-            whose = by_stream.setdefault(event.stream, set())
-            for entry in event.data.get(ENVELOPE, ()):
-                whose.add(entry["subject"])
+        by_stream: dict[str, set[str]] = {stream: set() for stream in streams}
+        for event, envelope in zip(events, envelopes, strict=True):
+            if envelope is not None:
+                by_stream[event.stream].update(subjects_of(envelope))
         for name, whose in by_stream.items():
             self._stream_subjects.saw(name, whose)
         return wanted
 
-    def _parse(self, stored: list[str]) -> tuple[list[Path], tuple[str, ...] | None]:
-        """The paths of an envelope entry, parsed once per distinct list (events of a type
-        share theirs); with the plain keys too when none is nested."""
-        key = tuple(stored)
-        if len(self._parsed_paths) > 1000:  # bound it against odd data
-            self._parsed_paths.clear()
-        paths = [split_path(p) for p in stored]
-        top_level = key if all(len(p) == 1 for p in paths) else None
-        found = self._parsed_paths[key] = (paths, top_level)
-        return found
+
+def _stored(marks: Marks) -> _Marked:
+    return tuple((field, paths, join_paths(paths)) for field, paths in marks.by_subject)
 
 
 def _subjects(
-    marks: Marks, data: dict[str, Any], type_name: str
-) -> Iterable[tuple[str, tuple[Path, ...]]]:
-    for field, paths in marks.by_subject:
+    marks: _Marked, data: dict[str, Any], type_name: str
+) -> Iterable[tuple[str, tuple[Path, ...], str]]:
+    for field, paths, stored in marks:
         subject = data.get(field)
         if not isinstance(subject, str) or not subject:
             raise ValidationError(
                 f"{type_name}.{field} names the data subject: it must be a non-empty str"
             )
-        yield subject, paths
+        yield subject, paths, stored
 
 
 def _take(data: dict[str, Any], paths: tuple[Path, ...], type_name: str) -> list[Any]:
