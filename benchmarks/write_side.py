@@ -18,8 +18,13 @@
   metadata, no repository): what the store alone allows a command, telling eventbook's
   share of the cost from the store's.
 
+Each rate comes with the client's CPU time per call (`*_cpu_us`, the process's CPU time
+over the round): commands are bound by the event loop's one thread, so the hand-written
+commands' CPU per command against eventbook's (and the store's single appends' against
+cached commands') tells what eventbook adds, whatever the machine's load does to rates.
+
 Within a run, the workloads alternate; a load time is the best of its repetitions and a
-rate the median of its rounds. The report gives the medians across runs. `--scale 0.1`
+rate (or CPU time) the median of its rounds. The report gives the medians across runs. `--scale 0.1`
 makes a quick smoke run.
 """
 
@@ -29,6 +34,7 @@ import asyncio
 import sqlite3
 import statistics
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -76,6 +82,20 @@ TARGETS = [
         "eventbook_commands_8_tasks_cached_per_s",
         "store_append_1_event_8_tasks_per_s",
         at_least=0.6,
+    ),
+    # Client CPU: the event loop's one thread bounds commands, so what a command costs the
+    # client beside what the same work costs written by hand is the share eventbook adds.
+    Target(
+        "client CPU per command: hand-written vs eventbook (uncached)",
+        "hand_written_commands_8_tasks_cpu_us",
+        "eventbook_commands_8_tasks_cpu_us",
+        at_least=0.7,
+    ),
+    Target(
+        "client CPU per command: store append vs eventbook (cached)",
+        "store_append_1_event_8_tasks_cpu_us",
+        "eventbook_commands_8_tasks_cached_cpu_us",
+        at_least=0.8,
     ),
 ]
 
@@ -334,10 +354,13 @@ async def throughput(store: EventStore, scale: float) -> Figures:
             sku, qty, price = _line(n)
             await bus.dispatch(AddLine(f"{task}-{n % AGGREGATES_PER_TASK}", sku, qty, price))
 
-    async def rate(work: Callable[[int], Awaitable[None]]) -> float:
+    async def rate(work: Callable[[int], Awaitable[None]]) -> tuple[float, float]:
+        """Calls per second, and the client's CPU time per call in microseconds."""
+        cpu = time.process_time()
         with stopwatch() as elapsed:
             await asyncio.gather(*(work(t) for t in range(TASKS)))
-        return TASKS * per_task / elapsed()
+        calls = TASKS * per_task
+        return calls / elapsed(), (time.process_time() - cpu) / calls * 1e6
 
     plain_bus, cached_bus = bus_for("basket", plain), bus_for("cached", cached)
     # Rounds alternate the three workloads, so that a busy moment of the machine weighs on
@@ -350,7 +373,9 @@ async def throughput(store: EventStore, scale: float) -> Figures:
             ("eventbook_commands_8_tasks_cached_per_s", lambda t: commanding(cached_bus, t)),
             ("hand_written_commands_8_tasks_per_s", commanding_by_hand),
         ):
-            rounds.setdefault(name, []).append(await rate(work))
+            per_s, cpu_us = await rate(work)
+            rounds.setdefault(name, []).append(per_s)
+            rounds.setdefault(name.replace("_per_s", "_cpu_us"), []).append(cpu_us)
     figures = {name: statistics.median(rates) for name, rates in rounds.items()}
     last = AGGREGATES_PER_TASK - 1
     expected = EVENTS_PER_AGGREGATE + ROUNDS * len(range(last, per_task, AGGREGATES_PER_TASK))

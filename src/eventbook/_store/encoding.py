@@ -50,6 +50,10 @@ MAX_NUMBER = 2**63 - 1
 
 _encode = msgspec.json.Encoder().encode
 
+_GOOD_NAMES_KEPT = 4096
+_GOOD_STREAMS: set[str] = set()
+"""Stream names that passed `check_stream_name` lately (the checks depend on nothing else)."""
+
 
 def check_name(what: str, name: object) -> None:
     if not isinstance(name, str):
@@ -68,6 +72,8 @@ def check_name(what: str, name: object) -> None:
 
 
 def check_stream_name(stream: object) -> None:
+    if type(stream) is str and stream in _GOOD_STREAMS:
+        return  # a command checks its stream's name up to three times: load, read, append
     check_name("stream name", stream)
     # A category filter selects streams by the part before the first '-'; a stream whose
     # category is empty or blank could never be selected, so it cannot exist.
@@ -76,6 +82,10 @@ def check_stream_name(stream: object) -> None:
             f"stream name {stream[:40]!r} has no category: the part before its first '-'"
             " must not be empty or blank"
         )
+    if type(stream) is str:
+        if len(_GOOD_STREAMS) >= _GOOD_NAMES_KEPT:
+            _GOOD_STREAMS.clear()
+        _GOOD_STREAMS.add(stream)
 
 
 def event_filter(types: Iterable[str] | None, categories: Iterable[str] | None) -> EventFilter:
@@ -209,7 +219,9 @@ def encode_batch(stream: str, events: Sequence[NewEvent], expected: object) -> E
     """Validate an append request and encode its events."""
     check_stream_name(stream)
     checked_expected = normalise_expected(expected)
-    if isinstance(events, NewEvent) or not isinstance(events, Sequence):
+    if type(events) is not list and (  # a list needs no look at the Sequence ABC
+        isinstance(events, NewEvent) or not isinstance(events, Sequence)
+    ):
         raise ValidationError("events must be a sequence (list or tuple) of NewEvent")
     if not events:
         raise ValidationError("an append needs at least one event")
@@ -217,6 +229,11 @@ def encode_batch(stream: str, events: Sequence[NewEvent], expected: object) -> E
         raise ValidationError(
             f"an append holds at most {MAX_BATCH_EVENTS} events, not {len(events)}"
         )
+    if len(events) == 1:  # the usual append of a command: no ids to compare
+        (only,) = events
+        if not isinstance(only, NewEvent):
+            raise ValidationError(f"events[0] is a {type(only).__name__}, not a NewEvent")
+        return EncodedBatch(stream, checked_expected, (_encode_event(0, only),))
     encoded = []
     seen: set[UUID] = set()
     for index, event in enumerate(events):

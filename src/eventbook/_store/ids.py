@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 _POOL_BYTES = 4096
 """Random bytes fetched per `os.urandom` call: one system call serves about 400 ids."""
@@ -36,8 +36,19 @@ def uuid7() -> UUID:
                 _counter = 0
         ms, counter = _last_ms, _counter
         tail = int.from_bytes(_random(8)) & 0x3FFF_FFFF_FFFF_FFFF
-    value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | tail
-    return UUID(int=value)
+    return uuid_from_int((ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | tail)
+
+
+def uuid_from_int(value: int) -> UUID:
+    """`UUID(int=value)` for a 128-bit `value` known to be in range, without `UUID.__init__`'s
+    argument checks: every command makes a few ids, and those checks cost more than the id."""
+    made = object.__new__(UUID)
+    object.__setattr__(made, "int", value)
+    object.__setattr__(made, "is_safe", _UNKNOWN)
+    return made
+
+
+_UNKNOWN = SafeUUID.unknown  # an enum member looked up once, not on every id
 
 
 def _random(count: int) -> bytes:

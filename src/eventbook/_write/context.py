@@ -17,7 +17,7 @@ import msgspec
 
 from eventbook._errors import ValidationError
 from eventbook._store.encoding import check_name
-from eventbook._store.ids import uuid7
+from eventbook._store.ids import uuid7, uuid_from_int
 from eventbook._store.types import AppendResult, Position, RecordedEvent
 from eventbook._write.messages import SCHEMA_VERSION
 from eventbook._write.stream_turns import StreamTurns
@@ -50,6 +50,8 @@ _EVENT_IDS = UUID("6f0a2b64-3c4e-5d1f-9a7b-2e8c1d0f4a51")
 _REACTION_IDS = UUID("0c7e9d2a-58b1-5f43-8e6d-91a4b3c2d7e0")
 
 _sorted_json = msgspec.json.Encoder(order="sorted").encode
+_NOT_VERSION_OR_VARIANT = ~((0xF000 << 64) | (0xC000 << 48))
+_VERSION_5 = (5 << 76) | (0x8000 << 48)
 
 
 def _new_command_id() -> str:
@@ -194,7 +196,9 @@ class CommandContext:
         if self._id_prefix is None:
             self._id_prefix = _EVENT_IDS.bytes + f"{self.metadata.command_id}/".encode()
         digest = hashlib.sha1(self._id_prefix + str(index).encode()).digest()
-        return UUID(bytes=digest[:16], version=5)
+        # What UUID(bytes=digest[:16], version=5) computes: the version and variant bits set.
+        value = int.from_bytes(digest[:16]) & _NOT_VERSION_OR_VARIANT | _VERSION_5
+        return uuid_from_int(value)
 
     def event_ids(self, count: int) -> list[UUID]:
         return [self.event_id(index) for index in range(count)]

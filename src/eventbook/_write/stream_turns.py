@@ -10,8 +10,7 @@ streams in use at once, not by the number ever seen.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from types import TracebackType
 
 
 class _Turn:
@@ -28,22 +27,53 @@ class StreamTurns:
     def __init__(self) -> None:
         self._turns: dict[str, _Turn] = {}
 
-    @contextlib.asynccontextmanager
-    async def hold(self, stream: str) -> AsyncIterator[None]:
-        """Hold `stream` until the block ends; commands of this bus on it wait their turn,
-        in the order they asked (asyncio locks are fair)."""
-        turn = self._turns.get(stream)
-        if turn is None:
-            turn = self._turns[stream] = _Turn()
-        turn.users += 1
-        try:
-            async with turn.lock:
-                yield
-        finally:
-            turn.users -= 1
-            if turn.users == 0:
-                del self._turns[stream]
+    def hold(self, stream: str) -> _Hold:
+        """Hold `stream` until the block ends (`async with turns.hold(stream): ...`);
+        commands of this bus on it wait their turn, in the order they asked (asyncio
+        locks are fair)."""
+        return _Hold(self._turns, stream)
 
     def __len__(self) -> int:
         """How many streams are held or awaited now."""
         return len(self._turns)
+
+
+class _Hold:
+    """`StreamTurns.hold` as a plain class: every command enters one, and a generator-based
+    context manager costs several times as much."""
+
+    __slots__ = ("_stream", "_turn", "_turns")
+
+    def __init__(self, turns: dict[str, _Turn], stream: str) -> None:
+        self._turns = turns
+        self._stream = stream
+        self._turn: _Turn | None = None
+
+    async def __aenter__(self) -> None:
+        turn = self._turns.get(self._stream)
+        if turn is None:
+            turn = self._turns[self._stream] = _Turn()
+        turn.users += 1
+        try:
+            await turn.lock.acquire()
+        except BaseException:
+            self._leave(turn)
+            raise
+        self._turn = turn
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        turn = self._turn
+        assert turn is not None
+        self._turn = None
+        turn.lock.release()
+        self._leave(turn)
+
+    def _leave(self, turn: _Turn) -> None:
+        turn.users -= 1
+        if turn.users == 0:
+            del self._turns[self._stream]
