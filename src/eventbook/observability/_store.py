@@ -144,8 +144,7 @@ class _Observed:
         self._subscribe: Callable[..., AsyncIterator[RecordedEvent]] = store.subscribe
 
     async def append(self, batch: EncodedBatch) -> AppendResult:
-        # The command's answer to `tracing_configured()` (`spans_wanted`), inlined: this
-        # runs once per command.
+        # The command's answer to `tracing_configured()`, or a fresh one outside it.
         scope = command_scope.get()
         if scope.traced if scope is not None else tracing_configured():
             return await self._traced_append(batch)

@@ -190,7 +190,7 @@ def observe_repository(repository: R, metrics: EventbookMetrics | None) -> R:
         samples = Samples(sort, [metrics.load_seconds, metrics.load_events])
 
     async def observed_load(stream: str, **options: Any) -> Any:
-        # `spans_wanted()` inlined: this runs once per command.
+        # The command's answer to `tracing_configured()`, or a fresh one outside it.
         command = command_scope.get()
         if command.traced if command is not None else tracing_configured():
             return await traced_load(stream, **options)
