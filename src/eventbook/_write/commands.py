@@ -26,6 +26,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar, overload
 from uuid import UUID
 
@@ -207,8 +208,9 @@ class CommandBus:
     ) -> CommandResult:
         if self.observer is None:
             return await self._run(route, command, payload, metadata)
+        # `partial`: the observer's `run(metadata)` calls `_run` with no frame between.
         return await self.observer.observe(
-            route.name, metadata, lambda chosen: self._run(route, command, payload, chosen)
+            route.name, metadata, partial(self._run, route, command, payload)
         )
 
     async def _run(

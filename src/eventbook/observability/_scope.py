@@ -9,13 +9,12 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from eventbook.observability._tracing import tracing_configured
-
 
 @dataclass(slots=True)
 class CommandScope:
     traced: bool
-    """Whether spans are made (an SDK is in place), asked once per command."""
+    """Whether spans are made (an SDK is in place), asked once per command: the load and
+    the append inside it read this (or, outside a command, `tracing_configured()`)."""
     conflicts: int = 0
 
 
@@ -26,9 +25,3 @@ class LoadScope:
 
 command_scope: ContextVar[CommandScope | None] = ContextVar("eventbook_command", default=None)
 load_scope: ContextVar[LoadScope | None] = ContextVar("eventbook_load", default=None)
-
-
-def spans_wanted() -> bool:
-    """The running command's answer to `tracing_configured()`, or a fresh one outside it."""
-    scope = command_scope.get()
-    return scope.traced if scope is not None else tracing_configured()

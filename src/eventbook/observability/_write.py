@@ -4,13 +4,16 @@ The command's span is current while its handler runs, so the aggregate load and 
 append become its children, and its W3C trace context is copied into the metadata of
 every event it stores (`traceparent`), where a projection finds it later. Without an
 SDK no span is made: each wrapper takes a short path (`tracing_configured()` asked once
-per command) whose whole cost is a couple of clock reads and a sample per series.
+per command) whose whole cost is a couple of clock reads and one sample (a tuple
+appended to a list: the labels are looked up when scraped).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
+from itertools import groupby
+from operator import itemgetter
+from time import perf_counter
 from typing import Any, TypeVar
 
 import msgspec
@@ -26,24 +29,30 @@ from eventbook._errors import (
 from eventbook._write.commands import CommandResult
 from eventbook._write.context import CommandMetadata
 from eventbook._write.repository import Repository
-from eventbook.observability._instruments import HistogramSeries
+from eventbook.observability._instruments import HistogramSeries, Samples
 from eventbook.observability._metrics import EventbookMetrics
 from eventbook.observability._scope import (
     CommandScope,
     LoadScope,
     command_scope,
     load_scope,
-    spans_wanted,
 )
 from eventbook.observability._tracing import (
+    caller_context,
     current_trace_context,
     tracer,
     tracing_configured,
 )
 
 R = TypeVar("R", bound=Repository[Any])
+LoadSample = tuple[float, int]
+"""One aggregate load: its duration and the events it replayed."""
 
 _REFUSALS = (DomainError, CommandValidationError, ValidationError, CommandIdReused)
+
+
+CommandSample = tuple[str, str, float]
+"""One command: its type, its outcome and its duration."""
 
 
 class CommandObserver:
@@ -53,6 +62,10 @@ class CommandObserver:
         self._metrics = metrics
         self._tracer = tracer()
         self._latency: dict[tuple[str, str], HistogramSeries] = {}
+        # Label look-ups wait for the scrape: a command only appends its sample.
+        self._samples: Samples[CommandSample] | None = (
+            Samples(self._sort, [metrics.command_seconds]) if metrics is not None else None
+        )
 
     async def observe(
         self,
@@ -64,23 +77,26 @@ class CommandObserver:
             return await self._traced(command_type, metadata, run)
         # No SDK, so no span of ours; a caller's may be current all the same (an HTTP
         # request continuing an incoming `traceparent`): it goes into the events' metadata.
-        traced = current_trace_context()
-        if traced:
-            metadata = msgspec.structs.replace(metadata, extra={**metadata.extra, **traced})
-        scope = CommandScope(traced=False)
+        if caller_context():
+            traced = current_trace_context()
+            if traced:
+                metadata = msgspec.structs.replace(metadata, extra={**metadata.extra, **traced})
+        scope = CommandScope(False)
         token = command_scope.set(scope)
-        started = time.perf_counter()
+        started = perf_counter()
         outcome = "failed"
         try:
             result = await run(metadata)
-            outcome = _outcome(result, scope)
-            return result
         except _REFUSALS:
             outcome = "rejected"
             raise
+        else:
+            outcome = _outcome(result, scope)
+            return result
         finally:
             command_scope.reset(token)
-            self._sample(command_type, outcome, time.perf_counter() - started)
+            if (samples := self._samples) is not None:
+                samples.record((command_type, outcome, perf_counter() - started))
 
     async def _traced(
         self,
@@ -89,7 +105,7 @@ class CommandObserver:
         run: Callable[[CommandMetadata], Awaitable[CommandResult]],
     ) -> CommandResult:
         scope = CommandScope(traced=True)
-        started = time.perf_counter()
+        started = perf_counter()
         outcome = "failed"
         with self._tracer.start_as_current_span(
             f"command {command_type}",
@@ -128,16 +144,23 @@ class CommandObserver:
             finally:
                 command_scope.reset(token)
                 span.set_attribute("eventbook.command.outcome", outcome)
-                self._sample(command_type, outcome, time.perf_counter() - started)
+                if (samples := self._samples) is not None:
+                    samples.record((command_type, outcome, perf_counter() - started))
 
-    def _sample(self, command_type: str, outcome: str, seconds: float) -> None:
-        if self._metrics is None:
-            return
-        key = (command_type, outcome)
-        series = self._latency.get(key)
-        if series is None:
-            series = self._latency[key] = self._metrics.command_seconds.labels(*key)
-        series.observe(seconds)
+    def _sort(self, samples: list[CommandSample]) -> None:
+        assert self._metrics is not None  # sampled only with metrics
+        samples.sort()  # by type and outcome: each series' samples in one run
+        for key, run in groupby(samples, _SERIES):
+            series = self._latency.get(key)
+            if series is None:
+                series = self._latency[key] = self._metrics.command_seconds.labels(*key)
+            series.observe_many(list(map(_SECONDS, run)))
+
+
+_SERIES = itemgetter(0, 1)
+_SECONDS = itemgetter(2)
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
 
 
 def _outcome(result: CommandResult, scope: CommandScope) -> str:
@@ -154,23 +177,32 @@ def observe_repository(repository: R, metrics: EventbookMetrics | None) -> R:
     name = repository.name
     spans = tracer()
 
-    # Resolved once: the load's two series have the aggregate's name as their only label.
-    seconds = metrics.load_seconds.labels(name) if metrics is not None else None
-    replayed = metrics.load_events.labels(name) if metrics is not None else None
+    # Resolved once: the load's two series have the aggregate's name as their only label;
+    # a load's two measures go in one sample.
+    samples: Samples[LoadSample] | None = None
+    if metrics is not None:
+        seconds, replayed = metrics.load_seconds.labels(name), metrics.load_events.labels(name)
+
+        def sort(taken: list[LoadSample]) -> None:
+            seconds.observe_many(list(map(_FIRST, taken)))
+            replayed.observe_many(list(map(_SECOND, taken)))
+
+        samples = Samples(sort, [metrics.load_seconds, metrics.load_events])
 
     async def observed_load(stream: str, **options: Any) -> Any:
-        if spans_wanted():
+        # The command's answer to `tracing_configured()`, or a fresh one outside it.
+        command = command_scope.get()
+        if command.traced if command is not None else tracing_configured():
             return await traced_load(stream, **options)
         scope = LoadScope()
         token = load_scope.set(scope)
-        started = time.perf_counter()
+        started = perf_counter()
         try:
             aggregate = await load(stream, **options)
         finally:
             load_scope.reset(token)
-        if seconds is not None and replayed is not None:
-            seconds.observe(time.perf_counter() - started)
-            replayed.observe(scope.events)
+        if samples is not None:
+            samples.record((perf_counter() - started, scope.events))
         return aggregate
 
     async def traced_load(stream: str, **options: Any) -> Any:
@@ -178,15 +210,14 @@ def observe_repository(repository: R, metrics: EventbookMetrics | None) -> R:
         with spans.start_as_current_span(f"load {name}", attributes=attributes) as span:
             scope = LoadScope()
             token = load_scope.set(scope)
-            started = time.perf_counter()
+            started = perf_counter()
             try:
                 aggregate = await load(stream, **options)
             finally:
                 load_scope.reset(token)
             span.set_attribute("eventbook.events_replayed", scope.events)
-            if seconds is not None and replayed is not None:
-                seconds.observe(time.perf_counter() - started)
-                replayed.observe(scope.events)
+            if samples is not None:
+                samples.record((perf_counter() - started, scope.events))
             return aggregate
 
     vars(repository)["load"] = observed_load
