@@ -51,6 +51,7 @@ from eventbook._write.commands import (
     CommandHandler,
     CommandObserver,
     CommandResult,
+    CommandWatch,
     RetryPolicy,
     aggregate_handler,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "CommandObserver",
     "CommandResult",
     "CommandValidationError",
+    "CommandWatch",
     "ConcurrencyError",
     "Decider",
     "DeciderAggregate",

@@ -9,7 +9,8 @@ once, so every backend behaves alike. The value types are in `eventbook._store.t
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from time import perf_counter
 from typing import Any, Self
 from uuid import UUID
 
@@ -62,6 +63,9 @@ class EventStore(StreamLifecycle):
     read_page_size = 1000
     """How many events the iterators fetch per round trip."""
 
+    _page_read: Callable[[float, int], None] | None = None
+    """Told each stream page's read time and size (set by `eventbook.observability`)."""
+
     poll_interval = 0.5
     """How long a caught-up subscription waits before it looks again without a wake-up."""
 
@@ -89,12 +93,19 @@ class EventStore(StreamLifecycle):
         `restart` is True: that starts a new history, its versions following the deleted
         ones; it may expect `NO_STREAM`. A tombstoned stream refuses every append.
         """
+        return await self._append(self._append_batch(stream, events, expected, restart))
+
+    def _append_batch(
+        self, stream: str, events: Sequence[NewEvent], expected: Expected, restart: bool
+    ) -> EncodedBatch:
+        """`append`'s checks and encoding: the batch it hands to `_append` (a wrapper of
+        `append`, such as the observability's, does the same without a frame between)."""
         self._check_open()
         batch = encode_batch(stream, events, expected)
         check_not_system(stream)
         if restart:
             batch = msgspec.structs.replace(batch, restart=True)
-        return await self._append(batch)
+        return batch
 
     async def read_stream(
         self,
@@ -143,7 +154,12 @@ class EventStore(StreamLifecycle):
         first_page = True
         while remaining is None or remaining > 0:
             size = self.read_page_size if remaining is None else min(remaining, self.read_page_size)
-            page = await self._read_stream_page(stream, cursor, backwards, size)
+            if (observed := self._page_read) is None:
+                page = await self._read_stream_page(stream, cursor, backwards, size)
+            else:  # timed here: a wrapper of `_read_stream_page` would add a coroutine
+                started = perf_counter()
+                page = await self._read_stream_page(stream, cursor, backwards, size)
+                observed(perf_counter() - started, len(page))
             if first_page and not page and must_exist:
                 await self._check_exists(stream)
             first_page = False

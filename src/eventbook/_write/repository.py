@@ -11,9 +11,10 @@ then = await orders.load("order-42", as_of=datetime(2024, 5, 1, tzinfo=UTC))
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Generic, TypeVar, cast, overload
+from functools import partial
+from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
 from eventbook._errors import ConcurrencyError, ValidationError
 from eventbook._store.encoding import check_stream_name, check_version
@@ -32,6 +33,25 @@ S = TypeVar("S")
 E = TypeVar("E")
 
 _BATCH = 1000  # events decoded together: enough to amortise a pipeline stage's await
+
+
+class LoadWatch(Protocol):
+    """One aggregate load watched by a `LoadObserver`: ended once, when it is done."""
+
+    def end(self) -> None: ...
+
+
+class LoadObserver(Protocol):
+    """Wraps each load's replay (metrics, tracing: see `eventbook.observability`).
+
+    `begin` is asked first: a `LoadWatch` lets the repository replay in its own call (the
+    cheap path); with None, `observe` awaits `rebuild()` inside a context of its own (a
+    span) and returns what it returns.
+    """
+
+    def begin(self, stream: str) -> LoadWatch | None: ...
+
+    async def observe(self, stream: str, rebuild: Callable[[], Awaitable[Any]]) -> Any: ...
 
 
 class Repository(Generic[A]):
@@ -107,6 +127,8 @@ class Repository(Generic[A]):
             )
         if cache_size:
             self.cache = StateCache(cache_size)
+        self.observer: LoadObserver | None = None
+        """Set by `eventbook.observability` to time and trace every load."""
 
     @property
     def snapshot_stats(self) -> SnapshotStats:
@@ -158,7 +180,21 @@ class Repository(Generic[A]):
                 return aggregate
         elif at_version is not None:
             history = f"at version {at_version}"
-        aggregate = await self._rebuild(stream, at_version, verified)
+        observer = self.observer
+        if observer is None:
+            aggregate = await self._rebuild(stream, at_version, verified)
+        elif (watch := observer.begin(stream)) is not None:
+            # Watched from here, as `CommandBus` does: no coroutine of the observer's.
+            try:
+                aggregate = await self._rebuild(stream, at_version, verified)
+            except BaseException:
+                watch.end()
+                raise
+            watch.end()
+        else:
+            aggregate = await observer.observe(
+                stream, partial(self._rebuild, stream, at_version, verified)
+            )
         if at_version is not None and aggregate.version < at_version:
             raise ValidationError(
                 f"stream {stream!r} is at version {aggregate.version};"

@@ -11,6 +11,7 @@ appended to a list: the labels are looked up when scraped).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import Token
 from itertools import groupby
 from operator import itemgetter
 from time import perf_counter
@@ -67,43 +68,29 @@ class CommandObserver:
             Samples(self._sort, [metrics.command_seconds]) if metrics is not None else None
         )
 
-    async def observe(
-        self,
-        command_type: str,
-        metadata: CommandMetadata,
-        run: Callable[[CommandMetadata], Awaitable[CommandResult]],
-    ) -> CommandResult:
+    def begin(self, command_type: str, metadata: CommandMetadata) -> _Watch | None:
+        """The cheap path, with no SDK: the bus runs the command in its own call and ends
+        the returned watch. With one, None: `observe` wraps the run in the command's span."""
         if tracing_configured():
-            return await self._traced(command_type, metadata, run)
+            return None
         # No SDK, so no span of ours; a caller's may be current all the same (an HTTP
         # request continuing an incoming `traceparent`): it goes into the events' metadata.
         if caller_context():
             traced = current_trace_context()
             if traced:
                 metadata = msgspec.structs.replace(metadata, extra={**metadata.extra, **traced})
-        scope = CommandScope(False)
-        token = command_scope.set(scope)
-        started = perf_counter()
-        outcome = "failed"
-        try:
-            result = await run(metadata)
-        except _REFUSALS:
-            outcome = "rejected"
-            raise
-        else:
-            outcome = _outcome(result, scope)
-            return result
-        finally:
-            command_scope.reset(token)
-            if (samples := self._samples) is not None:
-                samples.record((command_type, outcome, perf_counter() - started))
+        watch = _Watch(command_type, metadata, self._samples)
+        watch.token = command_scope.set(watch)
+        watch.started = perf_counter()
+        return watch
 
-    async def _traced(
+    async def observe(
         self,
         command_type: str,
         metadata: CommandMetadata,
         run: Callable[[CommandMetadata], Awaitable[CommandResult]],
     ) -> CommandResult:
+        """The traced path (`begin` returned None): the run inside the command's span."""
         scope = CommandScope(traced=True)
         started = perf_counter()
         outcome = "failed"
@@ -169,56 +156,105 @@ def _outcome(result: CommandResult, scope: CommandScope) -> str:
     return "conflict_retried" if scope.conflicts else "ok"
 
 
+class _Watch(CommandScope):
+    """One command on the cheap path: the command's scope (what the store's wrappers
+    report to) and what its sample needs, in one object."""
+
+    __slots__ = ("command_type", "metadata", "samples", "started", "token")
+
+    def __init__(
+        self,
+        command_type: str,
+        metadata: CommandMetadata,
+        samples: Samples[CommandSample] | None,
+    ) -> None:
+        self.traced = False
+        self.conflicts = 0
+        self.command_type = command_type
+        self.metadata = metadata
+        self.samples = samples
+        self.started = 0.0
+        self.token: Token[CommandScope | None] | None = None
+
+    def end(self, result: CommandResult | None, error: BaseException | None) -> None:
+        if self.token is not None:
+            command_scope.reset(self.token)
+        if result is not None:
+            outcome = _outcome(result, self)
+        else:
+            outcome = "rejected" if isinstance(error, _REFUSALS) else "failed"
+        if (samples := self.samples) is not None:
+            samples.record((self.command_type, outcome, perf_counter() - self.started))
+
+
 def observe_repository(repository: R, metrics: EventbookMetrics | None) -> R:
-    """Give `repository.load` a span and its duration and replayed-event count."""
-    if "load" in vars(repository):
-        return repository  # observed already
-    load = repository.load
-    name = repository.name
-    spans = tracer()
+    """Give `repository`'s loads a span and their duration and replayed-event count."""
+    if repository.observer is None:  # else observed already
+        repository.observer = _LoadObserver(repository.name, metrics)
+    return repository
 
-    # Resolved once: the load's two series have the aggregate's name as their only label;
-    # a load's two measures go in one sample.
-    samples: Samples[LoadSample] | None = None
-    if metrics is not None:
-        seconds, replayed = metrics.load_seconds.labels(name), metrics.load_events.labels(name)
 
-        def sort(taken: list[LoadSample]) -> None:
-            seconds.observe_many(list(map(_FIRST, taken)))
-            replayed.observe_many(list(map(_SECOND, taken)))
+class _LoadWatch(LoadScope):
+    """One load on the cheap path: its scope (the store's page reads add their events to
+    it) and its sample, in one object."""
 
-        samples = Samples(sort, [metrics.load_seconds, metrics.load_events])
+    __slots__ = ("samples", "started", "token")
 
-    async def observed_load(stream: str, **options: Any) -> Any:
+    def __init__(self, samples: Samples[LoadSample] | None) -> None:
+        self.events = 0
+        self.samples = samples
+        self.started = 0.0
+        self.token: Token[LoadScope | None] | None = None
+
+    def end(self) -> None:
+        if self.token is not None:
+            load_scope.reset(self.token)
+        if (samples := self.samples) is not None:
+            samples.record((perf_counter() - self.started, self.events))
+
+
+class _LoadObserver:
+    """A `Repository.observer`: a span (with an SDK) and one sample per load."""
+
+    def __init__(self, name: str, metrics: EventbookMetrics | None) -> None:
+        self._name = name
+        self._spans = tracer()
+        # Resolved once: the load's two series have the aggregate's name as their only
+        # label; a load's two measures go in one sample.
+        self._samples: Samples[LoadSample] | None = None
+        if metrics is not None:
+            seconds = metrics.load_seconds.labels(name)
+            replayed = metrics.load_events.labels(name)
+
+            def sort(taken: list[LoadSample]) -> None:
+                seconds.observe_many(list(map(_FIRST, taken)))
+                replayed.observe_many(list(map(_SECOND, taken)))
+
+            self._samples = Samples(sort, [metrics.load_seconds, metrics.load_events])
+
+    def begin(self, stream: str) -> _LoadWatch | None:
         # The command's answer to `tracing_configured()`, or a fresh one outside it.
         command = command_scope.get()
         if command.traced if command is not None else tracing_configured():
-            return await traced_load(stream, **options)
-        scope = LoadScope()
-        token = load_scope.set(scope)
-        started = perf_counter()
-        try:
-            aggregate = await load(stream, **options)
-        finally:
-            load_scope.reset(token)
-        if samples is not None:
-            samples.record((perf_counter() - started, scope.events))
-        return aggregate
+            return None
+        watch = _LoadWatch(self._samples)
+        watch.token = load_scope.set(watch)
+        watch.started = perf_counter()
+        return watch
 
-    async def traced_load(stream: str, **options: Any) -> Any:
+    async def observe(self, stream: str, rebuild: Callable[[], Awaitable[Any]]) -> Any:
+        """The traced path (`begin` returned None): the replay inside the load's span."""
+        name = self._name
         attributes = {"eventbook.aggregate": name, "eventbook.stream": stream}
-        with spans.start_as_current_span(f"load {name}", attributes=attributes) as span:
+        with self._spans.start_as_current_span(f"load {name}", attributes=attributes) as span:
             scope = LoadScope()
             token = load_scope.set(scope)
             started = perf_counter()
             try:
-                aggregate = await load(stream, **options)
+                aggregate = await rebuild()
             finally:
                 load_scope.reset(token)
             span.set_attribute("eventbook.events_replayed", scope.events)
-            if samples is not None:
+            if (samples := self._samples) is not None:
                 samples.record((perf_counter() - started, scope.events))
             return aggregate
-
-    vars(repository)["load"] = observed_load
-    return repository
