@@ -3,9 +3,11 @@
 The command's span is current while its handler runs, so the aggregate load and the
 append become its children, and its W3C trace context is copied into the metadata of
 every event it stores (`traceparent`), where a projection finds it later. Without an
-SDK no span is made: each wrapper takes a short path (`tracing_configured()` asked once
-per command) whose whole cost is a couple of clock reads and one sample (a tuple
-appended to a list: the labels are looked up when scraped).
+SDK no span is made: the bus and the repository run the work in their own calls
+between an observer's `begin` and the watch's `end` (no coroutine of ours: each would
+cost more than what it measures), `tracing_configured()` is asked once per command, and
+the whole cost is a couple of clock reads and one sample (a tuple appended to a list:
+the labels are looked up when scraped).
 """
 
 from __future__ import annotations
