@@ -9,11 +9,12 @@ Threads and connections:
 - an in-memory database exists in one connection only, so there the writer thread also
   serves the reads.
 
-Global order: a position is the event's rowid, taken from the table's AUTOINCREMENT
-high-water mark inside the write transaction. SQLite lets one transaction write at a
-time, in this process or any other, so positions are handed out in commit order: once
-a reader sees a position, every smaller one is committed already and no later commit
-can reveal an event before it. The order is gap-safe without any lock of our own.
+Global order: a position is the event's rowid, chosen inside the write transaction as
+one more than the highest stored or ever removed position (`group_start.sql`). SQLite
+lets one transaction write at a time, in this process or any other, so positions are
+handed out in commit order: once a reader sees a position, every smaller one is
+committed already and no later commit can reveal an event before it. The order is
+gap-safe without any lock of our own; docs/backends/sqlite.md gives the whole argument.
 """
 
 from __future__ import annotations
