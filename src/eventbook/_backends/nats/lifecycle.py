@@ -15,13 +15,10 @@ from typing import NamedTuple
 from uuid import UUID
 
 import msgspec
-from nats.aio.client import Client
-from nats.js import JetStreamContext
 
 from eventbook._backends.nats import codec
 from eventbook._backends.nats.batches import Conflict, Message, expecting, send_batch
-from eventbook._backends.nats.direct import DirectReader
-from eventbook._backends.nats.options import NatsOptions
+from eventbook._backends.nats.parts import StoreParts
 from eventbook._backends.nats.removal import Removal
 from eventbook._backends.nats.retry import retrying
 from eventbook._backends.nats.stream_reads import (
@@ -31,7 +28,6 @@ from eventbook._backends.nats.stream_reads import (
     leader_head,
     sequence_of_version,
 )
-from eventbook._backends.nats.subjects import Subjects
 from eventbook._errors import ConcurrencyError, NotSupported, StreamDeleted, StreamNotFound
 from eventbook._store.encoding import encode_object
 from eventbook._store.ids import uuid7
@@ -72,26 +68,14 @@ StoredEvent = Callable[[UUID], Awaitable[RecordedEvent | None]]
 class NatsLifecycle:
     """The lifecycle operations of one `NatsEventStore`."""
 
-    def __init__(
-        self,
-        client: Client,
-        js: JetStreamContext,
-        subjects: Subjects,
-        events: DirectReader,
-        snapshots: DirectReader,
-        options: NatsOptions,
-        stored_event: StoredEvent,
-    ) -> None:
-        self._client = client
-        self._js = js
-        self._subjects = subjects
-        self._events = events
-        self._options = options
+    def __init__(self, parts: StoreParts, stored_event: StoredEvent) -> None:
+        self._client = parts.client
+        self._subjects = parts.subjects
+        self._events = parts.events
+        self._options = parts.options
         self._stored_event = stored_event
         self.can_purge = True
-        self.removal = Removal(
-            client, js, subjects, events, snapshots, options.stream, options.request_timeout
-        )
+        self.removal = Removal(parts)
 
     async def marks(self, stream: str) -> StreamMarks | None:
         _, marks = await last_marks(self._events, self._subjects.marks(stream), leader=False)

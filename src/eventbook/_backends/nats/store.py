@@ -27,6 +27,7 @@ from eventbook._backends.nats.batches import Conflict, Message, expecting, send_
 from eventbook._backends.nats.direct import DirectReader, sequence_of
 from eventbook._backends.nats.lifecycle import NatsLifecycle
 from eventbook._backends.nats.options import NatsOptions, parse_url
+from eventbook._backends.nats.parts import StoreParts
 from eventbook._backends.nats.replays import REPLAY_PAUSES, Found, partly_seen_copy
 from eventbook._backends.nats.retry import retrying
 from eventbook._backends.nats.setup import ensure_streams, open_client
@@ -77,15 +78,8 @@ class NatsEventStore(EventStore):
             self._subjects.snapshots_all,
             options.request_timeout,
         )
-        self._lifecycle = NatsLifecycle(
-            client,
-            self._js,
-            self._subjects,
-            self._events,
-            self._snapshots,
-            options,
-            self._stored_event,
-        )
+        parts = StoreParts(client, self._js, self._subjects, self._events, self._snapshots, options)
+        self._lifecycle = NatsLifecycle(parts, self._stored_event)
         self._wakeup = Wakeup()
         self._listener: Subscription | None = None
 
