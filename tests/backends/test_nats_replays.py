@@ -17,8 +17,9 @@ import nats
 import pytest
 import pytest_asyncio
 
-from eventbook._backends.nats.direct import DirectReader
+from eventbook._backends.nats.direct import DirectReader, sequence_of
 from eventbook._backends.nats.replays import Found, partly_seen_copy
+from eventbook._backends.nats.retry import Retryable
 from eventbook._backends.nats.store import NatsEventStore
 from eventbook._backends.nats.subjects import Subjects
 from eventbook._connect import connect
@@ -185,6 +186,30 @@ async def test_a_deletion_is_refused_only_by_the_leader_not_a_replica_behind_ano
         assert await other.purge_stream("cart-2") is not None
     assert (await store.stream_state("cart-1")).deleted
     assert [e async for e in store.read_stream("cart-2")] == []
+
+
+async def test_an_answer_from_before_this_stores_purge_is_asked_again(
+    store: NatsEventStore,
+) -> None:
+    """A purge does not move the stream's last sequence, so the reader remembers what it
+    purged: a message still there, below the purge, comes from a replica behind it."""
+    result = await store.append("order-1", [NewEvent("E", {}), NewEvent("E", {})])
+    reader = store._events
+    subject = Subjects(store.options.stream).events("order-1")
+    assert len(await reader.page(subject, 1, 10)) == 2
+    # As if the server had purged the first event and this replica had not applied it.
+    reader.purged(subject, result.position.minor)
+    for read in (
+        reader.page(subject, 1, 10),
+        reader.page(Subjects(store.options.stream).events_all, 1, 10),
+        reader.first_from(subject, 1),
+    ):
+        with pytest.raises(Retryable, match="before a purge"):
+            await read
+    # Messages at or above the purge are answers like any other.
+    assert [sequence_of(m) for m in await reader.page(subject, result.position.minor, 10)] == [
+        result.position.minor
+    ]
 
 
 # -- identical appends racing --------------------------------------------------------------------

@@ -28,7 +28,7 @@ from eventbook._backends.nats.leader import LeaderReader
 from eventbook._backends.nats.retry import Retryable
 
 WRITES_REMEMBERED = 10_000
-"""Subjects whose last write a reader remembers (the most recently written ones)."""
+"""Subjects whose last write (and whose last purge) a reader remembers (the most recent)."""
 
 
 class DirectReader:
@@ -49,6 +49,7 @@ class DirectReader:
         self._written: OrderedDict[str, int] = OrderedDict()
         self._everything = everything
         self._written_anywhere = 0
+        self._purged: OrderedDict[str, int] = OrderedDict()
 
     def wrote(self, subject: str, sequence: int) -> None:
         """This store's append ended at `sequence` on `subject`: answers about it, and
@@ -65,6 +66,20 @@ class DirectReader:
         self._written.pop(subject, None)
         if subject == self._everything:
             self._written_anywhere = 0
+
+    def purged(self, subject: str, below: int) -> None:
+        """This store purged `subject` below sequence `below`. A purge leaves the stream's
+        last sequence as it was, so only this tells a replica that has not applied it:
+        an answer with a message on `subject` below `below` is asked again."""
+        self._purged[subject] = max(below, self._purged.get(subject, 0))
+        self._purged.move_to_end(subject)
+        if len(self._purged) > WRITES_REMEMBERED:
+            self._purged.popitem(last=False)
+
+    def _check_purged(self, message: Msg) -> None:
+        below = self._purged.get((message.headers or {}).get("Nats-Subject", ""), 0)
+        if below and sequence_of(message) < below:
+            raise Retryable(f"a replica answered from before a purge below sequence {below}")
 
     async def _short_of(self, subject: str, floor: int) -> None:
         """An answer about `subject` fell short of `floor`: raise `Retryable` to ask again,
@@ -134,6 +149,8 @@ class DirectReader:
                     message = await answers.get()
                     status = (message.headers or {}).get("Status")
                     if status is None:
+                        if self._purged:
+                            self._check_purged(message)
                         got.append(message)
                         if not batch:
                             return got

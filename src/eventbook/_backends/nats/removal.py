@@ -53,12 +53,15 @@ class Removal:
         # Id markers first: a removal run again after an outage finds the events, so their
         # ids, until the very end.
         await self._purge_each(self._subjects.event_id(hex_id) for hex_id in ids)
-        await self._js.purge_stream(self._stream, subject=subject, seq=below)
-        self._events.forget(subject)
+        await self._purge_below(subject, below)
 
     async def marks_below(self, subject: str, below: int) -> None:
+        await self._purge_below(subject, below)
+
+    async def _purge_below(self, subject: str, below: int) -> None:
         await self._js.purge_stream(self._stream, subject=subject, seq=below)
         self._events.forget(subject)
+        self._events.purged(subject, below)
 
     async def all_snapshots(self, stream: str) -> None:
         await self._js.purge_stream(
