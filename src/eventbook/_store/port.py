@@ -9,8 +9,8 @@ once, so every backend behaves alike. The value types are in `eventbook._store.t
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any, Self
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any, Self, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -47,10 +47,14 @@ from eventbook._store.types import (
     NewEvent,
     Position,
     RecordedEvent,
+    ReplayRecord,
     Snapshot,
 )
 
 __all__ = ["EventStore"]
+
+Replayed = list[RecordedEvent] | list[ReplayRecord]
+P = TypeVar("P", list[RecordedEvent], Replayed)
 
 
 class EventStore(StreamLifecycle):
@@ -133,6 +137,39 @@ class EventStore(StreamLifecycle):
     ) -> AsyncIterator[list[RecordedEvent]]:
         """`read_stream`, a page of events at a time (no empty page): for readers that
         handle events in batches, such as a repository replaying an aggregate."""
+
+        def read(cursor: int | None, size: int) -> Awaitable[list[RecordedEvent]]:
+            return self._read_stream_page(stream, cursor, backwards, size)
+
+        async for page in self._pages(stream, from_version, backwards, limit, must_exist, read):
+            yield page
+
+    async def replay_pages(
+        self, stream: str, *, from_version: int | None = None, limit: int | None = None
+    ) -> AsyncIterator[list[RecordedEvent] | list[ReplayRecord]]:
+        """`read_stream_pages` forwards, for a repository replaying an aggregate: a backend
+        that can hands out `ReplayRecord`s (data still encoded), others `RecordedEvent`s."""
+
+        def read(cursor: int | None, size: int) -> Awaitable[Replayed]:
+            return self._read_replay_page(stream, cursor, size)
+
+        async for page in self._pages(stream, from_version, False, limit, False, read):
+            yield page
+
+    async def _read_replay_page(
+        self, stream: str, from_version: int | None, limit: int
+    ) -> list[RecordedEvent] | list[ReplayRecord]:
+        return await self._read_stream_page(stream, from_version, False, limit)
+
+    async def _pages(
+        self,
+        stream: str,
+        from_version: int | None,
+        backwards: bool,
+        limit: int | None,
+        must_exist: bool,
+        read: Callable[[int | None, int], Awaitable[P]],
+    ) -> AsyncIterator[P]:
         check_stream_name(stream)
         if from_version is not None:
             check_version("from_version", from_version)
@@ -143,7 +180,7 @@ class EventStore(StreamLifecycle):
         first_page = True
         while remaining is None or remaining > 0:
             size = self.read_page_size if remaining is None else min(remaining, self.read_page_size)
-            page = await self._read_stream_page(stream, cursor, backwards, size)
+            page = await read(cursor, size)
             if first_page and not page and must_exist:
                 await self._check_exists(stream)
             first_page = False
