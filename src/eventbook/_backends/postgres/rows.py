@@ -9,6 +9,7 @@ import msgspec
 
 from eventbook._store.types import Position, RecordedEvent, ReplayRecord
 
+_documents = msgspec.json.Decoder(list[RecordedEvent]).decode
 _replayed = msgspec.json.Decoder(list[ReplayRecord]).decode
 
 
@@ -19,6 +20,15 @@ def recorded(rows: Iterable[asyncpg.Record]) -> list[RecordedEvent]:
     ]
 
 
-def replayed(page: str | None) -> list[ReplayRecord]:
-    """The JSON array `replay_stream.sql` returns (None for no rows)."""
-    return [] if page is None else _replayed(page)
+def documents(rows: list[asyncpg.Record]) -> list[RecordedEvent]:
+    """Rows of a query wrapped by `as_documents.sql`, decoded in one call."""
+    return _documents(_array(rows)) if rows else []
+
+
+def replayed(rows: list[asyncpg.Record]) -> list[ReplayRecord]:
+    """Rows of a query wrapped by `as_replay_records.sql`, decoded in one call."""
+    return _replayed(_array(rows)) if rows else []
+
+
+def _array(rows: list[asyncpg.Record]) -> str:
+    return "[" + ",".join([row[0] for row in rows]) + "]"
