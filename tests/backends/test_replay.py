@@ -30,6 +30,7 @@ from eventbook import (
 )
 from eventbook._store.types import RecordedEvent, ReplayRecord
 from eventbook._write.replay import _decodes_alike
+from eventbook.observability import Observability
 from tests.conftest import PostgresForTests
 
 
@@ -192,3 +193,17 @@ def test_only_classes_that_decode_alike_both_ways_are_decoded_straight() -> None
     assert not _decodes_alike(Settled)
     assert not _decodes_alike(Keyed)
     assert not _decodes_alike(Nested)
+
+
+async def test_a_replay_read_again_in_full_counts_its_events_once(store: EventStore) -> None:
+    obs = Observability()
+    events = EventRegistry()
+    events.register(Priced, version=2)
+    events.add_upcaster("Priced", 1, lambda data: data)
+    await store.append("ledger-9", [priced(n, 1.0) for n in range(20)])  # v1: read again
+    repository = obs.repository(Repository(obs.store(store), Ledger, events))
+    assert len((await repository.load("ledger-9")).seen) == 20
+    counted = obs.registry.get_sample_value(
+        "eventbook_aggregate_load_events_sum", {"aggregate": "Ledger"}
+    )
+    assert counted == 20
