@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import asyncpg
 import msgspec
 
-from eventbook._store.types import Position, RecordedEvent, ReplayRecord
+from eventbook._store.types import Position, RecordedEvent, ReplayRecord, SchemaTag
 
-_documents = msgspec.json.Decoder(list[RecordedEvent]).decode
-_replayed = msgspec.json.Decoder(list[ReplayRecord]).decode
+_schemas = msgspec.json.Decoder(list[Any]).decode
 
 
 def recorded(rows: Iterable[asyncpg.Record]) -> list[RecordedEvent]:
@@ -20,15 +20,13 @@ def recorded(rows: Iterable[asyncpg.Record]) -> list[RecordedEvent]:
     ]
 
 
-def documents(rows: list[asyncpg.Record]) -> list[RecordedEvent]:
-    """Rows of a query wrapped by `as_documents.sql`, decoded in one call."""
-    return _documents(_array(rows)) if rows else []
-
-
 def replayed(rows: list[asyncpg.Record]) -> list[ReplayRecord]:
-    """Rows of a query wrapped by `as_replay_records.sql`, decoded in one call."""
-    return _replayed(_array(rows)) if rows else []
-
-
-def _array(rows: list[asyncpg.Record]) -> str:
-    return "[" + ",".join([row[0] for row in rows]) + "]"
+    """Rows of `replay_stream.sql`: data kept as the JSON text it came as, and the schema
+    versions of the page decoded in one call (a missing one is 1, as in `SchemaTag`)."""
+    if not rows:
+        return []
+    schemas = _schemas("[" + ",".join([row[3] or "1" for row in rows]) + "]")
+    return [
+        ReplayRecord(version, kind, msgspec.Raw(data), SchemaTag(schema))
+        for (version, kind, data, _), schema in zip(rows, schemas, strict=True)
+    ]

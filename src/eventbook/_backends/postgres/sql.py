@@ -37,16 +37,7 @@ class Queries:
         self.read_all_filtered = load("read_all_filtered")
         self.read_stream_forwards = load("read_stream_forwards")
         self.read_stream_backwards = load("read_stream_backwards")
-        # The reads whose pages are decoded in one call (see as_documents.sql).
-        documents = _template("queries", "as_documents.sql")
-        self.read_all_documents = _wrap(documents, self.read_all, "tx, seq")
-        self.read_all_filtered_documents = _wrap(documents, self.read_all_filtered, "tx, seq")
-        self.read_stream_forwards_documents = _wrap(documents, self.read_stream_forwards, "version")
-        self.read_stream_backwards_documents = _wrap(
-            documents, self.read_stream_backwards, "version DESC"
-        )
-        replay = _template("queries", "as_replay_records.sql")
-        self.replay_stream = _wrap(replay, self.read_stream_forwards, "version")
+        self.replay_stream = load("replay_stream")
         self.read_event = load("read_event")
         self.refusal = load("refusal")
         self.stream_version = load("stream_version")
@@ -72,7 +63,3 @@ class Queries:
         self.migration_ledger_exists = load("migration_ledger_exists")
         self.migration_ledger = load("migration_ledger")
         self.migration_record = load("migration_record")
-
-
-def _wrap(wrapper: str, rows: str, order: str) -> str:
-    return wrapper.replace("{rows}", rows.strip()).replace("{order}", order)

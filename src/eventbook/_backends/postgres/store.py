@@ -28,7 +28,7 @@ from eventbook._backends.postgres.horizon import HELD_COUNT_LIMIT, OrderingLag
 from eventbook._backends.postgres.jsonb import preserve_all_floats, preserve_floats
 from eventbook._backends.postgres.lifecycle_methods import PostgresLifecycle
 from eventbook._backends.postgres.options import PostgresOptions, parse_url
-from eventbook._backends.postgres.rows import documents, recorded, replayed
+from eventbook._backends.postgres.rows import recorded, replayed
 from eventbook._backends.postgres.signals import HeldBackAwareSignal, Signals
 from eventbook._backends.postgres.sql import Queries
 from eventbook._errors import UnavailableError
@@ -269,13 +269,12 @@ class PostgresEventStore(PostgresLifecycle, EventStore):
         self, stream: str, from_version: int | None, backwards: bool, limit: int
     ) -> list[RecordedEvent]:
         if backwards:
-            query = self._sql.read_stream_backwards_documents
-            start = from_version or _NEWEST_VERSION
+            query, start = self._sql.read_stream_backwards, from_version or _NEWEST_VERSION
         else:
-            query, start = self._sql.read_stream_forwards_documents, from_version or 1
+            query, start = self._sql.read_stream_forwards, from_version or 1
         async with self._connections.connection("read a stream") as connection:
             rows = await connection.fetch(query, stream, start, limit)
-        return documents(rows)
+        return recorded(rows)
 
     async def _read_replay_page(
         self, stream: str, from_version: int | None, limit: int
@@ -290,17 +289,17 @@ class PostgresEventStore(PostgresLifecycle, EventStore):
         major, minor = (0, 0) if after is None else (after.major, after.minor)
         async with self._connections.connection("read the global order") as connection:
             if wanted.types is None and wanted.categories is None:
-                rows = await connection.fetch(self._sql.read_all_documents, major, minor, limit)
+                rows = await connection.fetch(self._sql.read_all, major, minor, limit)
             else:
                 rows = await connection.fetch(
-                    self._sql.read_all_filtered_documents,
+                    self._sql.read_all_filtered,
                     major,
                     minor,
                     limit,
                     None if wanted.types is None else list(wanted.types),
                     None if wanted.categories is None else list(wanted.categories),
                 )
-        return documents(rows)
+        return recorded(rows)
 
     async def _read_event(self, event_id: UUID) -> RecordedEvent | None:
         async with self._connections.connection("read an event") as connection:
