@@ -9,8 +9,8 @@ once, so every backend behaves alike. The value types are in `eventbook._store.t
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from typing import Any, Self, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from typing import Any, Self
 from uuid import UUID
 
 import msgspec
@@ -37,6 +37,7 @@ from eventbook._store.encoding import (
 from eventbook._store.inspection import StoreStats, StreamInfo
 from eventbook._store.lifecycle import check_not_system
 from eventbook._store.lifecycle_port import StreamLifecycle
+from eventbook._store.paging import stream_pages
 from eventbook._store.signal import AppendSignal
 from eventbook._store.types import (
     ANY,
@@ -54,7 +55,6 @@ from eventbook._store.types import (
 __all__ = ["EventStore"]
 
 Replayed = list[RecordedEvent] | list[ReplayRecord]
-P = TypeVar("P", list[RecordedEvent], Replayed)
 
 
 class EventStore(StreamLifecycle):
@@ -141,7 +141,9 @@ class EventStore(StreamLifecycle):
         def read(cursor: int | None, size: int) -> Awaitable[list[RecordedEvent]]:
             return self._read_stream_page(stream, cursor, backwards, size)
 
-        async for page in self._pages(stream, from_version, backwards, limit, must_exist, read):
+        async for page in stream_pages(
+            self, stream, from_version, backwards, limit, must_exist, read
+        ):
             yield page
 
     async def replay_pages(
@@ -153,46 +155,13 @@ class EventStore(StreamLifecycle):
         def read(cursor: int | None, size: int) -> Awaitable[Replayed]:
             return self._read_replay_page(stream, cursor, size)
 
-        async for page in self._pages(stream, from_version, False, limit, False, read):
+        async for page in stream_pages(self, stream, from_version, False, limit, False, read):
             yield page
 
     async def _read_replay_page(
         self, stream: str, from_version: int | None, limit: int
     ) -> list[RecordedEvent] | list[ReplayRecord]:
         return await self._read_stream_page(stream, from_version, False, limit)
-
-    async def _pages(
-        self,
-        stream: str,
-        from_version: int | None,
-        backwards: bool,
-        limit: int | None,
-        must_exist: bool,
-        read: Callable[[int | None, int], Awaitable[P]],
-    ) -> AsyncIterator[P]:
-        check_stream_name(stream)
-        if from_version is not None:
-            check_version("from_version", from_version)
-        check_limit(limit)
-        self._check_open()
-        remaining = limit
-        cursor = from_version
-        first_page = True
-        while remaining is None or remaining > 0:
-            size = self.read_page_size if remaining is None else min(remaining, self.read_page_size)
-            page = await read(cursor, size)
-            if first_page and not page and must_exist:
-                await self._check_exists(stream)
-            first_page = False
-            if page:
-                yield page
-            if len(page) < size:
-                return
-            if remaining is not None:
-                remaining -= len(page)
-            cursor = page[-1].version + (-1 if backwards else 1)
-            if cursor < 1:
-                return
 
     async def read_all(
         self,
