@@ -68,6 +68,7 @@ def observe_store(store: EventStore, metrics: EventbookMetrics | None) -> EventS
     replaced = vars(store)
     replaced["_append"] = observed.append
     replaced["_read_stream_page"] = observed.read_stream
+    replaced["_read_replay_page"] = observed.read_replay
     replaced["_read_all_page"] = observed.read_all
     replaced["_load_snapshot"] = observed.load_snapshot
     if metrics is not None:
@@ -139,6 +140,7 @@ class _Observed:
         self._read_stream_seconds = series.read_stream if series is not None else None
         self._write: Callable[[EncodedBatch], Awaitable[AppendResult]] = store._append
         self._read_stream: Callable[..., Awaitable[Any]] = store._read_stream_page
+        self._read_replay: Callable[..., Awaitable[Any]] = store._read_replay_page
         self._read_all: Callable[..., Awaitable[Any]] = store._read_all_page
         self._load_snapshot: Callable[..., Awaitable[Any]] = store._load_snapshot
         self._subscribe: Callable[..., AsyncIterator[RecordedEvent]] = store.subscribe
@@ -203,13 +205,22 @@ class _Observed:
         if (scope := command_scope.get()) is not None:
             scope.conflicts += 1
 
-    async def read_stream(self, *args: Any) -> Any:
+    async def read_stream(self, stream: str, start: int | None, backwards: bool, limit: int) -> Any:
         started = perf_counter()
-        page = await self._read_stream(*args)
+        page = await self._read_stream(stream, start, backwards, limit)
         if (seconds := self._read_stream_seconds) is not None:
             seconds.observe(perf_counter() - started)
         if (scope := load_scope.get()) is not None:
-            scope.events += len(page)
+            scope.count(page, backwards)
+        return page
+
+    async def read_replay(self, *args: Any) -> Any:
+        started = perf_counter()
+        page = await self._read_replay(*args)
+        if (seconds := self._read_stream_seconds) is not None:
+            seconds.observe(perf_counter() - started)
+        if (scope := load_scope.get()) is not None:
+            scope.count(page, False)
         return page
 
     async def read_all(self, *args: Any) -> Any:
