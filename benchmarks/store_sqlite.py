@@ -62,7 +62,7 @@ TARGETS = [
         "raw_tx_100_rows_rows_per_s",
         0.7,
     ),
-    Target("read_all 100k", "eventbook_read_all_events_per_s", "raw_read_all_events_per_s", 0.7),
+    Target("read_all 100k", "eventbook_read_all_events_per_s", "raw_read_all_events_per_s", 0.8),
     Target(
         "read_stream 10k (time)",
         "eventbook_read_stream_10k_s",
