@@ -41,7 +41,7 @@ from benchmarks.common import Figures, Target, repeat, report, stopwatch, summar
 from benchmarks.store_postgres import server_url
 from eventbook import connect
 from eventbook._backends.postgres.connection import prepare_connection
-from eventbook._backends.sqlite.sql import migrations, split_script
+from eventbook._backends.sqlite.schema import prepare_database
 from eventbook._store.ids import uuid7
 from eventbook._store.port import EventStore
 from eventbook._store.types import Position, RecordedEvent
@@ -114,8 +114,7 @@ def raw_sqlite(path: Path) -> sqlite3.Connection:
 def raw_sqlite_write(path: Path, events: list[RecordedEvent]) -> float:
     """Events/s: the store's table in a new file, 1,000 rows per transaction."""
     connection = raw_sqlite(path)
-    for statement in split_script(migrations()[0].script):
-        connection.execute(statement)
+    prepare_database(connection, str(path))  # the store's table, as it is now
     insert = (
         "INSERT INTO eventbook_events (id, stream, version, type, document)"
         " VALUES (?, ?, ?, ?, CAST(? AS TEXT))"

@@ -51,7 +51,7 @@ TARGETS = [
         "raw_insert_100rows_rows_s",
         0.7,
     ),
-    Target("read_all vs raw fetch", "eventbook_read_all_events_s", "raw_fetch_all_rows_s", 0.7),
+    Target("read_all vs raw fetch", "eventbook_read_all_events_s", "raw_fetch_all_rows_s", 0.8),
     Target(
         "read_stream 10k time vs raw",
         "eventbook_read_stream_10k_seconds",

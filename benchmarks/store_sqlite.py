@@ -33,7 +33,7 @@ import msgspec
 from benchmarks import peers
 from benchmarks.common import Figures, Target
 from eventbook._backends.sqlite import SQLiteEventStore
-from eventbook._backends.sqlite.sql import migrations, split_script
+from eventbook._backends.sqlite.schema import prepare_database
 from eventbook._store.port import EventStore
 from eventbook._store.types import NewEvent
 
@@ -62,7 +62,7 @@ TARGETS = [
         "raw_tx_100_rows_rows_per_s",
         0.7,
     ),
-    Target("read_all 100k", "eventbook_read_all_events_per_s", "raw_read_all_events_per_s", 0.7),
+    Target("read_all 100k", "eventbook_read_all_events_per_s", "raw_read_all_events_per_s", 0.8),
     Target(
         "read_stream 10k (time)",
         "eventbook_read_stream_10k_s",
@@ -153,8 +153,7 @@ class _RawWriter:
 
     def __init__(self, path: Path) -> None:
         self.connection = _raw_connection(path)
-        for statement in split_script(migrations()[0].script):
-            self.connection.execute(statement)
+        prepare_database(self.connection, str(path))  # the store's table, as it is now
         self.version = 0
 
     def transaction(self, n: int, rows: int) -> None:

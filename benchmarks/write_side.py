@@ -63,7 +63,7 @@ TARGETS = [
         "load 10k events vs raw fetch+decode (time)",
         "eventbook_load_10k_s",
         "raw_fetch_decode_10k_s",
-        at_most=2.0,
+        at_most=1.5,
     ),
     Target(
         "load with snapshots every 100 vs without (time)",

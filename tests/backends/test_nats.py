@@ -8,7 +8,6 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -17,19 +16,13 @@ import pytest
 import pytest_asyncio
 from nats.js.api import StorageType, StreamConfig
 
-from eventbook._backends.nats.replays import Found, partly_seen_copy
 from eventbook._backends.nats.subjects import Subjects, decode_token, encode_token
 from eventbook._connect import connect
-from eventbook._errors import DuplicateEventError, NotSupported, StreamDeleted, UnavailableError
-from eventbook._store.ids import uuid7
+from eventbook._errors import NotSupported, StreamDeleted, UnavailableError
 from eventbook._store.lifecycle import STREAM_DELETED
 from eventbook._store.types import (
-    ANY,
-    EncodedBatch,
-    EncodedEvent,
     NewEvent,
     Position,
-    RecordedEvent,
 )
 from eventbook.testing import EventStoreConformance
 from eventbook.testing.importing import copied
@@ -425,58 +418,3 @@ async def test_a_server_older_than_2_12_is_refused_with_a_clear_error() -> None:
     async with server:
         with pytest.raises(UnavailableError, match=r"2\.11\.9 is too old.*2\.12 or newer"):
             await connect(f"nats://127.0.0.1:{port}?stream=OLD")
-
-
-# -- identical appends racing --------------------------------------------------------------------
-
-
-def found(batch: EncodedBatch, number: int, version: int, sequence: int) -> Found:
-    event = batch.events[number]
-    stored = RecordedEvent(
-        event.id, batch.stream, version, Position(0, sequence), "E", {}, {}, datetime.now(UTC)
-    )
-    return stored, len(batch.events)
-
-
-def test_a_replay_waits_only_for_ids_found_where_one_copy_of_the_batch_puts_them() -> None:
-    # Server-side, an atomic batch is applied message by message, and a refused identical
-    # append learns only the first marker's sequence: a replica part-way through the batch
-    # answered for one of its two id markers, and the retry was refused as a duplicate.
-    batch = EncodedBatch(
-        "order-1", ANY, tuple(EncodedEvent(uuid7(), "E", b"{}", b"{}", None) for _ in range(3))
-    )
-    assert partly_seen_copy(batch, [found(batch, 0, 1, 10)])
-    assert partly_seen_copy(batch, [found(batch, 0, 1, 10), found(batch, 2, 3, 12)])
-    # All found, none found: nothing to wait for.
-    assert not partly_seen_copy(batch, [found(batch, n, n + 1, n + 10) for n in range(3)])
-    assert not partly_seen_copy(batch, [])
-    # Ids reused from other appends: another stream, an append of another size, or
-    # places one copy cannot have.
-    elsewhere = EncodedBatch("order-2", ANY, batch.events)
-    assert not partly_seen_copy(elsewhere, [found(batch, 0, 1, 10)])
-    event, _ = found(batch, 0, 1, 10)
-    assert not partly_seen_copy(batch, [(event, 2)])
-    assert not partly_seen_copy(batch, [found(batch, 0, 1, 10), found(batch, 2, 3, 20)])
-    assert not partly_seen_copy(batch, [found(batch, 0, 4, 10), found(batch, 1, 1, 11)])
-
-
-async def test_identical_appends_sent_at_once_after_removals_store_once_and_replay(
-    nats_cluster: NatsCluster, cluster_stream: str
-) -> None:
-    url = nats_cluster.url(stream=cluster_stream, replicas="3")
-    async with await connect(url) as store:
-        for round_ in range(20):
-            stream = f"retried-{round_}"
-            await store.append(stream, [NewEvent("E", {}) for _ in range(3)])
-            await store.truncate_stream(stream, before=3)
-            await store.purge_stream(stream)
-            events = [NewEvent("E", {"n": n, "pad": "x" * 200}) for n in range(2 + round_)]
-            results = await asyncio.gather(*(store.append(stream, events) for _ in range(3)))
-            assert sorted(r.replayed for r in results) == [False, True, True]
-            assert len({(r.version, r.position) for r in results}) == 1
-        # Ids reused from an earlier append are still refused at once.
-        taken = await store.read_event(events[0].id)
-        assert taken is not None
-        reused = [NewEvent("E", {"n": 0, "pad": "x" * 200}, id=taken.id), NewEvent("E", {})]
-        with pytest.raises(DuplicateEventError):
-            await store.append("elsewhere-1", reused)

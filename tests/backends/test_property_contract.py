@@ -2,9 +2,8 @@
 backend: memory, SQLite, PostgreSQL and a 3-node NATS JetStream cluster, each example on a
 fresh, empty store. `EVENTBOOK_PROPERTY_EXAMPLES=2000` makes a long run.
 
-Memory, SQLite and PostgreSQL offer the stream lifecycle, so they are told to drive it
-(`lifecycle=True`: refusing it would fail, not skip it). NATS runs the other rules only,
-for now (see its test)."""
+Every backend offers the stream lifecycle, so each is told to drive it (`lifecycle=True`:
+refusing it would fail, not skip it)."""
 
 from __future__ import annotations
 
@@ -65,10 +64,4 @@ def test_the_contract_holds_on_nats(nats_cluster: NatsCluster) -> None:
         finally:
             await drop_streams(nats_cluster, stream)
 
-    # Without the lifecycle rules for now. With them, three identical appends racing after
-    # lifecycle operations were answered, in two runs of 60 examples, with a
-    # DuplicateEventError naming one of a committed batch's two ids; the store now looks
-    # again while only part of such a batch is found (store.py `_replay`), but the race
-    # has not been reproduced since, with or without that, so the fix is not yet proven.
-    # The lifecycle conformance suite passes on NATS.
-    check_store_contract(fresh, lifecycle=False)
+    check_store_contract(fresh, lifecycle=True)

@@ -4,6 +4,14 @@ still reach their series, and no scope is left current afterwards."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_SCRIPT = """
+import asyncio
 import pytest
 
 import eventbook
@@ -19,7 +27,7 @@ from eventbook.observability._scope import command_scope, load_scope
 from tests.unit.write_domain import Order, PlaceOrder, ShipOrder, order_events, stream_of
 
 
-async def test_conflicts_failures_and_replays_are_counted_on_the_cheap_path() -> None:
+async def main() -> None:
     assert not tracing_configured()
     store = await eventbook.connect("memory://")
     obs = Observability()
@@ -63,3 +71,13 @@ async def test_conflicts_failures_and_replays_are_counted_on_the_cheap_path() ->
     assert command_scope.get() is None
     assert load_scope.get() is None
     await store.close()
+
+
+asyncio.run(main())
+"""
+
+
+def test_conflicts_failures_and_replays_are_counted_on_the_cheap_path() -> None:
+    # In a process of its own: other tests install an SDK for good (no cheap path then).
+    env = {"PYTHONPATH": f"{ROOT / 'src'}:{ROOT}", "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", _SCRIPT], check=True, cwd=ROOT, env=env)

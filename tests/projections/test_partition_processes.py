@@ -66,7 +66,7 @@ async def test_three_daemons_share_the_partitions_and_survive_a_kill(
     database = open_database(read_db)
     await database.setup()
     # Batches small enough that catch-up lasts through the kill (SQLite runs faster).
-    batch_size = 200 if read_db.startswith("postgresql") else 20
+    batch_size = 100 if read_db.startswith("postgresql") else 20
 
     def start(name: str) -> Daemon:
         log = tmp_path / f"{name}.log"

@@ -9,8 +9,7 @@ once, so every backend behaves alike. The value types are in `eventbook._store.t
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from time import perf_counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any, Self
 from uuid import UUID
 
@@ -38,6 +37,7 @@ from eventbook._store.encoding import (
 from eventbook._store.inspection import StoreStats, StreamInfo
 from eventbook._store.lifecycle import check_not_system
 from eventbook._store.lifecycle_port import StreamLifecycle
+from eventbook._store.paging import stream_pages
 from eventbook._store.signal import AppendSignal
 from eventbook._store.types import (
     ANY,
@@ -48,10 +48,13 @@ from eventbook._store.types import (
     NewEvent,
     Position,
     RecordedEvent,
+    ReplayRecord,
     Snapshot,
 )
 
 __all__ = ["EventStore"]
+
+Replayed = list[RecordedEvent] | list[ReplayRecord]
 
 
 class EventStore(StreamLifecycle):
@@ -63,8 +66,9 @@ class EventStore(StreamLifecycle):
     read_page_size = 1000
     """How many events the iterators fetch per round trip."""
 
-    _page_read: Callable[[float, int], None] | None = None
-    """Told each stream page's read time and size (set by `eventbook.observability`)."""
+    _page_read: Callable[[float, list[Any], bool], None] | None = None
+    """Told each stream page's read time, the page, and whether it was read backwards
+    (set by `eventbook.observability`; see `paging.stream_pages`)."""
 
     poll_interval = 0.5
     """How long a caught-up subscription waits before it looks again without a wake-up."""
@@ -144,34 +148,31 @@ class EventStore(StreamLifecycle):
     ) -> AsyncIterator[list[RecordedEvent]]:
         """`read_stream`, a page of events at a time (no empty page): for readers that
         handle events in batches, such as a repository replaying an aggregate."""
-        check_stream_name(stream)
-        if from_version is not None:
-            check_version("from_version", from_version)
-        check_limit(limit)
-        self._check_open()
-        remaining = limit
-        cursor = from_version
-        first_page = True
-        while remaining is None or remaining > 0:
-            size = self.read_page_size if remaining is None else min(remaining, self.read_page_size)
-            if (observed := self._page_read) is None:
-                page = await self._read_stream_page(stream, cursor, backwards, size)
-            else:  # timed here: a wrapper of `_read_stream_page` would add a coroutine
-                started = perf_counter()
-                page = await self._read_stream_page(stream, cursor, backwards, size)
-                observed(perf_counter() - started, len(page))
-            if first_page and not page and must_exist:
-                await self._check_exists(stream)
-            first_page = False
-            if page:
-                yield page
-            if len(page) < size:
-                return
-            if remaining is not None:
-                remaining -= len(page)
-            cursor = page[-1].version + (-1 if backwards else 1)
-            if cursor < 1:
-                return
+
+        def read(cursor: int | None, size: int) -> Awaitable[list[RecordedEvent]]:
+            return self._read_stream_page(stream, cursor, backwards, size)
+
+        async for page in stream_pages(
+            self, stream, from_version, backwards, limit, must_exist, read
+        ):
+            yield page
+
+    async def replay_pages(
+        self, stream: str, *, from_version: int | None = None, limit: int | None = None
+    ) -> AsyncIterator[list[RecordedEvent] | list[ReplayRecord]]:
+        """`read_stream_pages` forwards, for a repository replaying an aggregate: a backend
+        that can hands out `ReplayRecord`s (data still encoded), others `RecordedEvent`s."""
+
+        def read(cursor: int | None, size: int) -> Awaitable[Replayed]:
+            return self._read_replay_page(stream, cursor, size)
+
+        async for page in stream_pages(self, stream, from_version, False, limit, False, read):
+            yield page
+
+    async def _read_replay_page(
+        self, stream: str, from_version: int | None, limit: int
+    ) -> list[RecordedEvent] | list[ReplayRecord]:
+        return await self._read_stream_page(stream, from_version, False, limit)
 
     async def read_all(
         self,

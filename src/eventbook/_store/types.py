@@ -88,6 +88,24 @@ class RecordedEvent(msgspec.Struct, frozen=True, gc=False):
         return category_of(self.stream)
 
 
+class SchemaTag(msgspec.Struct, frozen=True, gc=False):
+    """The one metadata entry a replay looks at: the schema version typed-event
+    registries stamp on each event (see `eventbook._write.messages`); 1 when absent."""
+
+    schema_version: Any = 1
+
+
+class ReplayRecord(msgspec.Struct, frozen=True, gc=False):
+    """An event as replaying an aggregate needs it: its version, type and schema tag, and
+    its data still encoded, so that a registry decodes it straight into its typed class
+    (no dict in between, no id, position or time parsed)."""
+
+    version: int
+    type: str
+    data: msgspec.Raw
+    metadata: SchemaTag
+
+
 class Snapshot(msgspec.Struct, frozen=True, gc=False):
     """An aggregate's state as of one stream version, tagged with its schema."""
 

@@ -27,7 +27,8 @@ import msgspec
 from eventbook._errors import EventSchemaError, UnknownEventType, ValidationError
 from eventbook._store.encoding import check_name
 from eventbook._store.ids import uuid7
-from eventbook._store.types import NewEvent, RecordedEvent
+from eventbook._store.types import NewEvent, RecordedEvent, ReplayRecord
+from eventbook._write.replay import ReplayDecoders
 from eventbook._write.upcasting import Upcaster, Upcasters, version_mismatch
 
 SCHEMA_VERSION = "schema_version"
@@ -86,6 +87,7 @@ class EventRegistry:
         self._versions: dict[str, int] = {}
         self._upcasters = Upcasters()
         self._stages = tuple(stages)
+        self._replay = ReplayDecoders(self._by_name)
         for cls in events:
             self.register(cls)
 
@@ -295,6 +297,17 @@ class EventRegistry:
             else:
                 typed += _decode_run(entry, list(run))
         return typed
+
+    @property
+    def decodes_replays(self) -> bool:
+        """Whether `decode_replayed` can take replay records (no stage needs the events)."""
+        return not self._stages
+
+    def decode_replayed(self, records: list[ReplayRecord]) -> list[Any] | None:
+        """Replay records (`EventStore.replay_pages`) straight into typed events, or None
+        when they need the full pipeline: stages, upcasters, a type without a class, data
+        that does not fit. Read them as `RecordedEvent`s through `deserialise` then."""
+        return None if self._stages else self._replay.decode(records)
 
     def _unusual(self, event: RecordedEvent, entry: EventType | None, unknown: OnUnknown) -> Any:
         """An unregistered type, or a version no upcaster brought to the registered one."""

@@ -11,7 +11,7 @@ then = await orders.load("order-42", as_of=datetime(2024, 5, 1, tzinfo=UTC))
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast, overload
 from eventbook._errors import ConcurrencyError, ValidationError
 from eventbook._store.encoding import check_stream_name, check_version
 from eventbook._store.port import EventStore
-from eventbook._store.types import NO_STREAM, AppendResult, RecordedEvent
+from eventbook._store.types import NO_STREAM, AppendResult, RecordedEvent, ReplayRecord
 from eventbook._write.aggregate import Aggregate, Bookkeeping
 from eventbook._write.context import CommandContext
 from eventbook._write.decider import Decider, DeciderAggregate
@@ -287,8 +287,12 @@ class Repository(Generic[A]):
         if at_version is not None and start > at_version:
             return aggregate
         limit = None if at_version is None else at_version - start + 1
-        batch: list[RecordedEvent] = []
-        pages = self.store.read_stream_pages(stream, from_version=start, limit=limit)
+        batch: list[Any] = []  # all RecordedEvents or all ReplayRecords
+        pages: AsyncIterator[list[RecordedEvent] | list[ReplayRecord]]
+        if self.events.decodes_replays:
+            pages = self.store.replay_pages(stream, from_version=start, limit=limit)
+        else:
+            pages = self.store.read_stream_pages(stream, from_version=start, limit=limit)
         async for page in pages:
             batch += page
             if len(batch) >= _BATCH:
@@ -301,12 +305,32 @@ class Repository(Generic[A]):
         return aggregate
 
     async def _replay(
-        self, aggregate: A, book: Bookkeeping[Any], batch: list[RecordedEvent]
+        self, aggregate: A, book: Bookkeeping[Any], batch: list[RecordedEvent] | list[ReplayRecord]
     ) -> None:
         apply = aggregate.apply
-        for event in await self.events.deserialise(batch):
+        for event in await self._typed(book.stream, batch):
             apply(event)
         book.version = batch[-1].version
+
+    async def _typed(
+        self, stream: str, batch: list[RecordedEvent] | list[ReplayRecord]
+    ) -> list[Any]:
+        if isinstance(batch[0], RecordedEvent):
+            return await self.events.deserialise(batch)
+        typed = self.events.decode_replayed(batch)
+        if typed is not None:
+            return typed
+        # Stages, upcasters or data that does not fit: read those events in full, through
+        # the whole pipeline (which also reports any problem as it always has).
+        events: list[RecordedEvent] = []
+        first, count = batch[0].version, len(batch)
+        async for page in self.store.read_stream_pages(stream, from_version=first, limit=count):
+            events += page
+        if [event.version for event in events] != [record.version for record in batch]:
+            # The stream was truncated or deleted between the two reads.
+            actual = await self.store.stream_version(stream)
+            raise ConcurrencyError(stream, batch[-1].version, actual)
+        return await self.events.deserialise(events)
 
     async def _version_at(self, stream: str, as_of: datetime) -> int:
         """The newest version recorded at or before `as_of` (0 if none)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -21,6 +22,21 @@ class CommandScope:
 @dataclass(slots=True)
 class LoadScope:
     events: int = 0
+    read_to: int = 0
+    """The newest version counted: a replay that reads events again in full (see
+    `Repository._typed`) does not count them twice."""
+
+    def count(self, page: list[Any], backwards: bool) -> None:
+        if not page:
+            return
+        if backwards:
+            self.events += len(page)
+            return
+        last = page[-1].version
+        fresh = last - max(self.read_to, page[0].version - 1)
+        if fresh > 0:
+            self.events += fresh
+            self.read_to = last
 
 
 command_scope: ContextVar[CommandScope | None] = ContextVar("eventbook_command", default=None)

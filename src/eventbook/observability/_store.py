@@ -3,8 +3,9 @@
 The store keeps its type and every backend method (append hooks, `ordering_lag`, inline
 projections): `observe_store` wraps, on the instance, `append` (timing the inner `_append`
 itself, so that the observed append adds no coroutine), `_append` for its other callers,
-`_read_all_page` and `_load_snapshot`; stream pages are timed by the port itself, which
-tells `_page_read` (a wrapper of `_read_stream_page` would add a coroutine per page).
+`_read_all_page` and `_load_snapshot`; stream pages (a reader's or a replay's) are timed
+by the port's paging itself, which tells `_page_read` (a wrapper of the page reads would
+add a coroutine per page).
 """
 
 from __future__ import annotations
@@ -229,12 +230,13 @@ class _Observed:
         if (scope := command_scope.get()) is not None:
             scope.conflicts += 1
 
-    def page_read(self, seconds: float, events: int) -> None:
-        """A stream page was read (the port times it: see `EventStore._page_read`)."""
+    def page_read(self, seconds: float, page: list[Any], backwards: bool) -> None:
+        """A stream page was read, for a reader or a replay (the port times it: see
+        `EventStore._page_read`); a load counts its events once (`LoadScope.count`)."""
         if (series := self._read_stream_seconds) is not None:
             series.observe(seconds)
         if (scope := load_scope.get()) is not None:
-            scope.events += events
+            scope.count(page, backwards)
 
     async def read_all(self, *args: Any) -> Any:
         started = perf_counter()

@@ -204,6 +204,7 @@ class _LoadWatch(LoadScope):
 
     def __init__(self, samples: Samples[LoadSample] | None) -> None:
         self.events = 0
+        self.read_to = 0
         self.samples = samples
         self.started = 0.0
         self.token: Token[LoadScope | None] | None = None

@@ -8,19 +8,16 @@ for its own subject; the server stores all of the batch, contiguously, or none o
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from nats.aio.client import Client
 
-from eventbook._backends.nats.direct import DirectReader
 from eventbook._backends.nats.retry import Retryable
 from eventbook._errors import UnavailableError
 from eventbook._store.ids import uuid7
 
 EXPECT_LAST = "Nats-Expected-Last-Subject-Sequence"
-_WRONG_LAST = re.compile(r"wrong last sequence: (\d+)")
 
 Message = tuple[str, bytes, dict[str, str]]
 """Subject, body and headers of one message of a batch."""
@@ -34,9 +31,7 @@ def expecting(last_sequence: int, **headers: str) -> dict[str, str]:
     return {EXPECT_LAST: str(last_sequence), **headers}
 
 
-async def send_batch(
-    client: Client, messages: Sequence[Message], timeout: float, reader: DirectReader
-) -> int:
+async def send_batch(client: Client, messages: Sequence[Message], timeout: float) -> int:
     """Store `messages` as one atomic batch; the stream sequence of the last one."""
     batch_id = uuid7().hex
     last = len(messages)
@@ -50,17 +45,17 @@ async def send_batch(
         answer = json.loads(reply.data) if reply.data else {}
         error = answer.get("error")
         if error is not None:
-            _raise_refusal(error, reader)
+            _raise_refusal(error)
         return int(answer["seq"])
     raise ValueError("an atomic batch needs at least one message")
 
 
-def _raise_refusal(error: dict[str, Any], reader: DirectReader) -> None:
+def _raise_refusal(error: dict[str, Any]) -> None:
     code, description = error.get("err_code"), str(error.get("description", ""))
-    if code in (10071, 10164):  # wrong last sequence: an id is taken, or a subject moved on
-        seen = _WRONG_LAST.search(description)
-        if seen:
-            reader.observe(int(seen.group(1)))  # read at least that far before judging
+    # Wrong last sequence: an id is taken, or a subject moved on (10071), or a message on
+    # one of its subjects is still being committed (10164): either may be the batch this
+    # one retries, which the leader shows whole once it has applied it (`leader`).
+    if code in (10071, 10164):
         raise Conflict(description)
     if error.get("code") == 503 or "batch" in description.lower():
         raise Retryable(f"the write was refused for now: {description}")

@@ -1,17 +1,13 @@
-"""Reads through JetStream's direct get API, consistent with what this store has seen.
+"""Reads through JetStream's direct get API, never behind this store's own writes.
 
-Direct gets may be answered by any replica, and a follower can lag behind the leader. Each
-request carries `min_last_seq`, the highest stream sequence this store has observed (from
-its own acknowledged appends and from earlier reads): a replica that has not applied that
-much hands the request to the leader (server 2.12+, ADR-53). So a store reads its own
-writes and never reads backwards in time.
-
-Server 2.15.1 was seen to break that under load: a replica applying a large atomic batch
-answered `last_by_subj` with the subject's previous message although `min_last_seq` named
-the batch. So the reader also remembers the last sequence this store wrote on each
-subject (and overall), and asks again when an answer falls short of it, unless the
-leader has nothing that far either: then those messages were purged (a tombstone, a
-truncation or an archive, maybe by another store) and the reader forgets its write.
+Direct gets may be answered by any replica, and a follower can lag behind the leader;
+servers 2.12+ ignore a request's `min_last_seq` (`leader` says why). So the reader
+remembers the last sequence this store wrote on each subject (and overall), and asks
+again when an answer falls short of it, unless the leader has nothing that far either:
+then those messages were purged (a tombstone, a truncation or an archive, maybe by
+another store) and the reader forgets its write. Answers that must also follow removals
+and other stores' writes (the id lookups that judge a retry) come from the leader
+(`leader`).
 
 Answers arrive on one wildcard inbox subscription; each request gets a token of its own.
 """
@@ -28,13 +24,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from eventbook._backends.nats.leader import LeaderReader
 from eventbook._backends.nats.retry import Retryable
 
-NO_MESSAGE = 10037
-"""The JetStream API's error code for "no message found"."""
-
 WRITES_REMEMBERED = 10_000
-"""Subjects whose last write a reader remembers (the most recently written ones)."""
+"""Subjects whose last write (and whose last purge) a reader remembers (the most recent)."""
 
 
 class DirectReader:
@@ -45,22 +39,21 @@ class DirectReader:
     ) -> None:
         self._client = client
         self._api = f"$JS.API.DIRECT.GET.{stream}"
-        self._leader_api = f"$JS.API.STREAM.MSG.GET.{stream}"
+        self.leader = LeaderReader(client, stream, request_timeout)
+        """The same stream's reads answered by its leader."""
         self._timeout = request_timeout
         self._inbox = client.new_inbox()
         self._tokens = itertools.count()
         self._waiting: dict[str, asyncio.Queue[Msg]] = {}
         self._subscription: Subscription | None = None
-        self.seen = 0
-        """The highest stream sequence observed; every read asks for at least this much."""
         self._written: OrderedDict[str, int] = OrderedDict()
         self._everything = everything
         self._written_anywhere = 0
+        self._purged: OrderedDict[str, int] = OrderedDict()
 
     def wrote(self, subject: str, sequence: int) -> None:
         """This store's append ended at `sequence` on `subject`: answers about it, and
         about every message of the stream, must reach that far."""
-        self.observe(sequence)
         self._written[subject] = sequence
         self._written.move_to_end(subject)
         if len(self._written) > WRITES_REMEMBERED:
@@ -74,16 +67,25 @@ class DirectReader:
         if subject == self._everything:
             self._written_anywhere = 0
 
+    def purged(self, subject: str, below: int) -> None:
+        """This store purged `subject` below sequence `below`. A purge leaves the stream's
+        last sequence as it was, so only this tells a replica that has not applied it:
+        an answer with a message on `subject` below `below` is asked again."""
+        self._purged[subject] = max(below, self._purged.get(subject, 0))
+        self._purged.move_to_end(subject)
+        if len(self._purged) > WRITES_REMEMBERED:
+            self._purged.popitem(last=False)
+
+    def _check_purged(self, message: Msg) -> None:
+        below = self._purged.get((message.headers or {}).get("Nats-Subject", ""), 0)
+        if below and sequence_of(message) < below:
+            raise Retryable(f"a replica answered from before a purge below sequence {below}")
+
     async def _short_of(self, subject: str, floor: int) -> None:
         """An answer about `subject` fell short of `floor`: raise `Retryable` to ask again,
         unless the leader's last message there lies below it too (purged): then forget."""
-        request = json.dumps({"last_by_subj": subject}).encode()
-        reply = await self._client.request(self._leader_api, request, timeout=self._timeout)
-        answer = json.loads(reply.data) if reply.data else {}
-        message, error = answer.get("message"), answer.get("error") or {}
-        if message is None and error.get("err_code") != NO_MESSAGE:
-            raise Retryable(f"the stream leader did not answer: {error}")
-        if message is not None and int(message["seq"]) >= floor:
+        message = await self.leader.last(subject)
+        if message is not None and sequence_of(message) >= floor:
             raise Retryable(f"a replica answered from before sequence {floor}")
         self.forget(subject)
 
@@ -99,9 +101,6 @@ class DirectReader:
         if self._subscription is not None:
             await self._subscription.unsubscribe()
             self._subscription = None
-
-    def observe(self, sequence: int) -> None:
-        self.seen = max(self.seen, sequence)
 
     async def last(self, subject: str) -> Msg | None:
         """The newest message on `subject` (wildcards allowed), or None."""
@@ -137,8 +136,6 @@ class DirectReader:
         return got
 
     async def _ask(self, request: dict[str, Any], *, batch: bool) -> list[Msg]:
-        if self.seen:
-            request["min_last_seq"] = self.seen
         token = str(next(self._tokens))
         answers: asyncio.Queue[Msg] = asyncio.Queue()
         self._waiting[token] = answers
@@ -152,13 +149,14 @@ class DirectReader:
                     message = await answers.get()
                     status = (message.headers or {}).get("Status")
                     if status is None:
+                        if self._purged:
+                            self._check_purged(message)
                         got.append(message)
-                        self.observe(sequence_of(message))
                         if not batch:
                             return got
                     elif status == "404" or (status == "204" and batch):
                         return got  # no such message / end of batch
-                    else:  # 503 no responders, 408, 412 replica behind: ask again later
+                    else:  # 503 no responders, 408: ask again later
                         raise Retryable(f"direct get answered {status}")
         except TimeoutError:
             raise Retryable("no answer to a direct get") from None

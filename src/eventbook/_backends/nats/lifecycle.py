@@ -15,13 +15,10 @@ from typing import NamedTuple
 from uuid import UUID
 
 import msgspec
-from nats.aio.client import Client
-from nats.js import JetStreamContext
 
 from eventbook._backends.nats import codec
 from eventbook._backends.nats.batches import Conflict, Message, expecting, send_batch
-from eventbook._backends.nats.direct import DirectReader
-from eventbook._backends.nats.options import NatsOptions
+from eventbook._backends.nats.parts import StoreParts
 from eventbook._backends.nats.removal import Removal
 from eventbook._backends.nats.retry import retrying
 from eventbook._backends.nats.stream_reads import (
@@ -31,8 +28,7 @@ from eventbook._backends.nats.stream_reads import (
     leader_head,
     sequence_of_version,
 )
-from eventbook._backends.nats.subjects import Subjects
-from eventbook._errors import NotSupported
+from eventbook._errors import ConcurrencyError, NotSupported, StreamDeleted, StreamNotFound
 from eventbook._store.encoding import encode_object
 from eventbook._store.ids import uuid7
 from eventbook._store.lifecycle import (
@@ -72,40 +68,24 @@ StoredEvent = Callable[[UUID], Awaitable[RecordedEvent | None]]
 class NatsLifecycle:
     """The lifecycle operations of one `NatsEventStore`."""
 
-    def __init__(
-        self,
-        client: Client,
-        js: JetStreamContext,
-        subjects: Subjects,
-        events: DirectReader,
-        snapshots: DirectReader,
-        options: NatsOptions,
-        stored_event: StoredEvent,
-    ) -> None:
-        self._client = client
-        self._js = js
-        self._subjects = subjects
-        self._events = events
-        self._options = options
+    def __init__(self, parts: StoreParts, stored_event: StoredEvent) -> None:
+        self._client = parts.client
+        self._subjects = parts.subjects
+        self._events = parts.events
+        self._options = parts.options
         self._stored_event = stored_event
         self.can_purge = True
-        self.removal = Removal(
-            client, js, subjects, events, snapshots, options.stream, options.request_timeout
-        )
+        self.removal = Removal(parts)
 
     async def marks(self, stream: str) -> StreamMarks | None:
-        _, marks = await last_marks(
-            self._js, self._options.stream, self._events, self._subjects.marks(stream), leader=False
-        )
+        _, marks = await last_marks(self._events, self._subjects.marks(stream), leader=False)
         return marks
 
     async def restart_marks(self, stream: str, leader: bool) -> list[Message]:
         """The marks message that clears a deleted stream's `deleted` mark, in the batch
         that starts its new history (the fence's expectation already orders it)."""
         subject = self._subjects.marks(stream)
-        sequence, marks = await last_marks(
-            self._js, self._options.stream, self._events, subject, leader=leader
-        )
+        sequence, marks = await last_marks(self._events, subject, leader=leader)
         cleared = msgspec.structs.replace(marks or StreamMarks(), deleted=False)
         return [(subject, codec.marks_body(cleared), expecting(sequence))]
 
@@ -191,9 +171,7 @@ class NatsLifecycle:
         async def attempt() -> None:
             leader = False
             while True:
-                sequence, marks = await last_marks(
-                    self._js, self._options.stream, self._events, subject, leader=leader
-                )
+                sequence, marks = await last_marks(self._events, subject, leader=leader)
                 new = msgspec.structs.replace(
                     marks or StreamMarks(), max_count=max_count, max_age_seconds=max_age_seconds
                 )
@@ -255,13 +233,21 @@ class NatsLifecycle:
                     if stored is not None:
                         return AppendResult(stored.version, stored.position)
                 head, system_head = await self._heads(subject, system_subject, leader)
-                marks_at, marks = await last_marks(
-                    self._js, self._options.stream, self._events, marks_subject, leader=leader
-                )
+                marks_at, marks = await last_marks(self._events, marks_subject, leader=leader)
                 version = max(head.version, marks.last_version if marks else 0)
-                change = plan(marks, version)
+                try:
+                    change = plan(marks, version)
+                except (ConcurrencyError, StreamDeleted, StreamNotFound):
+                    if leader:
+                        raise
+                    change = None
                 if change is None:
-                    return None
+                    if leader:
+                        return None
+                    # A replica may not have applied another store's last write (`leader`):
+                    # only the leader's answer may refuse a change or find nothing to do.
+                    leader = True
+                    continue
                 messages: list[Message] = [
                     (marks_subject, codec.marks_body(change.marks), expecting(marks_at))
                 ]
@@ -301,10 +287,9 @@ class NatsLifecycle:
         self, subject: str, system_subject: str, leader: bool
     ) -> tuple[SubjectHead, SubjectHead]:
         if leader:
-            name = self._options.stream
             return (
-                await leader_head(self._js, name, self._events, subject),
-                await leader_head(self._js, name, self._events, system_subject),
+                await leader_head(self._events, subject),
+                await leader_head(self._events, system_subject),
             )
         return (
             await direct_head(self._events, subject),
@@ -316,7 +301,7 @@ class NatsLifecycle:
         await retrying("removing events", self._options.retry_for, remove)
 
     async def _send(self, messages: list[Message]) -> int:
-        return await send_batch(self._client, messages, self._options.request_timeout, self._events)
+        return await send_batch(self._client, messages, self._options.request_timeout)
 
     def _need_purge(self, what: str) -> None:
         if not self.can_purge:

@@ -15,12 +15,9 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from nats.aio.client import Client
-from nats.js import JetStreamContext
-
 from eventbook._backends.nats import codec
-from eventbook._backends.nats.direct import DirectReader, sequence_of
-from eventbook._backends.nats.subjects import Subjects
+from eventbook._backends.nats.direct import sequence_of
+from eventbook._backends.nats.parts import StoreParts
 from eventbook._errors import UnavailableError
 
 PURGES_AT_ONCE = 64
@@ -30,23 +27,14 @@ PURGES_AT_ONCE = 64
 class Removal:
     """Purges on one store's two JetStream streams."""
 
-    def __init__(
-        self,
-        client: Client,
-        js: JetStreamContext,
-        subjects: Subjects,
-        events: DirectReader,
-        snapshots: DirectReader,
-        stream: str,
-        timeout: float,
-    ) -> None:
-        self._client = client
-        self._js = js
-        self._subjects = subjects
-        self._events = events
-        self._snapshots = snapshots
-        self._stream = stream
-        self._timeout = timeout
+    def __init__(self, parts: StoreParts) -> None:
+        self._client = parts.client
+        self._js = parts.js
+        self._subjects = parts.subjects
+        self._events = parts.events
+        self._snapshots = parts.snapshots
+        self._stream = parts.options.stream
+        self._timeout = parts.options.request_timeout
 
     async def events_below(self, subject: str, below: int) -> None:
         """Remove the messages on `subject` below sequence `below`, and the id markers of
@@ -65,12 +53,15 @@ class Removal:
         # Id markers first: a removal run again after an outage finds the events, so their
         # ids, until the very end.
         await self._purge_each(self._subjects.event_id(hex_id) for hex_id in ids)
-        await self._js.purge_stream(self._stream, subject=subject, seq=below)
-        self._events.forget(subject)
+        await self._purge_below(subject, below)
 
     async def marks_below(self, subject: str, below: int) -> None:
+        await self._purge_below(subject, below)
+
+    async def _purge_below(self, subject: str, below: int) -> None:
         await self._js.purge_stream(self._stream, subject=subject, seq=below)
         self._events.forget(subject)
+        self._events.purged(subject, below)
 
     async def all_snapshots(self, stream: str) -> None:
         await self._js.purge_stream(

@@ -1,11 +1,12 @@
-"""Telling a retried append's own batch, still being applied, from a reuse of stored ids.
+"""Telling a retried append's own batch, being applied, from a reuse of stored ids.
 
-An append refused because one of its id markers exists looks its ids up (`_replay` in
-`store`). The server applies an atomic batch message by message and names only the first
-conflicting marker's sequence, so a replica part-way through the batch that stored these
-very events can answer for some of its markers and not yet for the others. Those found
-then sit where one copy of the batch puts them, stored by an append of as many events;
-ids reused from other appends do not.
+An append refused because one of its id markers exists, or is still being committed
+(error 10164: the leader refuses a batch while another one writing the same subject is
+in flight), looks its ids up at the leader (`_replay` in `store`), one request per id. The
+leader applies a batch whole before it answers a read, but it can apply the batch
+between two of those requests: then some ids are found and the ones asked first are not.
+Those found then sit where one copy of the batch puts them, stored by an append of as
+many events; ids reused from other appends do not.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from eventbook._store.types import EncodedBatch, RecordedEvent
 
 REPLAY_PAUSES = (0.0, 0.02, 0.1, 0.3)
 """Pauses before looking the ids up again while only some are found, in their places: a
-batch still being applied shows them all soon; a client that reuses some ids in the same
+batch the leader has applied shows them all at once; a client that reuses some ids in the same
 places gets its DuplicateEventError after these."""
 
 

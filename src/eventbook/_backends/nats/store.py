@@ -27,6 +27,7 @@ from eventbook._backends.nats.batches import Conflict, Message, expecting, send_
 from eventbook._backends.nats.direct import DirectReader, sequence_of
 from eventbook._backends.nats.lifecycle import NatsLifecycle
 from eventbook._backends.nats.options import NatsOptions, parse_url
+from eventbook._backends.nats.parts import StoreParts
 from eventbook._backends.nats.replays import REPLAY_PAUSES, Found, partly_seen_copy
 from eventbook._backends.nats.retry import retrying
 from eventbook._backends.nats.setup import ensure_streams, open_client
@@ -77,15 +78,8 @@ class NatsEventStore(EventStore):
             self._subjects.snapshots_all,
             options.request_timeout,
         )
-        self._lifecycle = NatsLifecycle(
-            client,
-            self._js,
-            self._subjects,
-            self._events,
-            self._snapshots,
-            options,
-            self._stored_event,
-        )
+        parts = StoreParts(client, self._js, self._subjects, self._events, self._snapshots, options)
+        self._lifecycle = NatsLifecycle(parts, self._stored_event)
         self._wakeup = Wakeup()
         self._listener: Subscription | None = None
 
@@ -127,7 +121,7 @@ class NatsEventStore(EventStore):
                 if guess_new:
                     head = EMPTY
                 elif from_leader:
-                    head = await leader_head(self._js, self.options.stream, self._events, subject)
+                    head = await leader_head(self._events, subject)
                 else:
                     head = await direct_head(self._events, subject)
                 guess_new = False
@@ -135,9 +129,8 @@ class NatsEventStore(EventStore):
                     restarted = check_writable(batch, head.marks(), head.version)
                 except (ConcurrencyError, StreamDeleted):
                     if not from_leader:
-                        # A replica can answer from before this store's own last append (seen
-                        # with server 2.15 under load, min_last_seq notwithstanding): only the
-                        # leader's answer may refuse an append.
+                        # A replica can answer from before another store's append or this
+                        # store's removal (`leader`): only the leader's answer may refuse.
                         from_leader = True
                         continue
                     replay = await self._replay(batch)
@@ -187,9 +180,7 @@ class NatsEventStore(EventStore):
             headers = expecting(head.sequence) if offset == 0 else {}
             body = codec.event_body(event, batch.stream, head.version + offset + 1)
             messages.append((subject, body, headers))
-        sequence = await send_batch(
-            self._client, messages, self.options.request_timeout, self._events
-        )
+        sequence = await send_batch(self._client, messages, self.options.request_timeout)
         self._events.wrote(subject, sequence)
         return AppendResult(head.version + count, Position(0, sequence))
 
@@ -212,8 +203,7 @@ class NatsEventStore(EventStore):
         for pause in REPLAY_PAUSES:
             if not partly_seen_copy(batch, found):
                 break
-            # Maybe a replica part-way through applying this very batch (`replays`). The
-            # markers found raised `seen` to their events, past all its markers: ask again.
+            # Maybe the leader applied this very batch between two of the lookups (`replays`).
             await asyncio.sleep(pause)
             found = await self._stored_ids(batch)
         if not found:
@@ -234,15 +224,15 @@ class NatsEventStore(EventStore):
         return None if found is None else found[0]
 
     async def _stored_with_size(self, event_id: UUID) -> Found | None:
-        marker = await self._events.last(self._subjects.event_id(event_id.hex))
+        # From the leader: a replica may not have applied the batch that stored the id (a
+        # retry would be refused as a duplicate, a read miss this store's own append), nor
+        # the purge that removed it (a retry would be answered with removed events).
+        leader = self._events.leader
+        marker = await leader.last(self._subjects.event_id(event_id.hex))
         if marker is None:
             return None
-        # The marker's batch is committed: every read from now on must reach its event, so
-        # a replica still applying that batch waits or hands the read to the leader.
         size = codec.read_marker(marker).n
-        at = sequence_of(marker) + size
-        self._events.observe(at)
-        event = await self._events.at(at)
+        event = await leader.at(sequence_of(marker) + size)
         # No event: it was removed (tombstone, truncation, archive) and its marker is about
         # to be, or was left by a removal that was cut short.
         return None if event is None else (codec.recorded_event(event), size)
@@ -348,7 +338,7 @@ class NatsEventStore(EventStore):
 
         async def attempt() -> None:
             ack = await self._js.publish(subject, body, timeout=self.options.request_timeout)
-            self._snapshots.observe(ack.seq)
+            self._snapshots.wrote(subject, ack.seq)  # a load must find it (`direct`)
 
         await retrying("save_snapshot", self.options.retry_for, attempt)
 

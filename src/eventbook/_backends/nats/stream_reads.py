@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.aio.msg import Msg
 
 from eventbook._backends.nats import codec
 from eventbook._backends.nats.direct import DirectReader, sequence_of
@@ -35,7 +34,15 @@ EMPTY = SubjectHead(0, 0, None)
 
 
 async def direct_head(reader: DirectReader, subject: str) -> SubjectHead:
-    last = await reader.last(subject)
+    return _head(await reader.last(subject))
+
+
+async def leader_head(reader: DirectReader, subject: str) -> SubjectHead:
+    """The same, asked of the stream's leader."""
+    return _head(await reader.leader.last(subject))
+
+
+def _head(last: Msg | None) -> SubjectHead:
     if last is None:
         return EMPTY
     return SubjectHead(
@@ -43,36 +50,11 @@ async def direct_head(reader: DirectReader, subject: str) -> SubjectHead:
     )
 
 
-async def leader_head(
-    js: JetStreamContext, stream: str, reader: DirectReader, subject: str
-) -> SubjectHead:
-    """The same, asked of the stream's leader through the JetStream API."""
-    try:
-        found = await js.get_last_msg(stream, subject)
-    except NotFoundError:
-        return EMPTY
-    assert found.seq is not None
-    assert found.data is not None
-    reader.observe(found.seq)
-    return SubjectHead(
-        found.seq, codec.version_in(found.data), codec.fence_in(found.data, found.headers)
-    )
-
-
 async def last_marks(
-    js: JetStreamContext, stream: str, reader: DirectReader, subject: str, *, leader: bool
+    reader: DirectReader, subject: str, *, leader: bool
 ) -> tuple[int, StreamMarks | None]:
     """The sequence and value of the newest marks on a marks subject; (0, None) if none."""
-    if leader:
-        try:
-            found = await js.get_last_msg(stream, subject)
-        except NotFoundError:
-            return 0, None
-        assert found.seq is not None
-        assert found.data is not None
-        reader.observe(found.seq)
-        return found.seq, codec.marks_in(found.data)
-    last = await reader.last(subject)
+    last = await (reader.leader if leader else reader).last(subject)
     return (0, None) if last is None else (sequence_of(last), codec.marks_in(last.data))
 
 

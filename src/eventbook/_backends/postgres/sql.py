@@ -37,6 +37,7 @@ class Queries:
         self.read_all_filtered = load("read_all_filtered")
         self.read_stream_forwards = load("read_stream_forwards")
         self.read_stream_backwards = load("read_stream_backwards")
+        self.replay_stream = load("replay_stream")
         self.read_event = load("read_event")
         self.refusal = load("refusal")
         self.stream_version = load("stream_version")

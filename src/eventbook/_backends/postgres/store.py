@@ -28,7 +28,7 @@ from eventbook._backends.postgres.horizon import HELD_COUNT_LIMIT, OrderingLag
 from eventbook._backends.postgres.jsonb import preserve_all_floats, preserve_floats
 from eventbook._backends.postgres.lifecycle_methods import PostgresLifecycle
 from eventbook._backends.postgres.options import PostgresOptions, parse_url
-from eventbook._backends.postgres.rows import recorded
+from eventbook._backends.postgres.rows import recorded, replayed
 from eventbook._backends.postgres.signals import HeldBackAwareSignal, Signals
 from eventbook._backends.postgres.sql import Queries
 from eventbook._errors import UnavailableError
@@ -48,6 +48,7 @@ from eventbook._store.types import (
     Expected,
     Position,
     RecordedEvent,
+    ReplayRecord,
     Snapshot,
     check_expected,
 )
@@ -274,6 +275,13 @@ class PostgresEventStore(PostgresLifecycle, EventStore):
         async with self._connections.connection("read a stream") as connection:
             rows = await connection.fetch(query, stream, start, limit)
         return recorded(rows)
+
+    async def _read_replay_page(
+        self, stream: str, from_version: int | None, limit: int
+    ) -> list[ReplayRecord]:
+        async with self._connections.connection("read a stream") as connection:
+            rows = await connection.fetch(self._sql.replay_stream, stream, from_version or 1, limit)
+        return replayed(rows)
 
     async def _read_all_page(
         self, after: Position | None, limit: int, wanted: EventFilter

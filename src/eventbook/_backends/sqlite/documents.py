@@ -7,13 +7,16 @@ objects field by field in Python costs more than reading the row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Generic, TypeVar
 from uuid import UUID
 
 import msgspec
 
-from eventbook._store.types import EncodedEvent, Position, RecordedEvent
+from eventbook._store.types import EncodedEvent, Position, RecordedEvent, ReplayRecord
+
+T = TypeVar("T", RecordedEvent, ReplayRecord)
 
 
 class _Document(msgspec.Struct, frozen=True, gc=False):
@@ -30,8 +33,6 @@ class _Document(msgspec.Struct, frozen=True, gc=False):
 
 
 _encode = msgspec.json.Encoder().encode
-_decode = msgspec.json.Decoder(RecordedEvent).decode
-_decode_list = msgspec.json.Decoder(list[RecordedEvent]).decode
 
 
 def encode_document(
@@ -51,14 +52,37 @@ def encode_document(
     )
 
 
+class Decoding(Generic[T]):
+    """Stored documents into one kind of record, a page in one decoder call: joining the
+    documents into a JSON array costs less than calling the decoder once per document."""
+
+    def __init__(self, kind: type[T]) -> None:
+        self._one: Callable[[bytes | msgspec.Raw], T] = msgspec.json.Decoder(kind).decode
+        self._many: Callable[[bytes], list[T]] = msgspec.json.Decoder(list[kind]).decode  # type: ignore[valid-type]
+
+    def documents(self, documents: Sequence[bytes | msgspec.Raw]) -> list[T]:
+        if len(documents) == 1:
+            return [self._one(documents[0])]
+        return self._many(b"[" + b",".join(documents) + b"]")
+
+    def array(self, documents: bytes) -> list[T]:
+        """Decode a JSON array of stored documents, as the read queries return them."""
+        return self._many(documents)
+
+
+RECORDED = Decoding(RecordedEvent)
+"""Documents as `RecordedEvent`s: what reads return."""
+
+REPLAYED = Decoding(ReplayRecord)
+"""Documents as `ReplayRecord`s: version, type, schema tag and encoded data, the other
+fields skipped unparsed (replaying an aggregate; see `EventStore.replay_pages`)."""
+
+
 def decode_documents(documents: Sequence[bytes | msgspec.Raw]) -> list[RecordedEvent]:
-    """Decode stored documents. One decoder call for them all: joining the documents into a
-    JSON array costs less than calling the decoder once per document."""
-    if len(documents) == 1:
-        return [_decode(documents[0])]
-    return _decode_list(b"[" + b",".join(documents) + b"]")
+    """Decode stored documents into `RecordedEvent`s."""
+    return RECORDED.documents(documents)
 
 
 def decode_array(documents: bytes) -> list[RecordedEvent]:
     """Decode a JSON array of stored documents, as the read queries return them."""
-    return _decode_list(documents)
+    return RECORDED.array(documents)

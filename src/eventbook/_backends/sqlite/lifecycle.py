@@ -2,7 +2,8 @@
 
 The marks (`eventbook_streams`), the removal of events and snapshots, and the system
 event in `$$<stream>` commit together, so a reader sees all of a change or none of it.
-Removed rows free no position: AUTOINCREMENT's high-water mark never goes back.
+Removed rows free no position: a trigger records the highest removed one in
+`eventbook_removed`, and new positions start above it (migration 0004).
 """
 
 from __future__ import annotations

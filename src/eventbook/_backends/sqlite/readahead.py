@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from eventbook._backends.sqlite.documents import decode_array, decode_documents
+from eventbook._backends.sqlite.documents import RECORDED, Decoding, T
 from eventbook._backends.sqlite.reads import Chunk
-from eventbook._store.types import RecordedEvent
 
 Fetch = Callable[[int, int], "asyncio.Future[Chunk]"]
 """`fetch(cursor, count)`: up to `count` rows from `cursor` on, in reading order."""
@@ -69,23 +68,25 @@ class ReadAhead:
         cursor: int,
         limit: int,
         fetch: Fetch,
-        key: Callable[[RecordedEvent], int],
+        key: Callable[[T], int],
         advance: Callable[[int], int],
         first: int = 0,
-    ) -> list[RecordedEvent]:
+        decoding: Decoding[T] = RECORDED,  # type: ignore[assignment]
+    ) -> list[T]:
         """The page of up to `limit` events of `scope` starting at `cursor`.
 
         `scope` names the read (its kind and filters); `key(event)` is the event's ordering
         key (its position, or its version) and `advance(key)` the cursor of the row after
         it. A read that starts here fetches `first` rows (at least `limit`): what it will
-        probably read.
+        probably read. `decoding` says what the documents become; the buffered documents
+        are the same for every kind, so a replay reads on where a plain read left off.
         """
         place = self._places.pop((scope, cursor), None)
         if place is None:
             place = _Place(cursor, max(limit, first))
             documents, count, last = await fetch(cursor, place.fetched)
             if count < place.fetched and count <= limit:  # the whole read: decode it as it came
-                return [] if documents is None else decode_array(documents)
+                return [] if documents is None else decoding.array(documents)
             self._add(place, documents, last, advance)
             if count == place.fetched > limit:  # a read that goes on, as it was expected to
                 self._fetch_ahead(place, fetch)
@@ -93,7 +94,7 @@ class ReadAhead:
             await self._read_on(place, limit, fetch, advance)
         start = place.offset
         place.offset = min(start + limit, len(place.documents))
-        page = decode_documents(place.documents[start : place.offset])
+        page = decoding.documents(place.documents[start : place.offset])
         if page:  # after an empty page a caught-up reader waits; it does not read on
             self._places[(scope, advance(key(page[-1])))] = place
             while len(self._places) > self._limit:

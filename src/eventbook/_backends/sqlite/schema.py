@@ -61,6 +61,10 @@ def _migrate(connection: sqlite3.Connection, path: str, known: Sequence[Migratio
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
+    finally:
+        # A migration that rebuilds a table sets it for its rename (0004): whatever
+        # happened, this connection goes on with SQLite's default.
+        connection.execute("PRAGMA legacy_alter_table = OFF")
     return max(current, known[-1].version)
 
 

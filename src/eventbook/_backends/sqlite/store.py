@@ -9,11 +9,12 @@ Threads and connections:
 - an in-memory database exists in one connection only, so there the writer thread also
   serves the reads.
 
-Global order: a position is the event's rowid, taken from the table's AUTOINCREMENT
-high-water mark inside the write transaction. SQLite lets one transaction write at a
-time, in this process or any other, so positions are handed out in commit order: once
-a reader sees a position, every smaller one is committed already and no later commit
-can reveal an event before it. The order is gap-safe without any lock of our own.
+Global order: a position is the event's rowid, chosen inside the write transaction as
+one more than the highest stored or ever removed position (`group_start.sql`). SQLite
+lets one transaction write at a time, in this process or any other, so positions are
+handed out in commit order: once a reader sees a position, every smaller one is
+committed already and no later commit can reveal an event before it. The order is
+gap-safe without any lock of our own; docs/backends/sqlite.md gives the whole argument.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import msgspec
 from eventbook._backends.sqlite import lifecycle, reads
 from eventbook._backends.sqlite.appends import AppendHook, stream_marks, unavailable
 from eventbook._backends.sqlite.connection import MEMORY, open_connection
-from eventbook._backends.sqlite.documents import decode_documents
+from eventbook._backends.sqlite.documents import REPLAYED, decode_documents
 from eventbook._backends.sqlite.imports import import_batches
 from eventbook._backends.sqlite.options import SQLiteOptions
 from eventbook._backends.sqlite.readahead import ReadAhead
@@ -50,6 +51,7 @@ from eventbook._store.types import (
     Expected,
     Position,
     RecordedEvent,
+    ReplayRecord,
     Snapshot,
 )
 
@@ -204,6 +206,20 @@ class SQLiteEventStore(EventStore):
         first = self._first(limit)
         return await self._ahead.page(scope, start, limit, fetch, _version, advance, first)
 
+    async def _read_replay_page(
+        self, stream: str, from_version: int | None, limit: int
+    ) -> list[ReplayRecord]:
+        start = 1 if from_version is None else from_version
+
+        def fetch(cursor: int, count: int) -> asyncio.Future[reads.Chunk]:
+            return self._readers.call(lambda c: reads.stream_page(c, stream, cursor, False, count))
+
+        scope = ("stream", stream, False)  # the same documents as read_stream's
+        first = self._first(limit)
+        return await self._ahead.page(
+            scope, start, limit, fetch, _version, _version_after, first, REPLAYED
+        )
+
     async def _read_all_page(
         self, after: Position | None, limit: int, wanted: EventFilter
     ) -> list[RecordedEvent]:
@@ -344,7 +360,7 @@ def _position(event: RecordedEvent) -> int:
     return event.position.minor
 
 
-def _version(event: RecordedEvent) -> int:
+def _version(event: RecordedEvent | ReplayRecord) -> int:
     return event.version
 
 

@@ -2,12 +2,14 @@
 -- the current version of every stream the group appends to (a JSON object of the
 -- streams that have events; `?1` is a JSON array of the group's stream names), and the
 -- lifecycle marks of those that have any (a JSON object of arrays).
--- sqlite_sequence holds the highest position ever used (AUTOINCREMENT), so deleted rows
--- never give their position away. One row, so one step: see appends.py on why.
+-- The next position is one more than the highest stored one and the highest ever removed
+-- (eventbook_removed, kept by a trigger), so deleted rows never give their position
+-- away; both are one probe of a b-tree. One row, so one step: see appends.py on why.
 -- Each version is its own `max()` subquery: SQLite answers that with one probe of the
 -- (stream, version) index, whereas `max()` with GROUP BY reads every index entry of the
 -- stream, which made an append cost more the longer its stream grew.
-SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'eventbook_events'), 0) + 1,
+SELECT max(coalesce((SELECT max(position) FROM eventbook_events), 0),
+           (SELECT position FROM eventbook_removed)) + 1,
        (SELECT json_group_object(stream, version)
         FROM (SELECT value AS stream,
                      (SELECT max(version) FROM eventbook_events WHERE stream = value) AS version

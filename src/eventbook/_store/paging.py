@@ -1,0 +1,56 @@
+"""Paging through one stream: what `read_stream_pages` and `replay_pages` share."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from time import perf_counter
+from typing import TYPE_CHECKING, TypeVar
+
+from eventbook._store.encoding import check_limit, check_stream_name, check_version
+from eventbook._store.types import RecordedEvent, ReplayRecord
+
+if TYPE_CHECKING:
+    from eventbook._store.port import EventStore
+
+P = TypeVar("P", list[RecordedEvent], list[RecordedEvent] | list[ReplayRecord])
+
+
+async def stream_pages(
+    store: EventStore,
+    stream: str,
+    from_version: int | None,
+    backwards: bool,
+    limit: int | None,
+    must_exist: bool,
+    read: Callable[[int | None, int], Awaitable[P]],
+) -> AsyncIterator[P]:
+    """Pages of `read(cursor, size)` from `from_version` on, `limit` events at most (no
+    empty page); with `must_exist`, a stream without events raises as `_check_exists` does."""
+    check_stream_name(stream)
+    if from_version is not None:
+        check_version("from_version", from_version)
+    check_limit(limit)
+    store._check_open()
+    remaining = limit
+    cursor = from_version
+    first_page = True
+    while remaining is None or remaining > 0:
+        size = store.read_page_size if remaining is None else min(remaining, store.read_page_size)
+        if (observed := store._page_read) is None:
+            page = await read(cursor, size)
+        else:  # timed here: a wrapper of the store's page reads would add a coroutine
+            started = perf_counter()
+            page = await read(cursor, size)
+            observed(perf_counter() - started, page, backwards)
+        if first_page and not page and must_exist:
+            await store._check_exists(stream)
+        first_page = False
+        if page:
+            yield page
+        if len(page) < size:
+            return
+        if remaining is not None:
+            remaining -= len(page)
+        cursor = page[-1].version + (-1 if backwards else 1)
+        if cursor < 1:
+            return
