@@ -300,8 +300,9 @@ class EventRegistry:
 
     @property
     def decodes_replays(self) -> bool:
-        """Whether `decode_replayed` can take replay records (no stage needs the events)."""
-        return not self._stages
+        """Whether `decode_replayed` can take replay records: no stage needs the events, and
+        no registered class needs the full pipeline on every replay."""
+        return not self._stages and self._replay.every_type_decodes()
 
     def decode_replayed(self, records: list[ReplayRecord]) -> list[Any] | None:
         """Replay records (`EventStore.replay_pages`) straight into typed events, or None

@@ -38,6 +38,18 @@ class ReplayDecoders:
     def __init__(self, by_name: Mapping[str, EventType]) -> None:
         self._by_name = by_name
         self._decoders: dict[str, Decode | None] = {}
+        self._every: tuple[int, bool] = (0, True)  # (types checked, all decode straight)
+
+    def every_type_decodes(self) -> bool:
+        """Whether every registered type decodes straight. When one does not, a replay of a
+        stream holding it would be read twice (as records, then in full), so a caller reads
+        in full from the start instead. Types are only ever added: checked again when one is."""
+        checked, every = self._every
+        if checked != len(self._by_name):
+            names = list(self._by_name.items())
+            every = all(self._decoder(name, entry) is not None for name, entry in names)
+            self._every = (len(names), every)
+        return every
 
     def decode(self, records: list[ReplayRecord]) -> list[Any] | None:
         """The typed events of `records`, in order; None if one of them needs the full
