@@ -137,7 +137,7 @@ class EventStore(StreamLifecycle):
             for event in page:
                 yield event
 
-    async def read_stream_pages(
+    def read_stream_pages(
         self,
         stream: str,
         *,
@@ -152,26 +152,22 @@ class EventStore(StreamLifecycle):
         def read(cursor: int | None, size: int) -> Awaitable[list[RecordedEvent]]:
             return self._read_stream_page(stream, cursor, backwards, size)
 
-        async for page in stream_pages(
-            self, stream, from_version, backwards, limit, must_exist, read
-        ):
-            yield page
+        return stream_pages(self, stream, from_version, backwards, limit, must_exist, read)
 
-    async def replay_pages(
+    def replay_pages(
         self, stream: str, *, from_version: int | None = None, limit: int | None = None
-    ) -> AsyncIterator[list[RecordedEvent] | list[ReplayRecord]]:
+    ) -> AsyncIterator[Replayed]:
         """`read_stream_pages` forwards, for a repository replaying an aggregate: a backend
         that can hands out `ReplayRecord`s (data still encoded), others `RecordedEvent`s."""
 
         def read(cursor: int | None, size: int) -> Awaitable[Replayed]:
             return self._read_replay_page(stream, cursor, size)
 
-        async for page in stream_pages(self, stream, from_version, False, limit, False, read):
-            yield page
+        return stream_pages(self, stream, from_version, False, limit, False, read)
 
     async def _read_replay_page(
         self, stream: str, from_version: int | None, limit: int
-    ) -> list[RecordedEvent] | list[ReplayRecord]:
+    ) -> Replayed:
         return await self._read_stream_page(stream, from_version, False, limit)
 
     async def read_all(
