@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,16 +82,21 @@ def active_versions(client: httpx.Client) -> dict[str, int]:
     return {p["name"]: p["version"] for p in projections(client) if p["active"]}
 
 
-def rebuilt(operator: httpx.Client, names: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Wait until the latest rebuild of each of `names` is done; the new builds' statuses
-    seen while they were being built."""
+def rebuilt(
+    operator: httpx.Client, names: tuple[str, ...], above: Mapping[str, int] | None = None
+) -> list[dict[str, Any]]:
+    """Wait until the latest rebuild of each of `names` is done (and, with `above`, has
+    made an active build newer than the version given: an earlier rebuild on a shared
+    service also reads "done"); the new builds' statuses seen while they were being built."""
     progress: list[dict[str, Any]] = []
     deadline = time.monotonic() + 120
     while True:
         items = projections(operator)
         progress += [p for p in items if p["state"] == "rebuilding"]
-        rebuilds = [p["rebuild"] for p in items if p["name"] in names and p["active"]]
-        if all(r is not None and r["phase"] == "done" for r in rebuilds):
+        active = [p for p in items if p["name"] in names and p["active"]]
+        rebuilds = [p["rebuild"] for p in active]
+        newer = above is None or all(p["version"] > above[p["name"]] for p in active)
+        if newer and all(r is not None and r["phase"] == "done" for r in rebuilds):
             return progress
         assert not [r for r in rebuilds if r and r["phase"] == "failed"], rebuilds
         assert time.monotonic() < deadline, items
