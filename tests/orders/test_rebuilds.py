@@ -95,8 +95,10 @@ def rebuilt(
         progress += [p for p in items if p["state"] == "rebuilding"]
         active = [p for p in items if p["name"] in names and p["active"]]
         rebuilds = [p["rebuild"] for p in active]
+        # Each name listed: a build is briefly missing from the list while it is switched.
+        listed = sorted(p["name"] for p in active) == sorted(names)
         newer = above is None or all(p["version"] > above[p["name"]] for p in active)
-        if newer and all(r is not None and r["phase"] == "done" for r in rebuilds):
+        if listed and newer and all(r is not None and r["phase"] == "done" for r in rebuilds):
             return progress
         assert not [r for r in rebuilds if r and r["phase"] == "failed"], rebuilds
         assert time.monotonic() < deadline, items
