@@ -12,9 +12,11 @@ Starts a throwaway durable server (fsync on, as in production) unless
 - `raw_insert_notify_8conn_tx_s` is what a NOTIFY inside every insert transaction costs.
   eventbook's 8-task appends run with NOTIFY on while a LISTENing connection counts the
   coalesced wake-ups (`eventbook_wakeups_8tasks`).
-- Reads fetch the same rows as raw keyset-paged queries, with the same msgspec decoding
-  of JSONB. Both sides count what they read and keep no more than a page of it: a
-  reader that kept a whole read alive would be timing the garbage collector.
+- Reads fetch the same rows as raw keyset-paged queries and parse the JSON with msgspec:
+  the raw side through the store's JSONB codec (a call per value, as a hand-written
+  asyncpg reader does), the store a page's data and metadata text in one call. Both
+  sides count what they read and keep no more than a page of it: a reader that kept a
+  whole read alive would be timing the garbage collector.
 """
 
 from __future__ import annotations
