@@ -382,6 +382,7 @@ _AHEAD_CASES = {
 
 @pytest.mark.parametrize("case", sorted(_AHEAD_CASES))
 async def test_read_ahead_fetches_more_the_longer_a_reader_reads(case: str) -> None:
+    from eventbook._backends.sqlite.documents import SEPARATOR
     from eventbook._backends.sqlite.readahead import ReadAhead
     from eventbook._backends.sqlite.reads import Chunk
 
@@ -396,7 +397,7 @@ async def test_read_ahead_fetches_more_the_longer_a_reader_reads(case: str) -> N
     def fetch(cursor: int, count: int) -> asyncio.Future[Chunk]:
         asked.append((cursor, count))
         rows = [row for row in table if row[0] > cursor][:count]
-        documents = b"[" + b",".join(document for _, document in rows) + b"]"
+        documents = SEPARATOR.join(document for _, document in rows)
         future: asyncio.Future[Chunk] = asyncio.get_running_loop().create_future()
         future.set_result((documents, len(rows), rows[-1][0]) if rows else (None, 0, None))
         return future

@@ -34,6 +34,17 @@ class _Document(msgspec.Struct, frozen=True, gc=False):
 
 _encode = msgspec.json.Encoder().encode
 
+SEPARATOR = b"\x1e"
+"""What the read queries put between the documents they join (`char(30)`, the ASCII record
+separator). No JSON text contains this byte: JSON escapes control characters inside
+strings and allows none outside them. So splitting on it is exact, and a byte search:
+about half the cost of the JSON scan that splitting a JSON array takes."""
+
+
+def split_documents(joined: bytes) -> list[bytes]:
+    """The documents of a read query's chunk, each as its own bytes."""
+    return joined.split(SEPARATOR)
+
 
 def encode_document(
     event: EncodedEvent, stream: str, version: int, position: int, recorded_at: datetime
@@ -65,9 +76,9 @@ class Decoding(Generic[T]):
             return [self._one(documents[0])]
         return self._many(b"[" + b",".join(documents) + b"]")
 
-    def array(self, documents: bytes) -> list[T]:
-        """Decode a JSON array of stored documents, as the read queries return them."""
-        return self._many(documents)
+    def joined(self, documents: bytes) -> list[T]:
+        """Decode stored documents joined with `SEPARATOR`, as the read queries return them."""
+        return self._many(b"[" + documents.replace(SEPARATOR, b",") + b"]")
 
 
 RECORDED = Decoding(RecordedEvent)
@@ -81,8 +92,3 @@ fields skipped unparsed (replaying an aggregate; see `EventStore.replay_pages`).
 def decode_documents(documents: Sequence[bytes | msgspec.Raw]) -> list[RecordedEvent]:
     """Decode stored documents into `RecordedEvent`s."""
     return RECORDED.documents(documents)
-
-
-def decode_array(documents: bytes) -> list[RecordedEvent]:
-    """Decode a JSON array of stored documents, as the read queries return them."""
-    return RECORDED.array(documents)

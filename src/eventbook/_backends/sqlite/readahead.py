@@ -25,16 +25,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
-import msgspec
-
-from eventbook._backends.sqlite.documents import RECORDED, Decoding, T
+from eventbook._backends.sqlite.documents import RECORDED, Decoding, T, split_documents
 from eventbook._backends.sqlite.reads import Chunk
 
 Fetch = Callable[[int, int], "asyncio.Future[Chunk]"]
 """`fetch(cursor, count)`: up to `count` rows from `cursor` on, in reading order."""
-
-_split = msgspec.json.Decoder(list[msgspec.Raw]).decode
-"""A JSON array into its elements, undecoded: a scan, far cheaper than decoding them."""
 
 
 @dataclass(slots=True)
@@ -43,7 +38,7 @@ class _Place:
 
     end: int  # the cursor of the first row after the fetched ones
     fetched: int  # how many rows the last fetch asked for
-    documents: list[msgspec.Raw] = field(default_factory=list)
+    documents: list[bytes] = field(default_factory=list)
     offset: int = 0  # the documents before this one were served already
     ahead: asyncio.Future[Chunk] | None = None  # the `fetched` rows after `end`, coming
 
@@ -86,7 +81,7 @@ class ReadAhead:
             place = _Place(cursor, max(limit, first))
             documents, count, last = await fetch(cursor, place.fetched)
             if count < place.fetched and count <= limit:  # the whole read: decode it as it came
-                return [] if documents is None else decoding.array(documents)
+                return [] if documents is None else decoding.joined(documents)
             self._add(place, documents, last, advance)
             if count == place.fetched > limit:  # a read that goes on, as it was expected to
                 self._fetch_ahead(place, fetch)
@@ -130,7 +125,7 @@ class ReadAhead:
         place: _Place, documents: bytes | None, last: int | None, advance: Callable[[int], int]
     ) -> None:
         if documents is not None and last is not None:
-            place.documents += _split(documents)
+            place.documents += split_documents(documents)
             place.end = advance(last)
 
     def _fetch_ahead(self, place: _Place, fetch: Fetch) -> None:

@@ -1,8 +1,9 @@
 """Reads, run in the reader threads, each on that thread's own connection.
 
 Every function is one statement, so it sees one consistent snapshot (WAL), and none
-of them ever waits for the writer. Pages come back as one JSON array of the stored
-documents: the caller decodes it on its own thread, a page at a time (see `readahead.py`).
+of them ever waits for the writer. Pages come back as the stored documents joined into one
+bytes object (separated by `documents.SEPARATOR`): the caller decodes them on its own
+thread, a page at a time (see `readahead.py`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ NEWEST = 2**63 - 1
 
 
 Chunk = tuple[bytes | None, int, int | None]
-"""Rows fetched at once: their documents as one JSON array (None for no rows), how many
-there are, and the ordering key (position or version) of the last one."""
+"""Rows fetched at once: their documents joined with `documents.SEPARATOR` (None for no
+rows), how many there are, and the ordering key (position or version) of the last one."""
 
 
 def all_page(
@@ -50,8 +51,7 @@ def stream_page(
 
 def _chunk(cursor: sqlite3.Cursor) -> Chunk:
     joined, count, last = cursor.fetchone()
-    # Brackets added here: in SQL, `'[' || ... || ']'` copies the whole text twice.
-    return None if joined is None else b"[" + joined + b"]", int(count), last
+    return joined, int(count), last
 
 
 def event_by_id(connection: sqlite3.Connection, event_id: bytes) -> bytes | None:

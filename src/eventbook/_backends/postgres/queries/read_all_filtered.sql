@@ -1,5 +1,5 @@
 -- read_all.sql with a type and/or category filter; a NULL array means "any".
-SELECT tx, seq, id, stream, version, type, data, metadata, recorded_at
+SELECT tx, seq, id, stream, version, type, data::text || ',' || metadata::text, recorded_at
 FROM {schema}.events
 WHERE (tx, seq) > ($1, $2)
   AND tx < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)

@@ -1,5 +1,5 @@
 -- Versions below the stream's first visible one (truncated or deleted) are never read.
-SELECT tx, seq, id, stream, version, type, data, metadata, recorded_at
+SELECT tx, seq, id, stream, version, type, data::text || ',' || metadata::text, recorded_at
 FROM {schema}.events
 WHERE stream = $1
   AND version >= greatest($2, coalesce((SELECT first_version FROM {schema}.streams

@@ -1,5 +1,5 @@
 -- Like read_stream_forwards.sql, down from a version: documents, count, last (lowest) version.
-SELECT CAST(group_concat(document, ',') AS BLOB), count(*), min(version)
+SELECT CAST(group_concat(document, char(30)) AS BLOB), count(*), min(version)
 FROM (SELECT version, document FROM eventbook_events
       WHERE stream = ?1 AND version <= ?2
         AND version >= coalesce((SELECT first_version FROM eventbook_streams
