@@ -75,6 +75,7 @@ from eventbook.testing.property_base import (
     STREAMS,
     check_refusal,
     collect,
+    pick,
 )
 from eventbook.testing.property_concurrency import ConcurrentAppendRules
 from eventbook.testing.property_lifecycle import LifecycleRules, offers_lifecycle
@@ -209,14 +210,14 @@ class EventStoreMachine(ConcurrentAppendRules, LifecycleRules):
     @precondition(lambda self: self.model.batches)
     @rule(data=st.data(), mode=st.sampled_from(EXPECTATIONS), ahead=st.integers(1, 3))
     def retry(self, data: st.DataObject, mode: str, ahead: int) -> None:
-        batch = data.draw(st.sampled_from(self.model.batches), label="batch")
+        batch = pick(data, self.model.batches, "batch")
         expected = self.expectation(batch.stream, mode, ahead)
         self.append_and_check(batch.stream, list(batch.events), expected)
 
     @precondition(lambda self: self.model.batches)
     @rule(data=st.data(), how=st.sampled_from(["extra", "elsewhere", "reordered", "changed"]))
     def reuse_ids(self, data: st.DataObject, how: str) -> None:
-        batch = data.draw(st.sampled_from(self.model.batches), label="batch")
+        batch = pick(data, self.model.batches, "batch")
         events = list(batch.events)
         stream = batch.stream
         if how == "extra":
@@ -320,7 +321,7 @@ class EventStoreMachine(ConcurrentAppendRules, LifecycleRules):
                 )
         # A removed event must not be found any more; a system event once its id is known.
         choices = [e for e in self.model.everything if e.id is not None]
-        known = data.draw(st.sampled_from([None, *choices]), label="event")
+        known = pick(data, [None, *choices], "event")
         wanted_id = uuid7() if known is None else known.id
         assert wanted_id is not None
         found = self.run(self.store.read_event(wanted_id))
@@ -348,7 +349,7 @@ class EventStoreMachine(ConcurrentAppendRules, LifecycleRules):
         """Take what the subscription must have by now, up to `most` events (never more:
         a caught-up subscription waits for the next append). Events removed since it
         fetched them may come in between, in order, once."""
-        subscription = data.draw(st.sampled_from(self.subscriptions), label="subscription")
+        subscription = pick(data, self.subscriptions, "subscription")
         wanted = subscription.pending(self.model)[:most]
         for expected in wanted:
             seen = self._pull(subscription)
@@ -371,7 +372,7 @@ class EventStoreMachine(ConcurrentAppendRules, LifecycleRules):
         """None (from the start) or an event whose position the store showed: a stored
         one, or (`removed_too`) one removed since, as a reader's checkpoint may be."""
         choices = self.model.known() + (self.model.removed_known() if removed_too else [])
-        return data.draw(st.sampled_from([None, *choices]), label="after")
+        return pick(data, [None, *choices], "after")
 
 
 def _filters(data: st.DataObject, which: str) -> tuple[list[str] | None, list[str] | None]:

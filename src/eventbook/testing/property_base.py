@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Any, TypeVar
 
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine
 
 from eventbook._errors import (
@@ -29,6 +30,22 @@ STREAMS = ("order-1", "order-2", "order-3", "cart-1")
 EXPECTATIONS = ("any", "no_stream", "zero", "exists", "current", "stale", "ahead")
 STEP_TIMEOUT = 30.0
 """Seconds one step may take before the store is deemed stuck."""
+
+_PICKS = 1 << 16
+"""The range of the index `pick` draws: far more than any list it picks from."""
+
+
+def pick(data: st.DataObject, choices: Sequence[T], label: str) -> T:
+    """One of `choices` (not empty), drawn so that the draw does not depend on their number.
+
+    The model's lists (batches, stored events, streams with events) depend on how racing
+    appends came out, which differs between runs of the same steps. Hypothesis records
+    every draw it has seen after a given prefix of steps and refuses one whose definition
+    changed (`FlakyStrategyDefinition`): `sampled_from` of a list of another length is such
+    a change, an index from a fixed range is not.
+    """
+    return choices[data.draw(st.integers(0, _PICKS - 1), label=label) % len(choices)]
+
 
 REFUSALS = (ConcurrencyError, DuplicateEventError, StreamNotFound, ValidationError)
 """What a store may answer instead of a result (`StreamDeleted` is a `StreamNotFound`)."""

@@ -32,6 +32,7 @@ from eventbook.testing.property_base import (
     STREAMS,
     StoreMachineBase,
     check_refusal,
+    pick,
 )
 from eventbook.testing.store_model import ContractBroken, Outcome
 
@@ -98,7 +99,7 @@ class LifecycleRules(StoreMachineBase):
     def draw_stream(self, data: st.DataObject) -> str:
         """Mostly a stream with events (so that the step changes something), sometimes any."""
         lived = [s for s in STREAMS if self.model.held(s)]
-        return data.draw(st.sampled_from(lived * 3 + list(STREAMS)), label="stream")
+        return pick(data, lived * 3 + list(STREAMS), "stream")
 
     def expect(
         self, outcome: Outcome, step: Awaitable[AppendResult | None], what: str
@@ -155,8 +156,8 @@ class LifecycleRules(StoreMachineBase):
     @rule(data=st.data(), schema=st.sampled_from(SCHEMAS))
     def save_snapshot(self, data: st.DataObject, schema: str) -> None:
         """At a version a reader of the stream sees, as a repository would."""
-        stream = data.draw(st.sampled_from([s for s in STREAMS if self.model.stream(s)]))
-        version = data.draw(st.sampled_from([e.version for e in self.model.stream(stream)]))
+        stream = pick(data, [s for s in STREAMS if self.model.stream(s)], "stream")
+        version = pick(data, [e.version for e in self.model.stream(stream)], "version")
         state = {"at": version, "schema": schema}
         self.run(self.store.save_snapshot(stream, version, state, schema=schema))
         self.model.save_snapshot(stream, version, schema, state)
