@@ -26,7 +26,6 @@ from eventbook._store.types import (
     ANY,
     AppendResult,
     EncodedBatch,
-    EncodedEvent,
     Expected,
     NewEvent,
     RecordedEvent,
@@ -127,11 +126,6 @@ class _Series:
 _SECONDS, _VERSION, _TYPES = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
-def _types(events: tuple[EncodedEvent, ...]) -> str | tuple[str, ...]:
-    """The batch's event types: the one type of a one-event batch (most appends) as is."""
-    return events[0].type if len(events) == 1 else tuple(event.type for event in events)
-
-
 class _Observed:
     """The wrappers of one store's primitives."""
 
@@ -162,9 +156,7 @@ class _Observed:
         so that the observed append adds no coroutine to the port's (each costs more than
         the few bytecodes it runs)."""
         batch = self._append_batch(stream, events, expected, restart)
-        # The command's answer to `tracing_configured()`, or a fresh one outside it.
-        scope = command_scope.get()
-        if scope.traced if scope is not None else tracing_configured():
+        if tracing_configured():
             return await self._traced_append(batch)
         started = perf_counter()
         try:
@@ -177,8 +169,7 @@ class _Observed:
 
     async def append(self, batch: EncodedBatch) -> AppendResult:
         """`_append`, for the store's other callers of it (imports, lifecycle markers)."""
-        scope = command_scope.get()
-        if scope.traced if scope is not None else tracing_configured():
+        if tracing_configured():
             return await self._traced_append(batch)
         started = perf_counter()
         try:
@@ -191,7 +182,14 @@ class _Observed:
 
     def _appended(self, batch: EncodedBatch, result: AppendResult, started: float) -> None:
         if (appends := self._appends) is not None:
-            types = None if result.replayed else _types(batch.events)
+            events = batch.events
+            types = (
+                None
+                if result.replayed
+                else events[0].type
+                if len(events) == 1
+                else tuple(event.type for event in events)
+            )
             appends.record((perf_counter() - started, result.version, types))
 
     async def _traced_append(self, batch: EncodedBatch) -> AppendResult:
