@@ -31,10 +31,10 @@ from eventbook._store.types import (
     RecordedEvent,
     category_of,
 )
-from eventbook.observability._instruments import CounterSeries, Samples
+from eventbook.observability._instruments import FOLD_AT, CounterSeries, Samples
 from eventbook.observability._metrics import EventbookMetrics
 from eventbook.observability._scope import command_scope, load_scope
-from eventbook.observability._tracing import tracer, tracing_configured
+from eventbook.observability._tracing import providers, tracer, tracing_configured
 
 T = TypeVar("T")
 _MARK = "_eventbook_observed"
@@ -156,7 +156,7 @@ class _Observed:
         so that the observed append adds no coroutine to the port's (each costs more than
         the few bytecodes it runs)."""
         batch = self._append_batch(stream, events, expected, restart)
-        if tracing_configured():
+        if providers._TRACER_PROVIDER is not None and tracing_configured():
             return await self._traced_append(batch)
         started = perf_counter()
         try:
@@ -164,12 +164,23 @@ class _Observed:
         except ConcurrencyError:
             self._conflict()
             raise
-        self._appended(batch, result, started)
+        seconds = perf_counter() - started
+        if (appends := self._appends) is not None:  # `_appended`, in this frame
+            added = batch.events
+            pending = appends.pending
+            if result.replayed:
+                pending.append((seconds, result.version, None))
+            elif len(added) == 1:
+                pending.append((seconds, result.version, added[0].type))
+            else:
+                pending.append((seconds, result.version, tuple(e.type for e in added)))
+            if len(pending) >= FOLD_AT:
+                appends.fold()
         return result
 
     async def append(self, batch: EncodedBatch) -> AppendResult:
         """`_append`, for the store's other callers of it (imports, lifecycle markers)."""
-        if tracing_configured():
+        if providers._TRACER_PROVIDER is not None and tracing_configured():
             return await self._traced_append(batch)
         started = perf_counter()
         try:
@@ -183,13 +194,12 @@ class _Observed:
     def _appended(self, batch: EncodedBatch, result: AppendResult, started: float) -> None:
         if (appends := self._appends) is not None:
             events = batch.events
-            types = (
-                None
-                if result.replayed
-                else events[0].type
-                if len(events) == 1
-                else tuple(event.type for event in events)
-            )
+            if result.replayed:
+                types: str | tuple[str, ...] | None = None
+            elif len(events) == 1:
+                types = events[0].type
+            else:
+                types = tuple(event.type for event in events)
             appends.record((perf_counter() - started, result.version, types))
 
     async def _traced_append(self, batch: EncodedBatch) -> AppendResult:
@@ -232,7 +242,10 @@ class _Observed:
         """A stream page was read, for a reader or a replay (the port times it: see
         `EventStore._page_read`); a load counts its events once (`LoadScope.count`)."""
         if (series := self._read_stream_seconds) is not None:
-            series.observe(seconds)
+            pending = series.pending  # `series.observe(seconds)`, in this frame
+            pending.append(seconds)
+            if len(pending) >= FOLD_AT:
+                series.fold()
         if (scope := load_scope.get()) is not None:
             scope.count(page, backwards)
 

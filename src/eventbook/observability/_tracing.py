@@ -92,6 +92,17 @@ one is set) and no `OTEL_PYTHON_TRACER_PROVIDER` names one: then that global alo
 "none yet". Found on the first call."""
 
 
+class _NoProviderGlobal:
+    _TRACER_PROVIDER = True  # not None: ask `tracing_configured()`
+
+
+providers: Any = trace if hasattr(trace, "_TRACER_PROVIDER") else _NoProviderGlobal
+"""Hot paths test `providers._TRACER_PROVIDER is not None and tracing_configured()`: the
+API's module global is None until a provider is set (an `OTEL_PYTHON_TRACER_PROVIDER` one
+is set by the first `tracer()`, which every observer calls when it is made), so without
+an SDK that is one attribute read and no call. An API without that global always asks."""
+
+
 def tracing_configured() -> bool:
     """Whether an SDK (any real tracer provider) is in place: spans would be recorded.
 

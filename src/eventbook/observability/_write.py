@@ -30,7 +30,7 @@ from eventbook._errors import (
 from eventbook._write.commands import CommandResult
 from eventbook._write.context import CommandMetadata
 from eventbook._write.repository import Repository
-from eventbook.observability._instruments import Histogram, HistogramSeries, Samples
+from eventbook.observability._instruments import FOLD_AT, Histogram, HistogramSeries, Samples
 from eventbook.observability._metrics import EventbookMetrics
 from eventbook.observability._scope import (
     CommandScope,
@@ -41,6 +41,7 @@ from eventbook.observability._scope import (
 from eventbook.observability._tracing import (
     caller_context,
     current_trace_context,
+    providers,
     tracer,
     tracing_configured,
 )
@@ -63,7 +64,7 @@ class CommandObserver:
     def begin(self, command_type: str, metadata: CommandMetadata) -> _Watch | None:
         """The cheap path, with no SDK: the bus runs the command in its own call and ends
         the returned watch. With one, None: `observe` wraps the run in the command's span."""
-        if tracing_configured():
+        if providers._TRACER_PROVIDER is not None and tracing_configured():
             return None
         # No SDK, so no span of ours; a caller's may be current all the same (an HTTP
         # request continuing an incoming `traceparent`): it goes into the events' metadata.
@@ -189,10 +190,11 @@ class _Watch:
             outcome = "duplicate"
         else:
             outcome = "conflict_retried" if self.conflicts else "ok"
-        series = latencies.by_outcome.get(outcome)
-        if series is None:
-            series = latencies.series(outcome)
-        series.observe(seconds)
+        series = latencies.by_outcome.get(outcome) or latencies.series(outcome)
+        pending = series.pending  # `series.observe(seconds)`, in this frame
+        pending.append(seconds)
+        if len(pending) >= FOLD_AT:
+            series.fold()
 
 
 def observe_repository(repository: R, metrics: EventbookMetrics | None) -> R:
@@ -213,8 +215,12 @@ class _LoadWatch:
     started: float
 
     def end(self) -> None:
+        seconds = perf_counter() - self.started
         if (samples := self.samples) is not None:
-            samples.record((perf_counter() - self.started, self.events))
+            pending = samples.pending  # `samples.record(...)`, in this frame
+            pending.append((seconds, self.events))
+            if len(pending) >= FOLD_AT:
+                samples.fold()
 
 
 class _LoadObserver:
@@ -237,7 +243,7 @@ class _LoadObserver:
             self._samples = Samples(sort, [metrics.load_seconds, metrics.load_events])
 
     def begin(self, stream: str) -> _LoadWatch | None:
-        if tracing_configured():
+        if providers._TRACER_PROVIDER is not None and tracing_configured():
             return None
         watch = _new(_LoadWatch)  # filled in here: an `__init__` costs a frame of its own
         watch.samples = self._samples
