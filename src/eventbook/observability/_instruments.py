@@ -129,7 +129,7 @@ class HistogramSeries:
                 self._add(pending[:taken])
                 del pending[:taken]
 
-    def observe_many(self, values: list[float]) -> None:
+    def observe_many(self, values: Iterable[float]) -> None:
         """Add each of `values` (from a `Samples` being sorted), under one lock."""
         with self._lock:
             self._add(values)
@@ -139,7 +139,7 @@ class HistogramSeries:
         with self._lock:
             self._add_counted(samples)
 
-    def _add(self, values: list[float]) -> None:
+    def _add(self, values: Iterable[float]) -> None:
         """Count sorted samples per bucket with one bisection per bound (in C), not a
         Python step per sample: folding costs next to nothing per sample."""
         ordered = sorted(values)

@@ -13,7 +13,6 @@ variable is set either. What remains is a couple of clock reads and one sample.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from operator import itemgetter
 from time import perf_counter
 from typing import Any, TypeVar
 
@@ -73,7 +72,7 @@ class CommandObserver:
             if traced:
                 metadata = msgspec.structs.replace(metadata, extra={**metadata.extra, **traced})
         # Filled in here rather than by an `__init__`, which costs a frame of its own.
-        watch = _new(_Watch)
+        watch = _Watch()
         watch.metadata = metadata
         watch.latencies = self._latencies.get(command_type) or self._latencies_of(command_type)
         watch.conflicts = 0
@@ -158,11 +157,6 @@ class _Latencies:
         return found
 
 
-_new = object.__new__
-_FIRST = itemgetter(0)
-_SECOND = itemgetter(1)
-
-
 def _outcome(result: CommandResult, conflicts: int) -> str:
     if result.duplicate:
         return "duplicate"
@@ -237,15 +231,16 @@ class _LoadObserver:
             replayed = metrics.load_events.labels(name)
 
             def sort(taken: list[LoadSample]) -> None:
-                seconds.observe_many(list(map(_FIRST, taken)))
-                replayed.observe_many(list(map(_SECOND, taken)))
+                durations, counts = zip(*taken, strict=True)
+                seconds.observe_many(durations)
+                replayed.observe_many(counts)
 
             self._samples = Samples(sort, [metrics.load_seconds, metrics.load_events])
 
     def begin(self, stream: str) -> _LoadWatch | None:
         if providers._TRACER_PROVIDER is not None and tracing_configured():
             return None
-        watch = _new(_LoadWatch)  # filled in here: an `__init__` costs a frame of its own
+        watch = _LoadWatch()  # filled in here: an `__init__` costs a frame of its own
         watch.samples = self._samples
         watch.events = 0
         watch.started = perf_counter()
