@@ -140,13 +140,22 @@ def paired(rates: dict[str, list[float]]) -> float:
 # -- commands ----------------------------------------------------------------------------
 
 
-def _bus(store: EventStore, obs: Observability | None) -> CommandBus:
+PARTS = ("store", "bus", "repository")
+
+
+def _bus(
+    store: EventStore, obs: Observability | None, parts: tuple[str, ...] = PARTS
+) -> CommandBus:
+    """The bus of `AddLine`; with `obs`, the `parts` of it observed."""
     baskets = Repository(store, Basket, EventRegistry([LineAdded]))
     bus = CommandBus(store)
     if obs is not None:
-        obs.store(store)
-        obs.bus(bus)
-        obs.repository(baskets)
+        if "store" in parts:
+            obs.store(store)
+        if "bus" in parts:
+            obs.bus(bus)
+        if "repository" in parts:
+            obs.repository(baskets)
     bus.register(
         AddLine,
         aggregate_handler(

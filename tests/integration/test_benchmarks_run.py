@@ -91,3 +91,19 @@ def test_the_http_load_benchmark_runs_its_mixed_load_and_reports_its_targets() -
 def test_the_partitions_benchmark_runs_and_reports_its_targets(postgres: PostgresForTests) -> None:
     report = run_small(["benchmarks.partitions"], {"EVENTBOOK_BENCH_POSTGRES_URL": postgres.url})
     assert len(report["targets"]) == 3, report
+
+
+@pytest.mark.parametrize("kind", ["observed", "bus", "repository", "append", "pages"])
+def test_the_instruction_count_driver_attaches_what_it_names(kind: str) -> None:
+    # Run under valgrind to count instructions; here only what each kind attaches is checked:
+    # the part named records each of the 160 warm-up commands (20 per task) and the 8 counted.
+    finished = subprocess.run(
+        [sys.executable, "-m", "benchmarks.observability_count", kind, "8"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert finished.stdout.strip() == f"{kind}: 168 commands, 168 recorded", finished.stdout

@@ -67,9 +67,11 @@ CommandHandler = Callable[[C, CommandContext], Awaitable[object]]
 
 class CommandWatch(Protocol):
     """One command watched by an observer, from `CommandObserver.begin`: the bus runs the
-    command with `metadata` and then calls `end` once, with its result or its error."""
+    command with `metadata`, adds one to `conflicts` for each `ConcurrencyError` it runs
+    the handler again after, and then calls `end` once, with its result or its error."""
 
     metadata: CommandMetadata
+    conflicts: int
 
     def end(self, result: CommandResult | None, error: BaseException | None) -> None: ...
 
@@ -233,7 +235,7 @@ class CommandBus:
                 route.name, metadata, partial(self._run, route, command, payload)
             )
         try:
-            result = await self._run(route, command, payload, watch.metadata)
+            result = await self._run(route, command, payload, watch.metadata, watch)
         except BaseException as error:
             watch.end(None, error)
             raise
@@ -241,7 +243,12 @@ class CommandBus:
         return result
 
     async def _run(
-        self, route: _Route[Any], command: object, payload: Any, metadata: CommandMetadata
+        self,
+        route: _Route[Any],
+        command: object,
+        payload: Any,
+        metadata: CommandMetadata,
+        watch: CommandWatch | None = None,
     ) -> CommandResult:
         digest = command_hash(route.name, payload)
         attempt = 1
@@ -256,6 +263,8 @@ class CommandBus:
                     if (earlier := await self._earlier_result(context)) is not None:
                         return earlier
                     raise
+                if watch is not None:
+                    watch.conflicts += 1
                 await asyncio.sleep(self.retry.delay(attempt, self._rng))
                 attempt += 1
                 continue

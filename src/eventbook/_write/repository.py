@@ -36,7 +36,10 @@ _BATCH = 1000  # events decoded together: enough to amortise a pipeline stage's 
 
 
 class LoadWatch(Protocol):
-    """One aggregate load watched by a `LoadObserver`: ended once, when it is done."""
+    """One aggregate load watched by a `LoadObserver`: the repository adds the events it
+    replays to `events`, and ends it once, when it is done."""
+
+    events: int
 
     def end(self) -> None: ...
 
@@ -186,7 +189,7 @@ class Repository(Generic[A]):
         elif (watch := observer.begin(stream)) is not None:
             # Watched from here, as `CommandBus` does: no coroutine of the observer's.
             try:
-                aggregate = await self._rebuild(stream, at_version, verified)
+                aggregate = await self._rebuild(stream, at_version, verified, watch)
             except BaseException:
                 watch.end()
                 raise
@@ -268,7 +271,13 @@ class Repository(Generic[A]):
 
     # -- internals -------------------------------------------------------------------------
 
-    async def _rebuild(self, stream: str, at_version: int | None, verified: bool = True) -> A:
+    async def _rebuild(
+        self,
+        stream: str,
+        at_version: int | None,
+        verified: bool = True,
+        watch: LoadWatch | None = None,
+    ) -> A:
         aggregate: A | None = None
         cache = self.cache if at_version is None else None
         if cache is not None:
@@ -296,21 +305,27 @@ class Repository(Generic[A]):
         async for page in pages:
             batch += page
             if len(batch) >= _BATCH:
-                await self._replay(aggregate, book, batch)
+                await self._replay(aggregate, book, batch, watch)
                 batch = []
         if batch:
-            await self._replay(aggregate, book, batch)
+            await self._replay(aggregate, book, batch, watch)
         if cache is not None:
             cache.remember(aggregate)  # caught up: the entry is current (and trusted) again
         return aggregate
 
     async def _replay(
-        self, aggregate: A, book: Bookkeeping[Any], batch: list[RecordedEvent] | list[ReplayRecord]
+        self,
+        aggregate: A,
+        book: Bookkeeping[Any],
+        batch: list[RecordedEvent] | list[ReplayRecord],
+        watch: LoadWatch | None,
     ) -> None:
         apply = aggregate.apply
         for event in await self._typed(book.stream, batch):
             apply(event)
         book.version = batch[-1].version
+        if watch is not None:  # counted once, though `_typed` may read them again in full
+            watch.events += len(batch)
 
     async def _typed(
         self, stream: str, batch: list[RecordedEvent] | list[ReplayRecord]

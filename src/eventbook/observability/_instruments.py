@@ -98,21 +98,23 @@ FOLD_AT = 256
 class HistogramSeries:
     """`observe` only appends the sample to a list (one C call, atomic under the GIL);
     the samples are sorted into buckets when a scrape reads the series, or once
-    `FOLD_AT` of them wait, so that memory stays bounded without a scrape."""
+    `FOLD_AT` of them wait, so that memory stays bounded without a scrape. The hottest
+    callers do what `observe` does in their own frame: append to `pending`, then `fold()`
+    once it holds `FOLD_AT` (a call costs more than the append)."""
 
-    __slots__ = ("_bounds", "_lock", "_pending", "counts", "total")
+    __slots__ = ("_bounds", "_lock", "counts", "pending", "total")
 
     def __init__(self, bounds: tuple[float, ...], lock: threading.Lock) -> None:
         self._bounds = bounds
         self._lock = lock
-        self._pending: list[float] = []
+        self.pending: list[float] = []
         self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
         self.total = 0.0
 
     def observe(self, value: float) -> None:
         """Add one sample; a negative one counts as 0 (every histogram here measures a
         duration or a size; a delay across processes can dip below 0 with clock skew)."""
-        pending = self._pending
+        pending = self.pending
         pending.append(value)
         if len(pending) >= FOLD_AT:
             self.fold()
@@ -121,13 +123,13 @@ class HistogramSeries:
         """Sort the waiting samples into the buckets. `del pending[:n]` drops exactly the
         samples read, so one appended meanwhile (by another thread) waits for the next."""
         with self._lock:
-            pending = self._pending
+            pending = self.pending
             taken = len(pending)
             if taken:
                 self._add(pending[:taken])
                 del pending[:taken]
 
-    def observe_many(self, values: list[float]) -> None:
+    def observe_many(self, values: Iterable[float]) -> None:
         """Add each of `values` (from a `Samples` being sorted), under one lock."""
         with self._lock:
             self._add(values)
@@ -137,7 +139,7 @@ class HistogramSeries:
         with self._lock:
             self._add_counted(samples)
 
-    def _add(self, values: list[float]) -> None:
+    def _add(self, values: Iterable[float]) -> None:
         """Count sorted samples per bucket with one bisection per bound (in C), not a
         Python step per sample: folding costs next to nothing per sample."""
         ordered = sorted(values)
@@ -202,19 +204,20 @@ class Samples(Generic[Sample]):
     """Samples of several series taken together, one tuple per occasion: `record` only
     appends it to a list, and `sort` hands the waiting ones to their series in bulk when a
     family they feed is scraped, or once `FOLD_AT` wait. One call on the hot path instead
-    of one per series (and none of their label look-ups)."""
+    of one per series (and none of their label look-ups); or none, for a caller that
+    appends to `pending` itself, as `HistogramSeries` allows."""
 
-    __slots__ = ("_lock", "_pending", "_sort")
+    __slots__ = ("_lock", "_sort", "pending")
 
     def __init__(self, sort: Callable[[list[Sample]], None], feeds: Iterable[_Family[Any]]) -> None:
-        self._pending: list[Sample] = []
+        self.pending: list[Sample] = []
         self._lock = threading.Lock()
         self._sort = sort
         for family in feeds:
             family._feeders.append(self)
 
     def record(self, sample: Sample) -> None:
-        pending = self._pending
+        pending = self.pending
         pending.append(sample)
         if len(pending) >= FOLD_AT:
             self.fold()
@@ -222,7 +225,7 @@ class Samples(Generic[Sample]):
     def fold(self) -> None:
         """Hand the waiting samples to `sort` (as `HistogramSeries.fold` does)."""
         with self._lock:
-            pending = self._pending
+            pending = self.pending
             taken = len(pending)
             if taken:
                 self._sort(pending[:taken])

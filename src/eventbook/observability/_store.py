@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from itertools import compress, repeat
-from operator import is_not, itemgetter
+from operator import is_not
 from time import perf_counter
 from typing import Any, TypeVar
 
@@ -26,16 +26,15 @@ from eventbook._store.types import (
     ANY,
     AppendResult,
     EncodedBatch,
-    EncodedEvent,
     Expected,
     NewEvent,
     RecordedEvent,
     category_of,
 )
-from eventbook.observability._instruments import CounterSeries, Samples
+from eventbook.observability._instruments import FOLD_AT, CounterSeries, Samples
 from eventbook.observability._metrics import EventbookMetrics
 from eventbook.observability._scope import command_scope, load_scope
-from eventbook.observability._tracing import tracer, tracing_configured
+from eventbook.observability._tracing import providers, tracer, tracing_configured
 
 T = TypeVar("T")
 _MARK = "_eventbook_observed"
@@ -108,12 +107,13 @@ class _Series:
         self.appends: Samples[AppendSample] = Samples(self._sort_appends, feeds)
 
     def _sort_appends(self, samples: list[AppendSample]) -> None:
-        """Into the three series; every step per sample runs in C (map, compress, Counter)."""
-        self.append_seconds.observe_many(list(map(_SECONDS, samples)))
-        added = list(compress(samples, map(is_not, map(_TYPES, samples), repeat(None))))
-        self.stream_length.observe_many(list(map(_VERSION, added)))
+        """Into the three series; every step per sample runs in C (zip, compress, Counter)."""
+        seconds, versions, typed = zip(*samples, strict=True)
+        self.append_seconds.observe_many(seconds)
+        added = list(map(is_not, typed, repeat(None)))  # None: nothing was added
+        self.stream_length.observe_many(compress(versions, added))
         counts: Counter[str] = Counter()
-        for types, times in Counter(map(_TYPES, added)).items():
+        for types, times in Counter(compress(typed, added)).items():
             for event_type in (types,) if isinstance(types, str) else types:
                 counts[event_type] += times
         for event_type, count in counts.items():
@@ -122,14 +122,6 @@ class _Series:
                 labelled = self.metrics.appended_events.labels(self.backend, event_type)
                 series = self._appended[event_type] = labelled
             series.inc(count)
-
-
-_SECONDS, _VERSION, _TYPES = itemgetter(0), itemgetter(1), itemgetter(2)
-
-
-def _types(events: tuple[EncodedEvent, ...]) -> str | tuple[str, ...]:
-    """The batch's event types: the one type of a one-event batch (most appends) as is."""
-    return events[0].type if len(events) == 1 else tuple(event.type for event in events)
 
 
 class _Observed:
@@ -162,9 +154,7 @@ class _Observed:
         so that the observed append adds no coroutine to the port's (each costs more than
         the few bytecodes it runs)."""
         batch = self._append_batch(stream, events, expected, restart)
-        # The command's answer to `tracing_configured()`, or a fresh one outside it.
-        scope = command_scope.get()
-        if scope.traced if scope is not None else tracing_configured():
+        if providers._TRACER_PROVIDER is not None and tracing_configured():
             return await self._traced_append(batch)
         started = perf_counter()
         try:
@@ -172,13 +162,23 @@ class _Observed:
         except ConcurrencyError:
             self._conflict()
             raise
-        self._appended(batch, result, started)
+        seconds = perf_counter() - started
+        if (appends := self._appends) is not None:  # `_appended`, in this frame
+            added = batch.events
+            pending = appends.pending
+            if result.replayed:
+                pending.append((seconds, result.version, None))
+            elif len(added) == 1:
+                pending.append((seconds, result.version, added[0].type))
+            else:
+                pending.append((seconds, result.version, tuple(e.type for e in added)))
+            if len(pending) >= FOLD_AT:
+                appends.fold()
         return result
 
     async def append(self, batch: EncodedBatch) -> AppendResult:
         """`_append`, for the store's other callers of it (imports, lifecycle markers)."""
-        scope = command_scope.get()
-        if scope.traced if scope is not None else tracing_configured():
+        if providers._TRACER_PROVIDER is not None and tracing_configured():
             return await self._traced_append(batch)
         started = perf_counter()
         try:
@@ -191,7 +191,13 @@ class _Observed:
 
     def _appended(self, batch: EncodedBatch, result: AppendResult, started: float) -> None:
         if (appends := self._appends) is not None:
-            types = None if result.replayed else _types(batch.events)
+            events = batch.events
+            if result.replayed:
+                types: str | tuple[str, ...] | None = None
+            elif len(events) == 1:
+                types = events[0].type
+            else:
+                types = tuple(event.type for event in events)
             appends.record((perf_counter() - started, result.version, types))
 
     async def _traced_append(self, batch: EncodedBatch) -> AppendResult:
@@ -234,7 +240,10 @@ class _Observed:
         """A stream page was read, for a reader or a replay (the port times it: see
         `EventStore._page_read`); a load counts its events once (`LoadScope.count`)."""
         if (series := self._read_stream_seconds) is not None:
-            series.observe(seconds)
+            pending = series.pending  # `series.observe(seconds)`, in this frame
+            pending.append(seconds)
+            if len(pending) >= FOLD_AT:
+                series.fold()
         if (scope := load_scope.get()) is not None:
             scope.count(page, backwards)
 

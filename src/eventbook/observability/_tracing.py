@@ -10,7 +10,6 @@ import os
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
-from functools import cache
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -87,30 +86,41 @@ def link_of(metadata: Mapping[str, Any]) -> Link | None:
 
 _settled: list[bool] = []
 """The answer once a tracer provider is set: opentelemetry-api lets it be set only once."""
-_UNKNOWN = object()
+_unset: list[bool] = []
+"""Whether this API keeps its provider in the module global `_TRACER_PROVIDER` (None until
+one is set) and no `OTEL_PYTHON_TRACER_PROVIDER` names one: then that global alone tells
+"none yet". Found on the first call."""
+
+
+class _NoProviderGlobal:
+    _TRACER_PROVIDER = True  # not None: ask `tracing_configured()`
+
+
+providers: Any = trace if hasattr(trace, "_TRACER_PROVIDER") else _NoProviderGlobal
+"""Hot paths test `providers._TRACER_PROVIDER is not None and tracing_configured()`: the
+API's module global is None until a provider is set (an `OTEL_PYTHON_TRACER_PROVIDER` one
+is set by the first `tracer()`, which every observer calls when it is made), so without
+an SDK that is one attribute read and no call. An API without that global always asks."""
 
 
 def tracing_configured() -> bool:
     """Whether an SDK (any real tracer provider) is in place: spans would be recorded.
 
-    Asked before every span: without an SDK eventbook makes no span at all, since even
-    the API's no-op span costs some 19 µs, several percent of a command.
+    Asked on every command, load and append: without an SDK eventbook makes no span at
+    all, since even the API's no-op span costs some 19 µs, several percent of a command.
+    Until a provider is set the answer is one read of the API's module global (the public
+    `get_tracer_provider()` looks in os.environ on every call); once one is set, a list.
     """
     if _settled:
         return _settled[0]
-    # `get_tracer_provider()` looks in os.environ on every call until a provider is set
-    # (about 1 µs); the API's module global tells the same for nothing. If a later API
-    # drops that global, the public call answers.
-    if getattr(trace, "_TRACER_PROVIDER", _UNKNOWN) is None and not _provider_from_env():
+    if not _unset:
+        _unset.append(
+            hasattr(trace, "_TRACER_PROVIDER") and not os.environ.get("OTEL_PYTHON_TRACER_PROVIDER")
+        )
+    if _unset[0] and trace._TRACER_PROVIDER is None:
         return False
     provider = trace.get_tracer_provider()
     if isinstance(provider, trace.ProxyTracerProvider):
         return False  # none yet; one may still be set
     _settled.append(not isinstance(provider, trace.NoOpTracerProvider))
     return _settled[0]
-
-
-@cache
-def _provider_from_env() -> bool:
-    """`OTEL_PYTHON_TRACER_PROVIDER` names a provider the API loads on first use."""
-    return bool(os.environ.get("OTEL_PYTHON_TRACER_PROVIDER"))

@@ -5,17 +5,14 @@ append become its children, and its W3C trace context is copied into the metadat
 every event it stores (`traceparent`), where a projection finds it later. Without an
 SDK no span is made: the bus and the repository run the work in their own calls
 between an observer's `begin` and the watch's `end` (no coroutine of ours: each would
-cost more than what it measures), `tracing_configured()` is asked once per command, and
-the whole cost is a couple of clock reads and one sample (a tuple appended to a list:
-the labels are looked up when scraped).
+cost more than what it measures), and tell the watch what the scopes tell on the traced
+path (the bus its conflicts, the repository the events it replayed), so that no context
+variable is set either. What remains is a couple of clock reads and one sample.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextvars import Token
-from itertools import groupby
-from operator import itemgetter
 from time import perf_counter
 from typing import Any, TypeVar
 
@@ -32,7 +29,7 @@ from eventbook._errors import (
 from eventbook._write.commands import CommandResult
 from eventbook._write.context import CommandMetadata
 from eventbook._write.repository import Repository
-from eventbook.observability._instruments import HistogramSeries, Samples
+from eventbook.observability._instruments import FOLD_AT, Histogram, HistogramSeries, Samples
 from eventbook.observability._metrics import EventbookMetrics
 from eventbook.observability._scope import (
     CommandScope,
@@ -43,6 +40,7 @@ from eventbook.observability._scope import (
 from eventbook.observability._tracing import (
     caller_context,
     current_trace_context,
+    providers,
     tracer,
     tracing_configured,
 )
@@ -54,26 +52,18 @@ LoadSample = tuple[float, int]
 _REFUSALS = (DomainError, CommandValidationError, ValidationError, CommandIdReused)
 
 
-CommandSample = tuple[str, str, float]
-"""One command: its type, its outcome and its duration."""
-
-
 class CommandObserver:
     """A `CommandBus.observer`: a span and a latency sample per command, by outcome."""
 
     def __init__(self, metrics: EventbookMetrics | None) -> None:
         self._metrics = metrics
         self._tracer = tracer()
-        self._latency: dict[tuple[str, str], HistogramSeries] = {}
-        # Label look-ups wait for the scrape: a command only appends its sample.
-        self._samples: Samples[CommandSample] | None = (
-            Samples(self._sort, [metrics.command_seconds]) if metrics is not None else None
-        )
+        self._latencies: dict[str, _Latencies] = {}
 
     def begin(self, command_type: str, metadata: CommandMetadata) -> _Watch | None:
         """The cheap path, with no SDK: the bus runs the command in its own call and ends
         the returned watch. With one, None: `observe` wraps the run in the command's span."""
-        if tracing_configured():
+        if providers._TRACER_PROVIDER is not None and tracing_configured():
             return None
         # No SDK, so no span of ours; a caller's may be current all the same (an HTTP
         # request continuing an incoming `traceparent`): it goes into the events' metadata.
@@ -81,10 +71,21 @@ class CommandObserver:
             traced = current_trace_context()
             if traced:
                 metadata = msgspec.structs.replace(metadata, extra={**metadata.extra, **traced})
-        watch = _Watch(command_type, metadata, self._samples)
-        watch.token = command_scope.set(watch)
+        # Filled in here rather than by an `__init__`, which costs a frame of its own.
+        watch = _Watch()
+        watch.metadata = metadata
+        watch.latencies = self._latencies.get(command_type) or self._latencies_of(command_type)
+        watch.conflicts = 0
         watch.started = perf_counter()
         return watch
+
+    def _latencies_of(self, command_type: str) -> _Latencies | None:
+        if self._metrics is None:
+            return None
+        found = self._latencies[command_type] = _Latencies(
+            self._metrics.command_seconds, command_type
+        )
+        return found
 
     async def observe(
         self,
@@ -125,7 +126,7 @@ class CommandObserver:
                 span.set_status(Status(StatusCode.ERROR, type(error).__name__))
                 raise
             else:
-                outcome = _outcome(result, scope)
+                outcome = _outcome(result, scope.conflicts)
                 if result.stream is not None:
                     span.set_attribute("eventbook.stream", result.stream)
                     span.set_attribute("eventbook.events", len(result.event_ids))
@@ -133,60 +134,61 @@ class CommandObserver:
             finally:
                 command_scope.reset(token)
                 span.set_attribute("eventbook.command.outcome", outcome)
-                if (samples := self._samples) is not None:
-                    samples.record((command_type, outcome, perf_counter() - started))
-
-    def _sort(self, samples: list[CommandSample]) -> None:
-        assert self._metrics is not None  # sampled only with metrics
-        samples.sort()  # by type and outcome: each series' samples in one run
-        for key, run in groupby(samples, _SERIES):
-            series = self._latency.get(key)
-            if series is None:
-                series = self._latency[key] = self._metrics.command_seconds.labels(*key)
-            series.observe_many(list(map(_SECONDS, run)))
+                seconds = perf_counter() - started
+                latencies = self._latencies.get(command_type) or self._latencies_of(command_type)
+                if latencies is not None:
+                    latencies.series(outcome).observe(seconds)
 
 
-_SERIES = itemgetter(0, 1)
-_SECONDS = itemgetter(2)
-_FIRST = itemgetter(0)
-_SECOND = itemgetter(1)
+class _Latencies:
+    """One command type's latency series by outcome, each made on first use."""
+
+    __slots__ = ("by_outcome", "command_type", "family")
+
+    def __init__(self, family: Histogram, command_type: str) -> None:
+        self.family = family
+        self.command_type = command_type
+        self.by_outcome: dict[str, HistogramSeries] = {}
+
+    def series(self, outcome: str) -> HistogramSeries:
+        found = self.by_outcome.get(outcome)
+        if found is None:
+            found = self.by_outcome[outcome] = self.family.labels(self.command_type, outcome)
+        return found
 
 
-def _outcome(result: CommandResult, scope: CommandScope) -> str:
+def _outcome(result: CommandResult, conflicts: int) -> str:
     if result.duplicate:
         return "duplicate"
-    return "conflict_retried" if scope.conflicts else "ok"
+    return "conflict_retried" if conflicts else "ok"
 
 
-class _Watch(CommandScope):
-    """One command on the cheap path: the command's scope (what the store's wrappers
-    report to) and what its sample needs, in one object."""
+class _Watch:
+    """One command on the cheap path: its start, its series, and its conflicts (counted
+    by the bus, which retried after them). Made by `CommandObserver.begin`."""
 
-    __slots__ = ("command_type", "metadata", "samples", "started", "token")
+    __slots__ = ("conflicts", "latencies", "metadata", "started")
 
-    def __init__(
-        self,
-        command_type: str,
-        metadata: CommandMetadata,
-        samples: Samples[CommandSample] | None,
-    ) -> None:
-        self.traced = False
-        self.conflicts = 0
-        self.command_type = command_type
-        self.metadata = metadata
-        self.samples = samples
-        self.started = 0.0
-        self.token: Token[CommandScope | None] | None = None
+    metadata: CommandMetadata
+    latencies: _Latencies | None
+    conflicts: int
+    started: float
 
     def end(self, result: CommandResult | None, error: BaseException | None) -> None:
-        if self.token is not None:
-            command_scope.reset(self.token)
-        if result is not None:
-            outcome = _outcome(result, self)
-        else:
+        seconds = perf_counter() - self.started
+        if (latencies := self.latencies) is None:
+            return
+        if result is None:
             outcome = "rejected" if isinstance(error, _REFUSALS) else "failed"
-        if (samples := self.samples) is not None:
-            samples.record((self.command_type, outcome, perf_counter() - self.started))
+        elif result.duplicate:
+            outcome = "duplicate"
+        else:
+            outcome = "conflict_retried" if self.conflicts else "ok"
+        series = latencies.by_outcome.get(outcome) or latencies.series(outcome)
+        pending = series.pending  # `series.observe(seconds)`, in this frame
+        pending.append(seconds)
+        if len(pending) >= FOLD_AT:
+            series.fold()
 
 
 def observe_repository(repository: R, metrics: EventbookMetrics | None) -> R:
@@ -196,24 +198,23 @@ def observe_repository(repository: R, metrics: EventbookMetrics | None) -> R:
     return repository
 
 
-class _LoadWatch(LoadScope):
-    """One load on the cheap path: its scope (the store's page reads add their events to
-    it) and its sample, in one object."""
+class _LoadWatch:
+    """One load on the cheap path: its start and sample, and the events the repository
+    replayed (it adds them to `events`). Made by `_LoadObserver.begin`."""
 
-    __slots__ = ("samples", "started", "token")
+    __slots__ = ("events", "samples", "started")
 
-    def __init__(self, samples: Samples[LoadSample] | None) -> None:
-        self.events = 0
-        self.read_to = 0
-        self.samples = samples
-        self.started = 0.0
-        self.token: Token[LoadScope | None] | None = None
+    samples: Samples[LoadSample] | None
+    events: int
+    started: float
 
     def end(self) -> None:
-        if self.token is not None:
-            load_scope.reset(self.token)
+        seconds = perf_counter() - self.started
         if (samples := self.samples) is not None:
-            samples.record((perf_counter() - self.started, self.events))
+            pending = samples.pending  # `samples.record(...)`, in this frame
+            pending.append((seconds, self.events))
+            if len(pending) >= FOLD_AT:
+                samples.fold()
 
 
 class _LoadObserver:
@@ -230,18 +231,18 @@ class _LoadObserver:
             replayed = metrics.load_events.labels(name)
 
             def sort(taken: list[LoadSample]) -> None:
-                seconds.observe_many(list(map(_FIRST, taken)))
-                replayed.observe_many(list(map(_SECOND, taken)))
+                durations, counts = zip(*taken, strict=True)
+                seconds.observe_many(durations)
+                replayed.observe_many(counts)
 
             self._samples = Samples(sort, [metrics.load_seconds, metrics.load_events])
 
     def begin(self, stream: str) -> _LoadWatch | None:
-        # The command's answer to `tracing_configured()`, or a fresh one outside it.
-        command = command_scope.get()
-        if command.traced if command is not None else tracing_configured():
+        if providers._TRACER_PROVIDER is not None and tracing_configured():
             return None
-        watch = _LoadWatch(self._samples)
-        watch.token = load_scope.set(watch)
+        watch = _LoadWatch()  # filled in here: an `__init__` costs a frame of its own
+        watch.samples = self._samples
+        watch.events = 0
         watch.started = perf_counter()
         return watch
 
