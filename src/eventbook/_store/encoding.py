@@ -235,15 +235,22 @@ def encode_batch(stream: str, events: Sequence[NewEvent], expected: object) -> E
             raise ValidationError(f"events[0] is a {type(only).__name__}, not a NewEvent")
         return EncodedBatch(stream, checked_expected, (_encode_event(0, only),))
     encoded = []
-    seen: set[UUID] = set()
+    types: set[str] = set()  # a batch's events mostly share a type: check each name once
     for index, event in enumerate(events):
         if not isinstance(event, NewEvent):
             raise ValidationError(f"events[{index}] is a {type(event).__name__}, not a NewEvent")
-        encoded.append(_encode_event(index, event))
+        encoded.append(_encode_event(index, event, known_types=types))
+    if len({event.id for event in encoded}) < len(encoded):
+        _refuse_repeated_id(encoded)
+    return EncodedBatch(stream, checked_expected, tuple(encoded))
+
+
+def _refuse_repeated_id(events: list[EncodedEvent]) -> None:
+    seen: set[UUID] = set()
+    for index, event in enumerate(events):
         if event.id in seen:
             raise ValidationError(f"events[{index}] repeats the id {event.id} within the batch")
         seen.add(event.id)
-    return EncodedBatch(stream, checked_expected, tuple(encoded))
 
 
 def _encode_event(
