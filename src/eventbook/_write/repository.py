@@ -48,13 +48,14 @@ class LoadObserver(Protocol):
     """Wraps each load's replay (metrics, tracing: see `eventbook.observability`).
 
     `begin` is asked first: a `LoadWatch` lets the repository replay in its own call (the
-    cheap path); with None, `observe` awaits `rebuild()` inside a context of its own (a
-    span) and returns what it returns.
+    cheap path); with None, `observe` awaits `rebuild(watch)` inside a context of its own
+    (a span), with a watch of its own that the repository adds the events to (but does not
+    end), and returns what it returns.
     """
 
     def begin(self, stream: str) -> LoadWatch | None: ...
 
-    async def observe(self, stream: str, rebuild: Callable[[], Awaitable[Any]]) -> Any: ...
+    async def observe(self, stream: str, rebuild: Callable[[LoadWatch], Awaitable[Any]]) -> Any: ...
 
 
 class Repository(Generic[A]):

@@ -31,12 +31,7 @@ from eventbook._write.context import CommandMetadata
 from eventbook._write.repository import Repository
 from eventbook.observability._instruments import FOLD_AT, Histogram, HistogramSeries, Samples
 from eventbook.observability._metrics import EventbookMetrics
-from eventbook.observability._scope import (
-    CommandScope,
-    LoadScope,
-    command_scope,
-    load_scope,
-)
+from eventbook.observability._scope import CommandScope, command_scope
 from eventbook.observability._tracing import (
     caller_context,
     current_trace_context,
@@ -60,9 +55,10 @@ class CommandObserver:
         self._tracer = tracer()
         self._latencies: dict[str, _Latencies] = {}
 
-    def begin(self, command_type: str, metadata: CommandMetadata) -> _Watch | None:
-        """The cheap path, with no SDK: the bus runs the command in its own call and ends
-        the returned watch. With one, None: `observe` wraps the run in the command's span."""
+    def begin(self, command_type: str, metadata: CommandMetadata) -> CommandMetadata | None:
+        """The cheap path, with no SDK: the metadata the bus runs the command with, in
+        its own call, before it calls `end`. With one, None: `observe` wraps the run in
+        the command's span."""
         if providers._TRACER_PROVIDER is not None and tracing_configured():
             return None
         # No SDK, so no span of ours; a caller's may be current all the same (an HTTP
@@ -70,14 +66,33 @@ class CommandObserver:
         if caller_context():
             traced = current_trace_context()
             if traced:
-                metadata = msgspec.structs.replace(metadata, extra={**metadata.extra, **traced})
-        # Filled in here rather than by an `__init__`, which costs a frame of its own.
-        watch = _Watch()
-        watch.metadata = metadata
-        watch.latencies = self._latencies.get(command_type) or self._latencies_of(command_type)
-        watch.conflicts = 0
-        watch.started = perf_counter()
-        return watch
+                return msgspec.structs.replace(metadata, extra={**metadata.extra, **traced})
+        return metadata
+
+    def end(
+        self,
+        command_type: str,
+        started: float,
+        conflicts: int,
+        result: CommandResult | None,
+        error: BaseException | None,
+    ) -> None:
+        """One command on the cheap path ended: its latency sample, by outcome."""
+        seconds = perf_counter() - started
+        latencies = self._latencies.get(command_type) or self._latencies_of(command_type)
+        if latencies is None:
+            return
+        if result is None:
+            outcome = "rejected" if isinstance(error, _REFUSALS) else "failed"
+        elif result.duplicate:
+            outcome = "duplicate"
+        else:
+            outcome = "conflict_retried" if conflicts else "ok"
+        series = latencies.by_outcome.get(outcome) or latencies.series(outcome)
+        pending = series.pending  # `series.observe(seconds)`, in this frame
+        pending.append(seconds)
+        if len(pending) >= FOLD_AT:
+            series.fold()
 
     def _latencies_of(self, command_type: str) -> _Latencies | None:
         if self._metrics is None:
@@ -163,34 +178,6 @@ def _outcome(result: CommandResult, conflicts: int) -> str:
     return "conflict_retried" if conflicts else "ok"
 
 
-class _Watch:
-    """One command on the cheap path: its start, its series, and its conflicts (counted
-    by the bus, which retried after them). Made by `CommandObserver.begin`."""
-
-    __slots__ = ("conflicts", "latencies", "metadata", "started")
-
-    metadata: CommandMetadata
-    latencies: _Latencies | None
-    conflicts: int
-    started: float
-
-    def end(self, result: CommandResult | None, error: BaseException | None) -> None:
-        seconds = perf_counter() - self.started
-        if (latencies := self.latencies) is None:
-            return
-        if result is None:
-            outcome = "rejected" if isinstance(error, _REFUSALS) else "failed"
-        elif result.duplicate:
-            outcome = "duplicate"
-        else:
-            outcome = "conflict_retried" if self.conflicts else "ok"
-        series = latencies.by_outcome.get(outcome) or latencies.series(outcome)
-        pending = series.pending  # `series.observe(seconds)`, in this frame
-        pending.append(seconds)
-        if len(pending) >= FOLD_AT:
-            series.fold()
-
-
 def observe_repository(repository: R, metrics: EventbookMetrics | None) -> R:
     """Give `repository`'s loads a span and their duration and replayed-event count."""
     if repository.observer is None:  # else observed already
@@ -246,19 +233,18 @@ class _LoadObserver:
         watch.started = perf_counter()
         return watch
 
-    async def observe(self, stream: str, rebuild: Callable[[], Awaitable[Any]]) -> Any:
-        """The traced path (`begin` returned None): the replay inside the load's span."""
+    async def observe(self, stream: str, rebuild: Callable[[_LoadWatch], Awaitable[Any]]) -> Any:
+        """The traced path (`begin` returned None): the replay inside the load's span; the
+        repository adds the events it replays to `counted`, as on the cheap path."""
         name = self._name
         attributes = {"eventbook.aggregate": name, "eventbook.stream": stream}
         with self._spans.start_as_current_span(f"load {name}", attributes=attributes) as span:
-            scope = LoadScope()
-            token = load_scope.set(scope)
-            started = perf_counter()
-            try:
-                aggregate = await rebuild()
-            finally:
-                load_scope.reset(token)
-            span.set_attribute("eventbook.events_replayed", scope.events)
+            counted = _LoadWatch()
+            counted.samples = None  # recorded here, not by `end`
+            counted.events = 0
+            counted.started = started = perf_counter()
+            aggregate = await rebuild(counted)
+            span.set_attribute("eventbook.events_replayed", counted.events)
             if (samples := self._samples) is not None:
-                samples.record((perf_counter() - started, scope.events))
+                samples.record((perf_counter() - started, counted.events))
             return aggregate
