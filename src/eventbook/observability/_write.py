@@ -3,11 +3,12 @@
 The command's span is current while its handler runs, so the aggregate load and the
 append become its children, and its W3C trace context is copied into the metadata of
 every event it stores (`traceparent`), where a projection finds it later. Without an
-SDK no span is made: the bus and the repository run the work in their own calls
-between an observer's `begin` and the watch's `end` (no coroutine of ours: each would
-cost more than what it measures), and tell the watch what the scopes tell on the traced
-path (the bus its conflicts, the repository the events it replayed), so that no context
-variable is set either. What remains is a couple of clock reads and one sample.
+SDK no span is made: the bus and the repository run the work in their own calls between
+an observer's `begin` and `end` (no coroutine or object of ours: each would cost more
+than what it measures), keeping its start time and telling `end` what the scope tells on
+the traced path (the bus its conflicts; the repository counts the events it replayed on
+both paths), so that no context variable is set either. What remains is a couple of
+clock reads and one sample.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from eventbook._errors import (
 )
 from eventbook._write.commands import CommandResult
 from eventbook._write.context import CommandMetadata
-from eventbook._write.repository import Repository
+from eventbook._write.repository import LoadEnd, Repository
 from eventbook.observability._instruments import FOLD_AT, Histogram, HistogramSeries, Samples
 from eventbook.observability._metrics import EventbookMetrics
 from eventbook.observability._scope import CommandScope, command_scope
@@ -185,25 +186,6 @@ def observe_repository(repository: R, metrics: EventbookMetrics | None) -> R:
     return repository
 
 
-class _LoadWatch:
-    """One load on the cheap path: its start and sample, and the events the repository
-    replayed (it adds them to `events`). Made by `_LoadObserver.begin`."""
-
-    __slots__ = ("events", "samples", "started")
-
-    samples: Samples[LoadSample] | None
-    events: int
-    started: float
-
-    def end(self) -> None:
-        seconds = perf_counter() - self.started
-        if (samples := self.samples) is not None:
-            pending = samples.pending  # `samples.record(...)`, in this frame
-            pending.append((seconds, self.events))
-            if len(pending) >= FOLD_AT:
-                samples.fold()
-
-
 class _LoadObserver:
     """A `Repository.observer`: a span (with an SDK) and one sample per load."""
 
@@ -223,28 +205,33 @@ class _LoadObserver:
                 replayed.observe_many(counts)
 
             self._samples = Samples(sort, [metrics.load_seconds, metrics.load_events])
+        self._end: LoadEnd = self.end  # bound once: `begin` hands out the same one
 
-    def begin(self, stream: str) -> _LoadWatch | None:
+    def begin(self, stream: str) -> LoadEnd | None:
+        """The cheap path, with no SDK: `end`, which the repository tells when its replay
+        ends. With one, None: `observe` wraps the replay in the load's span."""
         if providers._TRACER_PROVIDER is not None and tracing_configured():
             return None
-        watch = _LoadWatch()  # filled in here: an `__init__` costs a frame of its own
-        watch.samples = self._samples
-        watch.events = 0
-        watch.started = perf_counter()
-        return watch
+        return self._end
 
-    async def observe(self, stream: str, rebuild: Callable[[_LoadWatch], Awaitable[Any]]) -> Any:
-        """The traced path (`begin` returned None): the replay inside the load's span; the
-        repository adds the events it replays to `counted`, as on the cheap path."""
+    def end(self, started: float, events: int) -> None:
+        """One load ended (told by the repository, on either path): its sample."""
+        seconds = perf_counter() - started
+        if (samples := self._samples) is not None:
+            pending = samples.pending  # `samples.record(...)`, in this frame
+            pending.append((seconds, events))
+            if len(pending) >= FOLD_AT:
+                samples.fold()
+
+    async def observe(self, stream: str, rebuild: Callable[[LoadEnd], Awaitable[Any]]) -> Any:
+        """The traced path (`begin` returned None): the replay inside the load's span,
+        told its end by the repository as on the cheap path."""
         name = self._name
         attributes = {"eventbook.aggregate": name, "eventbook.stream": stream}
         with self._spans.start_as_current_span(f"load {name}", attributes=attributes) as span:
-            counted = _LoadWatch()
-            counted.samples = None  # recorded here, not by `end`
-            counted.events = 0
-            counted.started = started = perf_counter()
-            aggregate = await rebuild(counted)
-            span.set_attribute("eventbook.events_replayed", counted.events)
-            if (samples := self._samples) is not None:
-                samples.record((perf_counter() - started, counted.events))
-            return aggregate
+
+            def end(started: float, events: int) -> None:
+                span.set_attribute("eventbook.events_replayed", events)
+                self.end(started, events)
+
+            return await rebuild(end)
