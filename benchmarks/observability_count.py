@@ -64,7 +64,8 @@ def _observed_bus(kind: str, store: EventStore) -> tuple[CommandBus, Callable[[]
     if kind == "append":
         vars(store)["append"] = observed.append_events
     else:
-        vars(store)["_page_read"] = observed.page_read
+        assert observed.series is not None
+        vars(store)["_page_times"] = observed.series.read_stream
     return bench._bus(store, None), recorded
 
 

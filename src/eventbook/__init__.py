@@ -51,7 +51,6 @@ from eventbook._write.commands import (
     CommandHandler,
     CommandObserver,
     CommandResult,
-    CommandWatch,
     RetryPolicy,
     aggregate_handler,
 )
@@ -80,7 +79,6 @@ __all__ = [
     "CommandObserver",
     "CommandResult",
     "CommandValidationError",
-    "CommandWatch",
     "ConcurrencyError",
     "Decider",
     "DeciderAggregate",

@@ -123,6 +123,20 @@ async def test_a_command_span_holds_its_load_and_append_and_its_events_carry_it(
     )
 
 
+async def test_a_traced_load_counts_its_replayed_events_in_its_span_and_its_series(
+    sqlite_store: EventStore, spans: InMemorySpanExporter
+) -> None:
+    obs = Observability()
+    bus = observed_bus(obs, sqlite_store)
+    await bus.dispatch(PlaceOrder("8", "cy", 4))  # loads an empty stream
+    await bus.dispatch(ShipOrder("8", "DHL"))  # replays the one event placed
+    loads = [span for span in spans.get_finished_spans() if span.name == "load Order"]
+    assert [span.attributes["eventbook.events_replayed"] for span in loads] == [0, 1]
+    replayed = "eventbook_aggregate_load_events"
+    assert value(obs.registry, f"{replayed}_count", aggregate="Order") == 2
+    assert value(obs.registry, f"{replayed}_sum", aggregate="Order") == 1
+
+
 async def test_projection_batches_are_measured_and_continue_the_command_trace(
     sqlite_store: EventStore, tmp_path: Path, spans: InMemorySpanExporter
 ) -> None:

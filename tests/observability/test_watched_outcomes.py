@@ -1,6 +1,6 @@
 """Without an SDK the bus and the repository watch commands and loads in their own calls
 (no coroutine of the observer's): outcomes, conflicts, replayed events and page reads
-still reach their series, and no scope is left current afterwards."""
+still reach their series, and no command scope is left current afterwards."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from eventbook import (
     Repository,
 )
 from eventbook.observability import Observability, tracing_configured
-from eventbook.observability._scope import command_scope, load_scope
+from eventbook.observability._scope import command_scope
 from tests.unit.write_domain import Order, PlaceOrder, ShipOrder, order_events, stream_of
 
 
@@ -69,7 +69,6 @@ async def main() -> None:
     assert sample("eventbook_aggregate_load_events_sum", aggregate="Order") == 3
     assert sample("eventbook_read_duration_seconds_count", backend="memory", read="stream") == 1
     assert command_scope.get() is None
-    assert load_scope.get() is None
     await store.close()
 
 

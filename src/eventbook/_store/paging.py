@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from time import perf_counter
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from eventbook._store.encoding import check_limit, check_stream_name, check_version
 from eventbook._store.types import RecordedEvent, ReplayRecord
@@ -13,6 +13,17 @@ if TYPE_CHECKING:
     from eventbook._store.port import EventStore
 
 P = TypeVar("P", list[RecordedEvent], list[RecordedEvent] | list[ReplayRecord])
+
+
+class PageTimes(Protocol):
+    """Where `stream_pages` puts each page's read time in seconds (a histogram series, set
+    by `eventbook.observability` as `EventStore._page_times`): it appends the time to
+    `pending` itself, and calls `fold()` once `fold_at` times wait there."""
+
+    pending: list[float]
+    fold_at: int
+
+    def fold(self) -> None: ...
 
 
 async def stream_pages(
@@ -36,12 +47,15 @@ async def stream_pages(
     first_page = True
     while remaining is None or remaining > 0:
         size = store.read_page_size if remaining is None else min(remaining, store.read_page_size)
-        if (observed := store._page_read) is None:
+        if (times := store._page_times) is None:
             page = await read(cursor, size)
-        else:  # timed here: a wrapper of the store's page reads would add a coroutine
+        else:  # timed here: a wrapper of the page reads would add a coroutine, a hook a call
             started = perf_counter()
             page = await read(cursor, size)
-            observed(perf_counter() - started, page, backwards)
+            pending = times.pending
+            pending.append(perf_counter() - started)
+            if len(pending) >= times.fold_at:
+                times.fold()
         if first_page and not page and must_exist:
             await store._check_exists(stream)
         first_page = False

@@ -9,7 +9,7 @@ once, so every backend behaves alike. The value types are in `eventbook._store.t
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from typing import Any, Self
 from uuid import UUID
 
@@ -37,7 +37,7 @@ from eventbook._store.encoding import (
 from eventbook._store.inspection import StoreStats, StreamInfo
 from eventbook._store.lifecycle import check_not_system
 from eventbook._store.lifecycle_port import StreamLifecycle
-from eventbook._store.paging import stream_pages
+from eventbook._store.paging import PageTimes, stream_pages
 from eventbook._store.signal import AppendSignal
 from eventbook._store.types import (
     ANY,
@@ -66,9 +66,9 @@ class EventStore(StreamLifecycle):
     read_page_size = 1000
     """How many events the iterators fetch per round trip."""
 
-    _page_read: Callable[[float, list[Any], bool], None] | None = None
-    """Told each stream page's read time, the page, and whether it was read backwards
-    (set by `eventbook.observability`; see `paging.stream_pages`)."""
+    _page_times: PageTimes | None = None
+    """Where each stream page's read time goes (set by `eventbook.observability`; see
+    `paging.stream_pages`)."""
 
     poll_interval = 0.5
     """How long a caught-up subscription waits before it looks again without a wake-up."""

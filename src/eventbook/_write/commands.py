@@ -27,6 +27,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from time import perf_counter
 from typing import Any, Generic, Protocol, TypeVar, overload
 from uuid import UUID
 
@@ -65,29 +66,29 @@ CommandHandler = Callable[[C, CommandContext], Awaitable[object]]
 """`async def handle(command, context) -> None`; its return value is ignored."""
 
 
-class CommandWatch(Protocol):
-    """One command watched by an observer, from `CommandObserver.begin`: the bus runs the
-    command with `metadata`, adds one to `conflicts` for each `ConcurrencyError` it runs
-    the handler again after, and then calls `end` once, with its result or its error."""
-
-    metadata: CommandMetadata
-    conflicts: int
-
-    def end(self, result: CommandResult | None, error: BaseException | None) -> None: ...
-
-
 class CommandObserver(Protocol):
     """Wraps each dispatch (metrics, tracing: see `eventbook.observability`).
 
-    `begin` is asked first: a `CommandWatch` lets the bus run the command in its own
-    call, with no coroutine of the observer's around it (the cheap path). When it returns
+    `begin` is asked first. When it returns metadata (the same, or with a trace context
+    of its own in `extra`), the bus runs the command with it in its own call, with no
+    coroutine or object of the observer's around it (the cheap path), and then calls
+    `end` once: with the `perf_counter()` it read after `begin`, the `ConcurrencyError`s
+    it ran the handler again after, and its result or its error. When `begin` returns
     None, `observe` wraps the run instead, for an observer that must hold a context open
     across it (a span): `run(metadata)` handles the command; the observer may pass
-    metadata of its own (the same command with a trace context in `extra`, say) and must
-    return what `run` returns.
+    metadata of its own and must return what `run` returns.
     """
 
-    def begin(self, command_type: str, metadata: CommandMetadata) -> CommandWatch | None: ...
+    def begin(self, command_type: str, metadata: CommandMetadata) -> CommandMetadata | None: ...
+
+    def end(
+        self,
+        command_type: str,
+        started: float,
+        conflicts: int,
+        result: CommandResult | None,
+        error: BaseException | None,
+    ) -> None: ...
 
     async def observe(
         self,
@@ -228,19 +229,13 @@ class CommandBus:
             return await self._run(route, command, payload, metadata)
         # Watched from here: a coroutine layer of the observer's would cost more than
         # what it measures (frames and coroutines, not bytecodes, are most of its cost).
-        watch = observer.begin(route.name, metadata)
-        if watch is None:
+        watched = observer.begin(route.name, metadata)
+        if watched is None:
             # `partial`: the observer's `run(metadata)` calls `_run` with no frame between.
             return await observer.observe(
                 route.name, metadata, partial(self._run, route, command, payload)
             )
-        try:
-            result = await self._run(route, command, payload, watch.metadata, watch)
-        except BaseException as error:
-            watch.end(None, error)
-            raise
-        watch.end(result, None)
-        return result
+        return await self._run(route, command, payload, watched, observer, perf_counter())
 
     async def _run(
         self,
@@ -248,61 +243,74 @@ class CommandBus:
         command: object,
         payload: Any,
         metadata: CommandMetadata,
-        watch: CommandWatch | None = None,
+        observer: CommandObserver | None = None,
+        started: float = 0.0,
     ) -> CommandResult:
+        """Run the command, again after each conflict; with an `observer` (its cheap path,
+        begun at `started`), end it here: no frame of its own around the run."""
         digest = command_hash(route.name, payload)
-        attempt = 1
-        while True:
-            context = CommandContext(
-                route.name, digest, metadata, attempt=attempt, turns=self.turns
-            )
-            try:
-                await route.handler(command, context)
-            except ConcurrencyError:
-                if attempt >= self.retry.attempts:
-                    if (earlier := await self._earlier_result(context)) is not None:
-                        return earlier
-                    raise
-                if watch is not None:
-                    watch.conflicts += 1
-                await asyncio.sleep(self.retry.delay(attempt, self._rng))
-                attempt += 1
-                continue
-            except Exception as error:
-                if context.saved is not None and not context.saved.replayed:
-                    raise  # this run stored its events, then failed: report that as it is
-                # The command may have run meanwhile (a racing retry): then its first
-                # result stands, whatever this run thought of the newer state.
+        attempt = 1  # so `attempt - 1` conflicts were retried
+        try:
+            while True:
+                context = CommandContext(
+                    route.name, digest, metadata, attempt=attempt, turns=self.turns
+                )
                 try:
-                    earlier = await self._earlier_result(context)
-                except CommandIdReused:
+                    await route.handler(command, context)
+                except ConcurrencyError:
+                    if attempt >= self.retry.attempts:
+                        if (earlier := await self._earlier_result(context)) is not None:
+                            result = earlier
+                            break
+                        raise
+                    await asyncio.sleep(self.retry.delay(attempt, self._rng))
+                    attempt += 1
+                    continue
+                except Exception as error:
+                    if context.saved is not None and not context.saved.replayed:
+                        raise  # this run stored its events, then failed: report that as is
+                    # The command may have run meanwhile (a racing retry): then its first
+                    # result stands, whatever this run thought of the newer state.
+                    try:
+                        earlier = await self._earlier_result(context)
+                    except CommandIdReused:
+                        raise
+                    except Exception:
+                        log.warning(
+                            "could not look for an earlier run of %s", route.name, exc_info=True
+                        )
+                        raise error from None
+                    if earlier is not None:
+                        result = earlier
+                        break
                     raise
-                except Exception:
-                    log.warning(
-                        "could not look for an earlier run of %s", route.name, exc_info=True
+                saved = context.saved
+                if saved is None:
+                    # Nothing to store now; but a retry of a command that stored events
+                    # must still return what it stored.
+                    earlier = await self._earlier_result(context)
+                    result = earlier or CommandResult(metadata.command_id)
+                elif saved.replayed and (
+                    (earlier := await self._earlier_result(context)) is not None
+                ):
+                    result = earlier
+                else:
+                    result = CommandResult(
+                        metadata.command_id,
+                        saved.stream,
+                        saved.version,
+                        saved.position,
+                        saved.event_ids,
+                        duplicate=saved.replayed,
                     )
-                    raise error from None
-                if earlier is not None:
-                    return earlier
-                raise
-            saved = context.saved
-            if saved is None:
-                # Nothing to store now; but a retry of a command that stored events must
-                # still return what it stored.
-                earlier = await self._earlier_result(context)
-                return earlier or CommandResult(metadata.command_id)
-            if saved.replayed:
-                earlier = await self._earlier_result(context)
-                if earlier is not None:
-                    return earlier
-            return CommandResult(
-                metadata.command_id,
-                saved.stream,
-                saved.version,
-                saved.position,
-                saved.event_ids,
-                duplicate=saved.replayed,
-            )
+                break
+        except BaseException as error:
+            if observer is not None:
+                observer.end(route.name, started, attempt - 1, None, error)
+            raise
+        if observer is not None:
+            observer.end(route.name, started, attempt - 1, result, None)
+        return result
 
     async def _earlier_result(self, context: CommandContext) -> CommandResult | None:
         """The result of an earlier run of this command id, read back from its events."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from functools import partial
+from time import perf_counter
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
 from eventbook._errors import ConcurrencyError, ValidationError
@@ -35,26 +36,25 @@ E = TypeVar("E")
 _BATCH = 1000  # events decoded together: enough to amortise a pipeline stage's await
 
 
-class LoadWatch(Protocol):
-    """One aggregate load watched by a `LoadObserver`: the repository adds the events it
-    replays to `events`, and ends it once, when it is done."""
-
-    events: int
-
-    def end(self) -> None: ...
+LoadEnd = Callable[[float, int], None]
+"""Told once when a load's replay ends, done or failed: the `perf_counter()` the repository
+read before it, and the events it replayed (counted once, though `_typed` may read them
+again in full)."""
 
 
 class LoadObserver(Protocol):
     """Wraps each load's replay (metrics, tracing: see `eventbook.observability`).
 
-    `begin` is asked first: a `LoadWatch` lets the repository replay in its own call (the
-    cheap path); with None, `observe` awaits `rebuild()` inside a context of its own (a
-    span) and returns what it returns.
+    `begin` is asked first: a `LoadEnd` lets the repository replay in its own call and
+    then tell it (the cheap path, no coroutine or object of the observer's around the
+    replay); with None, `observe` awaits `rebuild(end)` inside a context of its own (a
+    span), with an end of its own that the repository tells the same way, and returns
+    what it returns.
     """
 
-    def begin(self, stream: str) -> LoadWatch | None: ...
+    def begin(self, stream: str) -> LoadEnd | None: ...
 
-    async def observe(self, stream: str, rebuild: Callable[[], Awaitable[Any]]) -> Any: ...
+    async def observe(self, stream: str, rebuild: Callable[[LoadEnd], Awaitable[Any]]) -> Any: ...
 
 
 class Repository(Generic[A]):
@@ -186,14 +186,9 @@ class Repository(Generic[A]):
         observer = self.observer
         if observer is None:
             aggregate = await self._rebuild(stream, at_version, verified)
-        elif (watch := observer.begin(stream)) is not None:
-            # Watched from here, as `CommandBus` does: no coroutine of the observer's.
-            try:
-                aggregate = await self._rebuild(stream, at_version, verified, watch)
-            except BaseException:
-                watch.end()
-                raise
-            watch.end()
+        elif (end := observer.begin(stream)) is not None:
+            # Timed by `_rebuild`, as `CommandBus` does: no coroutine of the observer's.
+            aggregate = await self._rebuild(stream, at_version, verified, end)
         else:
             aggregate = await observer.observe(
                 stream, partial(self._rebuild, stream, at_version, verified)
@@ -276,56 +271,63 @@ class Repository(Generic[A]):
         stream: str,
         at_version: int | None,
         verified: bool = True,
-        watch: LoadWatch | None = None,
+        end: LoadEnd | None = None,
     ) -> A:
-        aggregate: A | None = None
-        cache = self.cache if at_version is None else None
-        if cache is not None:
-            recalled = cache.recall(stream, lambda: self._new(stream))
-            if recalled is not None:
-                aggregate, trusted = recalled
-                if trusted and not verified:
-                    Bookkeeping.of(aggregate).unverified = True
-                    return aggregate
-        if aggregate is None and self._snapshotter is not None:
-            aggregate = await self._snapshotter.restore(lambda: self._new(stream), at_version)
-        if aggregate is None:
-            aggregate = self._new(stream)
-        book = Bookkeeping.of(aggregate)
-        start = book.version + 1
-        if at_version is not None and start > at_version:
+        """The aggregate, caught up; with an observer's `end`, timed and told it."""
+        started = perf_counter() if end is not None else 0.0
+        replayed = 0
+        try:
+            aggregate: A | None = None
+            cache = self.cache if at_version is None else None
+            if cache is not None:
+                recalled = cache.recall(stream, lambda: self._new(stream))
+                if recalled is not None:
+                    aggregate, trusted = recalled
+                    if trusted and not verified:
+                        Bookkeeping.of(aggregate).unverified = True
+                        return aggregate
+            if aggregate is None and self._snapshotter is not None:
+                restore = self._snapshotter.restore
+                aggregate = await restore(lambda: self._new(stream), at_version)
+            if aggregate is None:
+                aggregate = self._new(stream)
+            book = Bookkeeping.of(aggregate)
+            start = book.version + 1
+            if at_version is not None and start > at_version:
+                return aggregate
+            limit = None if at_version is None else at_version - start + 1
+            batch: list[Any] = []  # all RecordedEvents or all ReplayRecords
+            pages: AsyncIterator[list[RecordedEvent] | list[ReplayRecord]]
+            if self.events.decodes_replays:
+                pages = self.store.replay_pages(stream, from_version=start, limit=limit)
+            else:
+                pages = self.store.read_stream_pages(stream, from_version=start, limit=limit)
+            async for page in pages:
+                batch += page
+                if len(batch) >= _BATCH:
+                    await self._replay(aggregate, book, batch)
+                    replayed += len(batch)  # once, though `_typed` may read them again
+                    batch = []
+            if batch:
+                await self._replay(aggregate, book, batch)
+                replayed += len(batch)
+            if cache is not None:
+                cache.remember(aggregate)  # caught up: the entry is current (and trusted) again
             return aggregate
-        limit = None if at_version is None else at_version - start + 1
-        batch: list[Any] = []  # all RecordedEvents or all ReplayRecords
-        pages: AsyncIterator[list[RecordedEvent] | list[ReplayRecord]]
-        if self.events.decodes_replays:
-            pages = self.store.replay_pages(stream, from_version=start, limit=limit)
-        else:
-            pages = self.store.read_stream_pages(stream, from_version=start, limit=limit)
-        async for page in pages:
-            batch += page
-            if len(batch) >= _BATCH:
-                await self._replay(aggregate, book, batch, watch)
-                batch = []
-        if batch:
-            await self._replay(aggregate, book, batch, watch)
-        if cache is not None:
-            cache.remember(aggregate)  # caught up: the entry is current (and trusted) again
-        return aggregate
+        finally:
+            if end is not None:
+                end(started, replayed)
 
     async def _replay(
         self,
         aggregate: A,
         book: Bookkeeping[Any],
         batch: list[RecordedEvent] | list[ReplayRecord],
-        watch: LoadWatch | None,
     ) -> None:
         apply = aggregate.apply
         for event in await self._typed(book.stream, batch):
             apply(event)
         book.version = batch[-1].version
-        if watch is not None:  # counted once, though `_typed` may read them again in full
-            watch.events += len(batch)
 
     async def _typed(
         self, stream: str, batch: list[RecordedEvent] | list[ReplayRecord]

@@ -104,6 +104,9 @@ class HistogramSeries:
 
     __slots__ = ("_bounds", "_lock", "counts", "pending", "total")
 
+    fold_at = FOLD_AT
+    """For callers that append to `pending` themselves (`paging.PageTimes`)."""
+
     def __init__(self, bounds: tuple[float, ...], lock: threading.Lock) -> None:
         self._bounds = bounds
         self._lock = lock

@@ -4,8 +4,8 @@ The store keeps its type and every backend method (append hooks, `ordering_lag`,
 projections): `observe_store` wraps, on the instance, `append` (timing the inner `_append`
 itself, so that the observed append adds no coroutine), `_append` for its other callers,
 `_read_all_page` and `_load_snapshot`; stream pages (a reader's or a replay's) are timed
-by the port's paging itself, which tells `_page_read` (a wrapper of the page reads would
-add a coroutine per page).
+by the port's paging itself, into the series it finds in `_page_times` (a wrapper of the
+page reads would add a coroutine per page, a hook a call).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from eventbook._store.types import (
 )
 from eventbook.observability._instruments import FOLD_AT, CounterSeries, Samples
 from eventbook.observability._metrics import EventbookMetrics
-from eventbook.observability._scope import command_scope, load_scope
+from eventbook.observability._scope import command_scope
 from eventbook.observability._tracing import providers, tracer, tracing_configured
 
 T = TypeVar("T")
@@ -73,7 +73,8 @@ def observe_store(store: EventStore, metrics: EventbookMetrics | None) -> EventS
     replaced = vars(store)
     replaced["append"] = observed.append_events
     replaced["_append"] = observed.append
-    replaced["_page_read"] = observed.page_read
+    if observed.series is not None:  # the port appends each stream page's time to it
+        replaced["_page_times"] = observed.series.read_stream
     replaced["_read_all_page"] = observed.read_all
     replaced["_load_snapshot"] = observed.load_snapshot
     if metrics is not None:
@@ -135,7 +136,6 @@ class _Observed:
         series = self.series
         # Resolved once, for the two wrappers every command goes through.
         self._appends = series.appends if series is not None else None
-        self._read_stream_seconds = series.read_stream if series is not None else None
         self._write: Callable[[EncodedBatch], Awaitable[AppendResult]] = store._append
         self._append_batch = store._append_batch
         self._read_all: Callable[..., Awaitable[Any]] = store._read_all_page
@@ -235,17 +235,6 @@ class _Observed:
             self.series.conflicts.inc()
         if (scope := command_scope.get()) is not None:
             scope.conflicts += 1
-
-    def page_read(self, seconds: float, page: list[Any], backwards: bool) -> None:
-        """A stream page was read, for a reader or a replay (the port times it: see
-        `EventStore._page_read`); a load counts its events once (`LoadScope.count`)."""
-        if (series := self._read_stream_seconds) is not None:
-            pending = series.pending  # `series.observe(seconds)`, in this frame
-            pending.append(seconds)
-            if len(pending) >= FOLD_AT:
-                series.fold()
-        if (scope := load_scope.get()) is not None:
-            scope.count(page, backwards)
 
     async def read_all(self, *args: Any) -> Any:
         started = perf_counter()

@@ -3,11 +3,12 @@
 The command's span is current while its handler runs, so the aggregate load and the
 append become its children, and its W3C trace context is copied into the metadata of
 every event it stores (`traceparent`), where a projection finds it later. Without an
-SDK no span is made: the bus and the repository run the work in their own calls
-between an observer's `begin` and the watch's `end` (no coroutine of ours: each would
-cost more than what it measures), and tell the watch what the scopes tell on the traced
-path (the bus its conflicts, the repository the events it replayed), so that no context
-variable is set either. What remains is a couple of clock reads and one sample.
+SDK no span is made: the bus and the repository run the work in their own calls between
+an observer's `begin` and `end` (no coroutine or object of ours: each would cost more
+than what it measures), keeping its start time and telling `end` what the scope tells on
+the traced path (the bus its conflicts; the repository counts the events it replayed on
+both paths), so that no context variable is set either. What remains is a couple of
+clock reads and one sample.
 """
 
 from __future__ import annotations
@@ -28,15 +29,10 @@ from eventbook._errors import (
 )
 from eventbook._write.commands import CommandResult
 from eventbook._write.context import CommandMetadata
-from eventbook._write.repository import Repository
+from eventbook._write.repository import LoadEnd, Repository
 from eventbook.observability._instruments import FOLD_AT, Histogram, HistogramSeries, Samples
 from eventbook.observability._metrics import EventbookMetrics
-from eventbook.observability._scope import (
-    CommandScope,
-    LoadScope,
-    command_scope,
-    load_scope,
-)
+from eventbook.observability._scope import CommandScope, command_scope
 from eventbook.observability._tracing import (
     caller_context,
     current_trace_context,
@@ -60,9 +56,10 @@ class CommandObserver:
         self._tracer = tracer()
         self._latencies: dict[str, _Latencies] = {}
 
-    def begin(self, command_type: str, metadata: CommandMetadata) -> _Watch | None:
-        """The cheap path, with no SDK: the bus runs the command in its own call and ends
-        the returned watch. With one, None: `observe` wraps the run in the command's span."""
+    def begin(self, command_type: str, metadata: CommandMetadata) -> CommandMetadata | None:
+        """The cheap path, with no SDK: the metadata the bus runs the command with, in
+        its own call, before it calls `end`. With one, None: `observe` wraps the run in
+        the command's span."""
         if providers._TRACER_PROVIDER is not None and tracing_configured():
             return None
         # No SDK, so no span of ours; a caller's may be current all the same (an HTTP
@@ -70,14 +67,33 @@ class CommandObserver:
         if caller_context():
             traced = current_trace_context()
             if traced:
-                metadata = msgspec.structs.replace(metadata, extra={**metadata.extra, **traced})
-        # Filled in here rather than by an `__init__`, which costs a frame of its own.
-        watch = _Watch()
-        watch.metadata = metadata
-        watch.latencies = self._latencies.get(command_type) or self._latencies_of(command_type)
-        watch.conflicts = 0
-        watch.started = perf_counter()
-        return watch
+                return msgspec.structs.replace(metadata, extra={**metadata.extra, **traced})
+        return metadata
+
+    def end(
+        self,
+        command_type: str,
+        started: float,
+        conflicts: int,
+        result: CommandResult | None,
+        error: BaseException | None,
+    ) -> None:
+        """One command on the cheap path ended: its latency sample, by outcome."""
+        seconds = perf_counter() - started
+        latencies = self._latencies.get(command_type) or self._latencies_of(command_type)
+        if latencies is None:
+            return
+        if result is None:
+            outcome = "rejected" if isinstance(error, _REFUSALS) else "failed"
+        elif result.duplicate:
+            outcome = "duplicate"
+        else:
+            outcome = "conflict_retried" if conflicts else "ok"
+        series = latencies.by_outcome.get(outcome) or latencies.series(outcome)
+        pending = series.pending  # `series.observe(seconds)`, in this frame
+        pending.append(seconds)
+        if len(pending) >= FOLD_AT:
+            series.fold()
 
     def _latencies_of(self, command_type: str) -> _Latencies | None:
         if self._metrics is None:
@@ -163,58 +179,11 @@ def _outcome(result: CommandResult, conflicts: int) -> str:
     return "conflict_retried" if conflicts else "ok"
 
 
-class _Watch:
-    """One command on the cheap path: its start, its series, and its conflicts (counted
-    by the bus, which retried after them). Made by `CommandObserver.begin`."""
-
-    __slots__ = ("conflicts", "latencies", "metadata", "started")
-
-    metadata: CommandMetadata
-    latencies: _Latencies | None
-    conflicts: int
-    started: float
-
-    def end(self, result: CommandResult | None, error: BaseException | None) -> None:
-        seconds = perf_counter() - self.started
-        if (latencies := self.latencies) is None:
-            return
-        if result is None:
-            outcome = "rejected" if isinstance(error, _REFUSALS) else "failed"
-        elif result.duplicate:
-            outcome = "duplicate"
-        else:
-            outcome = "conflict_retried" if self.conflicts else "ok"
-        series = latencies.by_outcome.get(outcome) or latencies.series(outcome)
-        pending = series.pending  # `series.observe(seconds)`, in this frame
-        pending.append(seconds)
-        if len(pending) >= FOLD_AT:
-            series.fold()
-
-
 def observe_repository(repository: R, metrics: EventbookMetrics | None) -> R:
     """Give `repository`'s loads a span and their duration and replayed-event count."""
     if repository.observer is None:  # else observed already
         repository.observer = _LoadObserver(repository.name, metrics)
     return repository
-
-
-class _LoadWatch:
-    """One load on the cheap path: its start and sample, and the events the repository
-    replayed (it adds them to `events`). Made by `_LoadObserver.begin`."""
-
-    __slots__ = ("events", "samples", "started")
-
-    samples: Samples[LoadSample] | None
-    events: int
-    started: float
-
-    def end(self) -> None:
-        seconds = perf_counter() - self.started
-        if (samples := self.samples) is not None:
-            pending = samples.pending  # `samples.record(...)`, in this frame
-            pending.append((seconds, self.events))
-            if len(pending) >= FOLD_AT:
-                samples.fold()
 
 
 class _LoadObserver:
@@ -236,29 +205,33 @@ class _LoadObserver:
                 replayed.observe_many(counts)
 
             self._samples = Samples(sort, [metrics.load_seconds, metrics.load_events])
+        self._end: LoadEnd = self.end  # bound once: `begin` hands out the same one
 
-    def begin(self, stream: str) -> _LoadWatch | None:
+    def begin(self, stream: str) -> LoadEnd | None:
+        """The cheap path, with no SDK: `end`, which the repository tells when its replay
+        ends. With one, None: `observe` wraps the replay in the load's span."""
         if providers._TRACER_PROVIDER is not None and tracing_configured():
             return None
-        watch = _LoadWatch()  # filled in here: an `__init__` costs a frame of its own
-        watch.samples = self._samples
-        watch.events = 0
-        watch.started = perf_counter()
-        return watch
+        return self._end
 
-    async def observe(self, stream: str, rebuild: Callable[[], Awaitable[Any]]) -> Any:
-        """The traced path (`begin` returned None): the replay inside the load's span."""
+    def end(self, started: float, events: int) -> None:
+        """One load ended (told by the repository, on either path): its sample."""
+        seconds = perf_counter() - started
+        if (samples := self._samples) is not None:
+            pending = samples.pending  # `samples.record(...)`, in this frame
+            pending.append((seconds, events))
+            if len(pending) >= FOLD_AT:
+                samples.fold()
+
+    async def observe(self, stream: str, rebuild: Callable[[LoadEnd], Awaitable[Any]]) -> Any:
+        """The traced path (`begin` returned None): the replay inside the load's span,
+        told its end by the repository as on the cheap path."""
         name = self._name
         attributes = {"eventbook.aggregate": name, "eventbook.stream": stream}
         with self._spans.start_as_current_span(f"load {name}", attributes=attributes) as span:
-            scope = LoadScope()
-            token = load_scope.set(scope)
-            started = perf_counter()
-            try:
-                aggregate = await rebuild()
-            finally:
-                load_scope.reset(token)
-            span.set_attribute("eventbook.events_replayed", scope.events)
-            if (samples := self._samples) is not None:
-                samples.record((perf_counter() - started, scope.events))
-            return aggregate
+
+            def end(started: float, events: int) -> None:
+                span.set_attribute("eventbook.events_replayed", events)
+                self.end(started, events)
+
+            return await rebuild(end)
