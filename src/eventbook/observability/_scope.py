@@ -1,8 +1,9 @@
 """What the instrumented store tells the traced command around it (a context variable).
 
 The store's wrappers cannot see which command they serve; this scope lets them report
-conflicts to the one that is running, and the load and the append inside it read whether
-it is traced. (The repository counts a load's replayed events itself.)
+conflicts to the traced command that is running, for its outcome (`conflict_retried`).
+On the cheap path the bus counts its own retries, and the repository counts a load's
+replayed events itself.
 """
 
 from __future__ import annotations
@@ -13,9 +14,6 @@ from dataclasses import dataclass
 
 @dataclass(slots=True)
 class CommandScope:
-    traced: bool
-    """Whether spans are made (an SDK is in place), asked once per command: the load and
-    the append inside it read this (or, outside a command, `tracing_configured()`)."""
     conflicts: int = 0
 
 

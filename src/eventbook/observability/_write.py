@@ -110,7 +110,7 @@ class CommandObserver:
         run: Callable[[CommandMetadata], Awaitable[CommandResult]],
     ) -> CommandResult:
         """The traced path (`begin` returned None): the run inside the command's span."""
-        scope = CommandScope(traced=True)
+        scope = CommandScope()
         started = perf_counter()
         outcome = "failed"
         with self._tracer.start_as_current_span(
