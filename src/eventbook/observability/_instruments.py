@@ -95,14 +95,43 @@ FOLD_AT = 256
 """Samples a histogram series keeps raw before sorting them into its buckets."""
 
 
-class HistogramSeries:
+class _Waiting(Generic[Sample]):
+    """Samples appended to `pending` (one C call, atomic under the GIL) and handed to
+    `_take` in bulk, under the lock, when a scrape asks (`fold`) or once `FOLD_AT` wait."""
+
+    __slots__ = ("_lock", "pending")
+
+    _lock: threading.Lock
+    pending: list[Sample]
+
+    def record(self, sample: Sample) -> None:
+        pending = self.pending
+        pending.append(sample)
+        if len(pending) >= FOLD_AT:
+            self.fold()
+
+    def fold(self) -> None:
+        """Hand the waiting samples to `_take`. `del pending[:n]` drops exactly the
+        samples read, so one appended meanwhile (by another thread) waits for the next."""
+        with self._lock:
+            pending = self.pending
+            taken = len(pending)
+            if taken:
+                self._take(pending[:taken])
+                del pending[:taken]
+
+    def _take(self, values: list[Sample]) -> None:
+        raise NotImplementedError
+
+
+class HistogramSeries(_Waiting[float]):
     """`observe` only appends the sample to a list (one C call, atomic under the GIL);
     the samples are sorted into buckets when a scrape reads the series, or once
     `FOLD_AT` of them wait, so that memory stays bounded without a scrape. The hottest
     callers do what `observe` does in their own frame: append to `pending`, then `fold()`
     once it holds `FOLD_AT` (a call costs more than the append)."""
 
-    __slots__ = ("_bounds", "_lock", "counts", "pending", "total")
+    __slots__ = ("_bounds", "counts", "total")
 
     fold_at = FOLD_AT
     """For callers that append to `pending` themselves (`paging.PageTimes`)."""
@@ -117,20 +146,7 @@ class HistogramSeries:
     def observe(self, value: float) -> None:
         """Add one sample; a negative one counts as 0 (every histogram here measures a
         duration or a size; a delay across processes can dip below 0 with clock skew)."""
-        pending = self.pending
-        pending.append(value)
-        if len(pending) >= FOLD_AT:
-            self.fold()
-
-    def fold(self) -> None:
-        """Sort the waiting samples into the buckets. `del pending[:n]` drops exactly the
-        samples read, so one appended meanwhile (by another thread) waits for the next."""
-        with self._lock:
-            pending = self.pending
-            taken = len(pending)
-            if taken:
-                self._add(pending[:taken])
-                del pending[:taken]
+        self.record(value)
 
     def observe_many(self, values: Iterable[float]) -> None:
         """Add each of `values` (from a `Samples` being sorted), under one lock."""
@@ -155,6 +171,8 @@ class HistogramSeries:
         counts[-1] += len(ordered) - below
         # A negative sample counts as 0: in the first bucket (above), not in the sum.
         self.total += math.fsum(ordered[bisect_right(ordered, 0.0) :])
+
+    _take = _add  # folding sorts the waiting samples into the buckets
 
     def _add_counted(self, samples: Iterable[tuple[float, int]]) -> None:
         bounds, counts, total = self._bounds, self.counts, 0.0
@@ -203,14 +221,14 @@ class Histogram(_Family[HistogramSeries]):
         yield family
 
 
-class Samples(Generic[Sample]):
+class Samples(_Waiting[Sample]):
     """Samples of several series taken together, one tuple per occasion: `record` only
     appends it to a list, and `sort` hands the waiting ones to their series in bulk when a
     family they feed is scraped, or once `FOLD_AT` wait. One call on the hot path instead
     of one per series (and none of their label look-ups); or none, for a caller that
     appends to `pending` itself, as `HistogramSeries` allows."""
 
-    __slots__ = ("_lock", "_sort", "pending")
+    __slots__ = ("_sort",)
 
     def __init__(self, sort: Callable[[list[Sample]], None], feeds: Iterable[_Family[Any]]) -> None:
         self.pending: list[Sample] = []
@@ -219,17 +237,5 @@ class Samples(Generic[Sample]):
         for family in feeds:
             family._feeders.append(self)
 
-    def record(self, sample: Sample) -> None:
-        pending = self.pending
-        pending.append(sample)
-        if len(pending) >= FOLD_AT:
-            self.fold()
-
-    def fold(self) -> None:
-        """Hand the waiting samples to `sort` (as `HistogramSeries.fold` does)."""
-        with self._lock:
-            pending = self.pending
-            taken = len(pending)
-            if taken:
-                self._sort(pending[:taken])
-                del pending[:taken]
+    def _take(self, values: list[Sample]) -> None:
+        self._sort(values)
